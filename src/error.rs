@@ -1,0 +1,82 @@
+//! What can go wrong, as one error type for the whole library.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every error the library returns.
+///
+/// `Corrupted` is reserved for bytes on disk that fail a check (checksum,
+/// magic, bounds, structure). It always names the file, the byte offset and
+/// the section so an operator can find the damage.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O call failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bytes on disk are damaged or not what this version wrote.
+    #[error("corrupted {path} at offset {offset} ({section}): {reason}")]
+    Corrupted {
+        path: PathBuf,
+        offset: u64,
+        section: String,
+        reason: String,
+    },
+    /// A file was written by a newer (or unknown) format version.
+    #[error("{path}: unsupported format version {found} (this build reads version {supported})")]
+    UnsupportedVersion {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    /// An earlier fsync (or write) failed. The engine refuses all further
+    /// writes: data acknowledged before the failure is safe, nothing after it
+    /// is acknowledged. Reopen the engine once the cause is fixed.
+    #[error("engine is in a failed state after an earlier I/O error: {0}")]
+    Failed(String),
+    /// The data directory is used by another open engine.
+    #[error("data directory {0} is locked by another process")]
+    Locked(PathBuf),
+    /// An input value is invalid (used by the parsers and the query model).
+    #[error("{0}")]
+    Invalid(String),
+    /// A query asked for data that the engine does not hold.
+    #[error("{0}")]
+    Query(String),
+}
+
+impl Error {
+    /// Wraps an `io::Error` with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Builds a `Corrupted` error.
+    pub fn corrupted(
+        path: impl Into<PathBuf>,
+        offset: u64,
+        section: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::Corrupted {
+            path: path.into(),
+            offset,
+            section: section.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// True when the error reports damaged bytes on disk.
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, Error::Corrupted { .. })
+    }
+}

@@ -1,0 +1,155 @@
+//! The data directory: which files exist, what they are called, and the
+//! crash-safe ways of creating and removing them.
+//!
+//! ```text
+//! DATA/daybook.lock                    advisory lock: one engine per directory
+//! DATA/log/00000000000000000007.log    write-ahead log files (see log.rs)
+//! DATA/days/2026-11-26/00000000000000000042.seg   sealed segments of one day
+//! DATA/**/*.tmp                        unfinished writes, removed on open
+//! ```
+//!
+//! Anything else in the directory is foreign and ignored.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::time::Day;
+
+/// Every kind of file the engine writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// `daybook.lock`
+    Lock,
+    /// `log/<seq>.log`: the write-ahead log.
+    Log { seq: u64 },
+    /// `days/<day>/<id>.seg`: an immutable segment.
+    Segment { id: u64 },
+    /// `*.tmp`: a file being written; never valid after a crash.
+    Temp,
+}
+
+pub const LOCK_FILE: &str = "daybook.lock";
+pub const LOG_DIR: &str = "log";
+pub const DAYS_DIR: &str = "days";
+
+impl FileKind {
+    /// Recognises one of our file names (the name only, not the path).
+    pub fn of_name(name: &str) -> Option<FileKind> {
+        if name == LOCK_FILE {
+            return Some(FileKind::Lock);
+        }
+        if name.ends_with(".tmp") {
+            return Some(FileKind::Temp);
+        }
+        let parse = |stem: &str| {
+            (stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| stem.parse::<u64>().ok())
+                .flatten()
+        };
+        if let Some(stem) = name.strip_suffix(".log") {
+            return parse(stem).map(|seq| FileKind::Log { seq });
+        }
+        if let Some(stem) = name.strip_suffix(".seg") {
+            return parse(stem).map(|id| FileKind::Segment { id });
+        }
+        None
+    }
+}
+
+pub fn log_path(root: &Path, seq: u64) -> PathBuf {
+    root.join(LOG_DIR).join(format!("{seq:020}.log"))
+}
+
+pub fn day_dir(root: &Path, day: Day) -> PathBuf {
+    root.join(DAYS_DIR).join(day.to_string())
+}
+
+pub fn segment_path(root: &Path, day: Day, id: u64) -> PathBuf {
+    day_dir(root, day).join(format!("{id:020}.seg"))
+}
+
+/// Makes a directory's entries (creations, renames, removals) durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// Creates `dir` (and parents) and makes its entry durable.
+pub fn create_dir_durable(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    if let Some(parent) = dir.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` crash-safely: a temporary file, fsync, rename,
+/// fsync of the directory. A reader sees the old state or the whole file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Lists the entries of `dir` as (name, path), skipping names that are not
+/// UTF-8 (foreign files). A missing directory is empty.
+pub fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        if let Ok(name) = entry.file_name().into_string() {
+            out.push((name, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Removes a file; a file that is already gone is fine. Files that readers
+/// may have mapped are only ever unlinked, never truncated: a mapping keeps
+/// the unlinked bytes alive until it is dropped.
+pub fn remove_file(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(FileKind::of_name("daybook.lock"), Some(FileKind::Lock));
+        assert_eq!(FileKind::of_name("00000000000000000007.log"), Some(FileKind::Log { seq: 7 }));
+        assert_eq!(FileKind::of_name("00000000000000000042.seg"), Some(FileKind::Segment { id: 42 }));
+        assert_eq!(FileKind::of_name("x.seg.tmp"), Some(FileKind::Temp));
+        assert_eq!(FileKind::of_name("42.seg"), None);
+        assert_eq!(FileKind::of_name("notes.txt"), None);
+        let root = Path::new("/d");
+        assert_eq!(
+            segment_path(root, Day::parse("2026-11-26").unwrap(), 42),
+            Path::new("/d/days/2026-11-26/00000000000000000042.seg")
+        );
+    }
+}

@@ -1,0 +1,261 @@
+//! The write-ahead log: every stored event is framed here, and synced, before
+//! it is acknowledged. Layout: docs/format.md, "Log file".
+//!
+//! A log file is a header followed by records, one record per appended
+//! batch. On open the records are replayed; a torn tail (a record cut short
+//! by a crash, after the last sync) is truncated, while damage followed by
+//! valid records is corruption and is reported, never cut off.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::codec::{Reader, decode_event, encode_event};
+use crate::error::{Error, Result};
+use crate::event::Event;
+
+pub const LOG_MAGIC: [u8; 8] = *b"DAYBKLOG";
+pub const LOG_VERSION: u32 = 1;
+pub const LOG_HEADER_LEN: usize = 32;
+pub const RECORD_MAGIC: u32 = 0xB10C_DA7A;
+pub const RECORD_HEADER_LEN: usize = 12;
+/// Largest record payload accepted on replay (a batch is split below this).
+pub const MAX_RECORD_LEN: u32 = 1 << 30;
+
+fn header_bytes(seq: u64) -> [u8; LOG_HEADER_LEN] {
+    let mut h = [0u8; LOG_HEADER_LEN];
+    h[0..8].copy_from_slice(&LOG_MAGIC);
+    h[8..12].copy_from_slice(&LOG_VERSION.to_le_bytes());
+    h[16..24].copy_from_slice(&seq.to_le_bytes());
+    let crc = crc32fast::hash(&h[..28]);
+    h[28..32].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// Frames `payload` as one record: magic, length, CRC of length and payload.
+fn frame(out: &mut Vec<u8>, payload: &[u8]) {
+    let len = payload.len() as u32;
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&len.to_le_bytes());
+    crc.update(payload);
+    out.extend_from_slice(&RECORD_MAGIC.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// Appends records to one log file.
+pub struct LogWriter {
+    path: PathBuf,
+    file: Arc<File>,
+    seq: u64,
+    len: u64,
+    buf: Vec<u8>,
+    payload: Vec<u8>,
+}
+
+impl LogWriter {
+    /// Creates a new, empty log file (header synced, directory entry synced).
+    pub fn create(root: &Path, seq: u64) -> Result<LogWriter> {
+        let path = crate::files::log_path(root, seq);
+        let mut file = OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        file.write_all(&header_bytes(seq))
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io(&path, e))?;
+        if let Some(dir) = path.parent() {
+            crate::files::sync_dir(dir)?;
+        }
+        Ok(LogWriter {
+            path,
+            file: Arc::new(file),
+            seq,
+            len: LOG_HEADER_LEN as u64,
+            buf: Vec::new(),
+            payload: Vec::new(),
+        })
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes in the file so far.
+    pub fn len_bytes(&self) -> u64 {
+        self.len
+    }
+
+    /// A handle for syncing from another thread.
+    pub fn file(&self) -> Arc<File> {
+        Arc::clone(&self.file)
+    }
+
+    /// Writes one record holding `events` (not yet synced).
+    pub fn write_batch<'a>(&mut self, events: impl ExactSizeIterator<Item = &'a Event>) -> Result<()> {
+        self.payload.clear();
+        self.payload.extend_from_slice(&(events.len() as u32).to_le_bytes());
+        for e in events {
+            encode_event(&mut self.payload, e);
+        }
+        self.buf.clear();
+        frame(&mut self.buf, &self.payload);
+        (&*self.file)
+            .write_all(&self.buf)
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.len += self.buf.len() as u64;
+        Ok(())
+    }
+
+    /// Makes everything written so far durable.
+    pub fn sync(&self) -> Result<()> {
+        self.file.sync_data().map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+/// What replaying one log file found.
+pub struct Replay {
+    /// The batches, in the order they were written.
+    pub batches: Vec<Vec<Event>>,
+    /// Bytes that were cut from a torn tail (0 if none).
+    pub truncated_bytes: u64,
+}
+
+fn corrupted(path: &Path, offset: usize, section: &str, reason: impl Into<String>) -> Error {
+    Error::corrupted(path, offset as u64, section, reason)
+}
+
+/// Checks for a complete, valid record at `pos`; returns its payload range.
+fn record_at(bytes: &[u8], pos: usize) -> std::result::Result<(usize, usize), &'static str> {
+    let mut r = Reader::new(bytes.get(pos..).unwrap_or(&[]));
+    let (Some(magic), Some(len), Some(crc)) = (r.u32(), r.u32(), r.u32()) else {
+        return Err("record header cut short");
+    };
+    if magic != RECORD_MAGIC {
+        return Err("bad record magic");
+    }
+    if len > MAX_RECORD_LEN {
+        return Err("record length out of range");
+    }
+    let start = pos + RECORD_HEADER_LEN;
+    let end = start + len as usize;
+    let Some(payload) = bytes.get(start..end) else {
+        return Err("record cut short");
+    };
+    let mut h = crc32fast::Hasher::new();
+    h.update(&len.to_le_bytes());
+    h.update(payload);
+    if h.finalize() != crc {
+        return Err("record checksum mismatch");
+    }
+    Ok((start, end))
+}
+
+/// Replays the log file at `path`. With `may_truncate`, a torn tail is cut
+/// off the file (this is the newest log, whose tail may not have been
+/// synced); otherwise any damage is corruption.
+pub fn replay(path: &Path, may_truncate: bool) -> Result<Replay> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() < LOG_HEADER_LEN {
+        if may_truncate {
+            // Crashed while creating the file: nothing in it was acknowledged.
+            crate::files::remove_file(path)?;
+            return Ok(Replay {
+                batches: Vec::new(),
+                truncated_bytes: bytes.len() as u64,
+            });
+        }
+        return Err(corrupted(path, 0, "log header", "file shorter than its header"));
+    }
+    let header = &bytes[..LOG_HEADER_LEN];
+    if header[0..8] != LOG_MAGIC {
+        return Err(corrupted(path, 0, "log header", "bad magic"));
+    }
+    let stored_crc = u32::from_le_bytes([header[28], header[29], header[30], header[31]]);
+    if crc32fast::hash(&header[..28]) != stored_crc {
+        return Err(corrupted(path, 28, "log header", "header checksum mismatch"));
+    }
+    let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+    if version != LOG_VERSION {
+        return Err(Error::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found: version,
+            supported: LOG_VERSION,
+        });
+    }
+    let mut batches = Vec::new();
+    let mut pos = LOG_HEADER_LEN;
+    while pos < bytes.len() {
+        match record_at(&bytes, pos) {
+            Ok((start, end)) => {
+                batches.push(decode_batch(path, &bytes[start..end], start)?);
+                pos = end;
+            }
+            Err(why) => {
+                // A torn tail has no valid record after it. Any valid record
+                // further on means this one was once complete: corruption.
+                let later = (pos + 1..bytes.len().saturating_sub(RECORD_HEADER_LEN - 1))
+                    .find(|&q| record_at(&bytes, q).is_ok());
+                if let Some(q) = later {
+                    return Err(corrupted(
+                        path,
+                        pos,
+                        "log record",
+                        format!("{why}; a valid record follows at offset {q}"),
+                    ));
+                }
+                if !may_truncate {
+                    return Err(corrupted(path, pos, "log record", why));
+                }
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| Error::io(path, e))?;
+                f.set_len(pos as u64)
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| Error::io(path, e))?;
+                return Ok(Replay {
+                    batches,
+                    truncated_bytes: (bytes.len() - pos) as u64,
+                });
+            }
+        }
+    }
+    Ok(Replay {
+        batches,
+        truncated_bytes: 0,
+    })
+}
+
+fn decode_batch(path: &Path, payload: &[u8], offset: usize) -> Result<Vec<Event>> {
+    let mut r = Reader::new(payload);
+    let count = r
+        .u32()
+        .ok_or_else(|| corrupted(path, offset, "log record", "payload shorter than its count"))?;
+    let mut events = Vec::with_capacity((count as usize).min(payload.len()));
+    for i in 0..count {
+        let at = offset + r.pos();
+        let e = decode_event(&mut r)
+            .map_err(|why| corrupted(path, at, "log record", format!("event {i}: {why}")))?;
+        events.push(e);
+    }
+    if r.remaining() != 0 {
+        return Err(corrupted(
+            path,
+            offset + r.pos(),
+            "log record",
+            "bytes left over after the last event",
+        ));
+    }
+    Ok(events)
+}

@@ -1,0 +1,65 @@
+//! Immutable, memory-mapped, columnar segment files: one per flush of a day
+//! partition. Format: docs/format.md, "Segment file".
+
+pub mod bloom;
+pub mod format;
+mod reader;
+mod writer;
+
+pub use format::{Encoding, SectionKind};
+pub use reader::{BlockCursor, DictColumn, SegmentReader};
+pub use writer::{SegmentWriter, WrittenSegment};
+
+use crate::event::{EventType, Field, FieldKind, Value};
+use crate::time::Day;
+
+/// Fields with a roaring bitmap per distinct value: the ones reports filter
+/// and group on most.
+pub const INDEXED_FIELDS: [Field; 7] = [
+    Field::UserId,
+    Field::ToolName,
+    Field::EventType,
+    Field::CompanyName,
+    Field::ProjectName,
+    Field::DeviceType,
+    Field::EventName,
+];
+
+/// How each stored field is encoded. Unique, rarely-read columns are
+/// block-compressed; everything else is dictionary-coded.
+pub fn encoding_of(field: Field) -> Encoding {
+    match field {
+        Field::EventTimestamp => Encoding::Timestamps,
+        Field::EventId | Field::Url | Field::ObjectId => Encoding::Blocks,
+        _ => Encoding::Dict,
+    }
+}
+
+/// The u64 key of a non-string dictionary value.
+pub fn value_key(v: Value<'_>) -> u64 {
+    match v {
+        Value::Int(n) => n,
+        Value::Bool(b) => u64::from(b),
+        Value::Date(d) => u64::from(d.0 as u32),
+        Value::EventType(t) => u64::from(t.ordinal()),
+        Value::Timestamp(ms) => ms as u64,
+        Value::Null | Value::Str(_) => 0,
+    }
+}
+
+/// The value of a non-string dictionary key, or `None` if the key is not a
+/// valid value of the field's kind.
+pub fn key_value(field: Field, key: u64) -> Option<Value<'static>> {
+    match field.kind() {
+        FieldKind::Int => Some(Value::Int(key)),
+        FieldKind::Bool => match key {
+            0 => Some(Value::Bool(false)),
+            1 => Some(Value::Bool(true)),
+            _ => None,
+        },
+        FieldKind::Date => i32::try_from(key).ok().map(|d| Value::Date(Day(d))),
+        FieldKind::EventType => EventType::from_ordinal(key).map(Value::EventType),
+        FieldKind::Timestamp => i64::try_from(key).ok().map(Value::Timestamp),
+        FieldKind::Str => None,
+    }
+}

@@ -1,0 +1,618 @@
+//! Opens and reads a segment file in place, from a memory map.
+//!
+//! Opening checks the footer, the section table, the meta section and every
+//! section's size against the row count, so later reads can index the map
+//! without running off it. A section's checksum is verified the first time
+//! it is read (opening 31 days must not read every byte).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use memmap2::Mmap;
+use roaring::RoaringBitmap;
+
+use super::bloom;
+use super::format::{
+    ColumnMeta, Encoding, FOOTER_LEN, Footer, HEADER_LEN, Meta, NO_FIELD, SECTION_ENTRY_LEN,
+    SEGMENT_MAGIC, SEGMENT_VERSION, SectionEntry, SectionKind, section_crc,
+};
+use super::{encoding_of, key_value};
+use crate::codec::{Reader, decode_value, le_u32_at, le_u64_at};
+use crate::error::{Error, Result};
+use crate::event::{Event, Field, FieldKind, Value};
+use crate::time::Day;
+
+/// A sealed segment, mapped.
+pub struct SegmentReader {
+    path: PathBuf,
+    map: Mmap,
+    meta: Meta,
+    sections: Vec<SectionEntry>,
+    checked: Vec<OnceLock<bool>>,
+    by_key: HashMap<(SectionKind, u16), usize>,
+    columns: Vec<Option<ColumnMeta>>,
+}
+
+impl std::fmt::Debug for SegmentReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentReader")
+            .field("path", &self.path)
+            .field("day", &self.meta.day)
+            .field("rows", &self.meta.row_count)
+            .finish()
+    }
+}
+
+fn field_name(field: u16) -> String {
+    Field::from_ordinal(field).map_or_else(|| "segment".to_string(), |f| f.name().to_string())
+}
+
+impl SegmentReader {
+    /// Maps and checks the structure of the segment at `path`.
+    pub fn open(path: &Path) -> Result<SegmentReader> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let bad = |offset: u64, section: &str, reason: String| Error::corrupted(path, offset, section, reason);
+        if len < (HEADER_LEN + FOOTER_LEN) as u64 {
+            return Err(bad(0, "file", format!("{len} bytes is shorter than a header and footer")));
+        }
+        // SAFETY: segment files are immutable once renamed into place; the
+        // engine never writes to or truncates them (it only unlinks), so the
+        // mapped bytes cannot change or shrink under us. The length was
+        // checked above and every access below is bounds-checked.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        if map.len() as u64 != len {
+            return Err(bad(0, "file", "file changed size while being opened".into()));
+        }
+        if map.get(0..8) != Some(&SEGMENT_MAGIC[..]) {
+            return Err(bad(0, "header", "bad magic".into()));
+        }
+        let footer_at = map.len() - FOOTER_LEN;
+        let footer = Footer::decode(&map[footer_at..])
+            .map_err(|(off, why)| bad((footer_at + off) as u64, "footer", why))?;
+        if footer.version != SEGMENT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                path: path.to_path_buf(),
+                found: footer.version,
+                supported: SEGMENT_VERSION,
+            });
+        }
+        let table_len = (footer.section_count as usize)
+            .checked_mul(SECTION_ENTRY_LEN)
+            .ok_or_else(|| bad(footer_at as u64, "footer", "section count overflows".into()))?;
+        let table_start = usize::try_from(footer.table_offset).unwrap_or(usize::MAX);
+        if table_start < HEADER_LEN || table_start.checked_add(table_len) != Some(footer_at) {
+            return Err(bad(footer_at as u64, "footer", "section table does not end at the footer".into()));
+        }
+        let table = &map[table_start..footer_at];
+        if crc32fast::hash(table) != footer.table_crc {
+            return Err(bad(footer.table_offset, "section table", "checksum mismatch".into()));
+        }
+        let mut r = Reader::new(table);
+        let mut sections = Vec::with_capacity(footer.section_count as usize);
+        let mut by_key = HashMap::new();
+        for i in 0..footer.section_count as usize {
+            let at = (table_start + i * SECTION_ENTRY_LEN) as u64;
+            let s = SectionEntry::decode(&mut r).map_err(|why| bad(at, "section table", why))?;
+            let end = s.offset.checked_add(s.len);
+            if s.offset < HEADER_LEN as u64 || end.is_none_or(|e| e > footer.table_offset) {
+                return Err(bad(at, "section table", format!("{} section out of bounds", s.kind.name())));
+            }
+            if by_key.insert((s.kind, s.field), i).is_some() {
+                return Err(bad(at, "section table", format!("duplicate {} section", s.kind.name())));
+            }
+            sections.push(s);
+        }
+        let meta_idx = *by_key
+            .get(&(SectionKind::Meta, NO_FIELD))
+            .ok_or_else(|| bad(footer.table_offset, "section table", "no meta section".into()))?;
+        let ms = sections[meta_idx];
+        let meta_bytes = &map[ms.offset as usize..(ms.offset + ms.len) as usize];
+        if section_crc(footer.segment_id, footer.day, SectionKind::Meta, NO_FIELD, meta_bytes) != ms.crc {
+            return Err(bad(ms.offset, "meta", "checksum mismatch".into()));
+        }
+        let meta = Meta::decode(meta_bytes).map_err(|why| bad(ms.offset, "meta", why))?;
+        if meta.segment_id != footer.segment_id || meta.day != footer.day || meta.row_count != footer.row_count {
+            return Err(bad(ms.offset, "meta", "meta disagrees with the footer".into()));
+        }
+        if meta.row_count == 0
+            || Day::of_ms(meta.min_ts_ms) != meta.day
+            || Day::of_ms(meta.max_ts_ms) != meta.day
+            || meta.min_ts_ms > meta.max_ts_ms
+            || meta.base_ts_ms != meta.min_ts_ms
+        {
+            return Err(bad(ms.offset, "meta", "row count or time range inconsistent with the day".into()));
+        }
+        let checked = (0..sections.len()).map(|_| OnceLock::new()).collect();
+        let mut seg = SegmentReader {
+            path: path.to_path_buf(),
+            map,
+            meta,
+            sections,
+            checked,
+            by_key,
+            columns: vec![None; Field::ALL.len()],
+        };
+        seg.check_layout()?;
+        Ok(seg)
+    }
+
+    /// Checks that every column's sections exist with sizes that match the
+    /// row count, so later reads stay inside the map.
+    fn check_layout(&mut self) -> Result<()> {
+        let rows = self.meta.row_count as u64;
+        let meta_offset = self.entry(SectionKind::Meta, NO_FIELD).map_or(0, |s| s.offset);
+        let cols = self.meta.columns.clone();
+        for c in cols {
+            let bad = |why: String| Error::corrupted(&self.path, meta_offset, "meta", why);
+            let field = Field::from_ordinal(c.field)
+                .filter(|f| *f != Field::EventDate)
+                .ok_or_else(|| bad(format!("column for unknown field {}", c.field)))?;
+            if encoding_of(field) != c.encoding {
+                return Err(bad(format!("column {field} has an unexpected encoding")));
+            }
+            if self.columns[field as usize].replace(c).is_some() {
+                return Err(bad(format!("column {field} appears twice")));
+            }
+            let need = |kind: SectionKind| -> Result<SectionEntry> {
+                self.entry(kind, c.field).ok_or_else(|| {
+                    Error::corrupted(&self.path, meta_offset, "meta", format!("column {field} has no {} section", kind.name()))
+                })
+            };
+            let size_err = |s: SectionEntry, why: &str| {
+                Error::corrupted(&self.path, s.offset, format!("{} of {field}", s.kind.name()), why.to_string())
+            };
+            match c.encoding {
+                Encoding::Timestamps => {
+                    let s = need(SectionKind::Timestamps)?;
+                    if s.len != rows * 4 {
+                        return Err(size_err(s, "length does not match the row count"));
+                    }
+                }
+                Encoding::Dict => {
+                    if ![1, 2, 4].contains(&c.width) {
+                        return Err(bad(format!("column {field} has code width {}", c.width)));
+                    }
+                    let codes = need(SectionKind::Codes)?;
+                    if codes.len != rows * u64::from(c.width) {
+                        return Err(size_err(codes, "length does not match the row count"));
+                    }
+                    let dict = need(SectionKind::DictValues)?;
+                    let n = u64::from(c.count);
+                    let min_len = if field.kind() == FieldKind::Str { 4 + 4 * (n + 1) } else { 4 + 8 * n };
+                    let ok = dict.len >= min_len
+                        && (field.kind() == FieldKind::Str || dict.len == min_len)
+                        && le_u32_at(self.raw(dict), 0) == Some(c.count);
+                    if !ok {
+                        return Err(size_err(dict, "length does not match the value count"));
+                    }
+                    if let Some(b) = self.entry(SectionKind::Bitmaps, c.field) {
+                        if b.len < 4 + 4 * (n + 2) || le_u32_at(self.raw(b), 0) != Some(c.count + 1) {
+                            return Err(size_err(b, "bitmap count does not match the dictionary"));
+                        }
+                    }
+                }
+                Encoding::Blocks => {
+                    let s = need(SectionKind::Blocks)?;
+                    let raw = self.raw(s);
+                    let (Some(block_rows), Some(n_blocks)) = (le_u32_at(raw, 0), le_u32_at(raw, 1)) else {
+                        return Err(size_err(s, "block header cut short"));
+                    };
+                    if block_rows == 0
+                        || u64::from(n_blocks) != rows.div_ceil(u64::from(block_rows))
+                        || s.len < 8 + 8 * (u64::from(n_blocks) + 1)
+                    {
+                        return Err(size_err(s, "block table does not match the row count"));
+                    }
+                }
+            }
+        }
+        for f in Field::stored() {
+            if self.columns[f as usize].is_none() {
+                return Err(Error::corrupted(&self.path, meta_offset, "meta", format!("no column for {f}")));
+            }
+        }
+        for (kind, len) in [(SectionKind::IdHashes, rows * 8), (SectionKind::IdRows, rows * 4)] {
+            match self.entry(kind, NO_FIELD) {
+                Some(s) if s.len == len => {}
+                _ => {
+                    return Err(Error::corrupted(&self.path, meta_offset, kind.name(), "missing or wrong length"));
+                }
+            }
+        }
+        match self.entry(SectionKind::IdBloom, NO_FIELD) {
+            Some(s) if s.len > 0 && s.len % bloom::BLOCK_BYTES as u64 == 0 => Ok(()),
+            _ => Err(Error::corrupted(&self.path, meta_offset, "id bloom", "missing or wrong length")),
+        }
+    }
+
+    fn entry(&self, kind: SectionKind, field: u16) -> Option<SectionEntry> {
+        self.by_key.get(&(kind, field)).map(|&i| self.sections[i])
+    }
+
+    /// The bytes of a section, unchecked (bounds were checked at open).
+    fn raw(&self, s: SectionEntry) -> &[u8] {
+        self.map.get(s.offset as usize..(s.offset + s.len) as usize).unwrap_or(&[])
+    }
+
+    /// The bytes of a section, checksum verified on first use.
+    pub fn section(&self, kind: SectionKind, field: u16) -> Result<&[u8]> {
+        let idx = *self.by_key.get(&(kind, field)).ok_or_else(|| {
+            Error::corrupted(&self.path, 0, kind.name(), format!("no {} section for {}", kind.name(), field_name(field)))
+        })?;
+        let s = self.sections[idx];
+        let bytes = self.raw(s);
+        let ok = *self.checked[idx]
+            .get_or_init(|| section_crc(self.meta.segment_id, self.meta.day, kind, field, bytes) == s.crc);
+        if !ok {
+            return Err(Error::corrupted(
+                &self.path,
+                s.offset,
+                format!("{} of {} (day {}, segment {})", kind.name(), field_name(field), self.meta.day, self.meta.segment_id),
+                "checksum mismatch",
+            ));
+        }
+        Ok(bytes)
+    }
+
+    fn corrupt(&self, kind: SectionKind, field: u16, why: impl Into<String>) -> Error {
+        let offset = self.entry(kind, field).map_or(0, |s| s.offset);
+        Error::corrupted(&self.path, offset, format!("{} of {}", kind.name(), field_name(field)), why)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn id(&self) -> u64 {
+        self.meta.segment_id
+    }
+    pub fn day(&self) -> Day {
+        self.meta.day
+    }
+    pub fn rows(&self) -> u32 {
+        self.meta.row_count
+    }
+    pub fn min_ts_ms(&self) -> i64 {
+        self.meta.min_ts_ms
+    }
+    pub fn max_ts_ms(&self) -> i64 {
+        self.meta.max_ts_ms
+    }
+    /// Ids of segments whose rows this segment holds (compaction inputs).
+    pub fn supersedes(&self) -> &[u64] {
+        &self.meta.supersedes
+    }
+    pub fn file_bytes(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    /// Bytes per section kind, for stats.
+    pub fn section_sizes(&self) -> Vec<(SectionKind, u16, u64)> {
+        self.sections.iter().map(|s| (s.kind, s.field, s.len)).collect()
+    }
+
+    /// The timestamps column: row `i` is `base + le_u32[i]`.
+    pub fn timestamps(&self) -> Result<(i64, &[u8])> {
+        Ok((self.meta.base_ts_ms, self.section(SectionKind::Timestamps, Field::EventTimestamp as u16)?))
+    }
+
+    /// The timestamp of `row`.
+    pub fn timestamp(&self, row: u32) -> Result<i64> {
+        let (base, bytes) = self.timestamps()?;
+        le_u32_at(bytes, row as usize)
+            .map(|d| base + i64::from(d))
+            .ok_or_else(|| self.corrupt(SectionKind::Timestamps, Field::EventTimestamp as u16, "row out of range"))
+    }
+
+    /// A dictionary-coded column.
+    pub fn dict(&self, field: Field) -> Result<DictColumn<'_>> {
+        let c = self.column(field, Encoding::Dict)?;
+        Ok(DictColumn {
+            seg: self,
+            field,
+            values: self.section(SectionKind::DictValues, c.field)?,
+            codes: self.section(SectionKind::Codes, c.field)?,
+            width: c.width,
+            count: c.count,
+        })
+    }
+
+    fn column(&self, field: Field, encoding: Encoding) -> Result<ColumnMeta> {
+        self.columns
+            .get(field as usize)
+            .copied()
+            .flatten()
+            .filter(|c| c.encoding == encoding)
+            .ok_or_else(|| Error::Invalid(format!("field {field} is not stored as {encoding:?}")))
+    }
+
+    /// The bitmap of rows whose `field` has dictionary code `code` (0 = null).
+    /// `None` when the field has no bitmap index.
+    pub fn bitmap(&self, field: Field, code: u32) -> Result<Option<RoaringBitmap>> {
+        if self.entry(SectionKind::Bitmaps, field as u16).is_none() {
+            return Ok(None);
+        }
+        let bytes = self.section(SectionKind::Bitmaps, field as u16)?;
+        let bad = |why: &str| self.corrupt(SectionKind::Bitmaps, field as u16, why);
+        let i = code as usize;
+        let (Some(start), Some(end)) = (le_u32_at(bytes, 1 + i), le_u32_at(bytes, 2 + i)) else {
+            return Err(bad("code out of range"));
+        };
+        let n = le_u32_at(bytes, 0).unwrap_or(0) as usize;
+        let body = 4 + 4 * (n + 1);
+        let slice = bytes
+            .get(body + start as usize..body + end as usize)
+            .filter(|_| start <= end)
+            .ok_or_else(|| bad("bitmap offsets out of range"))?;
+        let bm = RoaringBitmap::deserialize_from(slice).map_err(|e| bad(&format!("bad bitmap: {e}")))?;
+        if bm.max().is_some_and(|m| m >= self.rows()) {
+            return Err(bad("bitmap names a row past the end"));
+        }
+        Ok(Some(bm))
+    }
+
+    /// A cursor over a block-compressed column.
+    pub fn blocks(&self, field: Field) -> Result<BlockCursor<'_>> {
+        let c = self.column(field, Encoding::Blocks)?;
+        let bytes = self.section(SectionKind::Blocks, c.field)?;
+        Ok(BlockCursor {
+            seg: self,
+            field,
+            bytes,
+            block_rows: le_u32_at(bytes, 0).unwrap_or(1).max(1),
+            n_blocks: le_u32_at(bytes, 1).unwrap_or(0),
+            current: None,
+            raw: Vec::new(),
+            starts: Vec::new(),
+        })
+    }
+
+    /// Whether an event with this id (and its xxh3-64 `hash`) is stored here.
+    pub fn contains_id(&self, id: &str, hash: u64) -> Result<bool> {
+        let filter = self.section(SectionKind::IdBloom, NO_FIELD)?;
+        if !bloom::may_contain(filter, hash) {
+            return Ok(false);
+        }
+        let hashes = self.section(SectionKind::IdHashes, NO_FIELD)?;
+        let rows = self.section(SectionKind::IdRows, NO_FIELD)?;
+        let n = self.rows() as usize;
+        // First index whose hash is >= `hash` (hashes are sorted).
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if le_u64_at(hashes, mid).unwrap_or(u64::MAX) < hash {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let mut ids = None;
+        while lo < n && le_u64_at(hashes, lo) == Some(hash) {
+            let row = le_u32_at(rows, lo).ok_or_else(|| self.corrupt(SectionKind::IdRows, NO_FIELD, "short"))?;
+            let cursor = match &mut ids {
+                Some(c) => c,
+                None => ids.insert(self.blocks(Field::EventId)?),
+            };
+            if cursor.get(row)? == Value::Str(id) {
+                return Ok(true);
+            }
+            lo += 1;
+        }
+        Ok(false)
+    }
+
+    /// Decodes every row into events, in row (timestamp) order.
+    pub fn events(&self) -> Result<Vec<Event>> {
+        let mut rows = RowDecoder::new(self)?;
+        (0..self.rows()).map(|r| rows.event(r)).collect()
+    }
+
+    /// Reads every section and checks every checksum and structure: what
+    /// `daybook verify` runs.
+    pub fn verify(&self) -> Result<()> {
+        for s in &self.sections {
+            self.section(s.kind, s.field)?;
+        }
+        let mut dec = RowDecoder::new(self)?;
+        for row in 0..self.rows() {
+            let e = dec.event(row)?;
+            if e.day() != self.day() {
+                return Err(self.corrupt(SectionKind::Timestamps, Field::EventTimestamp as u16, "row outside the day"));
+            }
+        }
+        for field in super::INDEXED_FIELDS {
+            let dict = self.dict(field)?;
+            let mut total = 0u64;
+            for code in 0..=dict.count() {
+                let bm = self.bitmap(field, code)?.unwrap_or_default();
+                for row in bm.iter().take(4) {
+                    if dict.code(row) != code {
+                        return Err(self.corrupt(SectionKind::Bitmaps, field as u16, "bitmap disagrees with codes"));
+                    }
+                }
+                total += bm.len();
+            }
+            if total != u64::from(self.rows()) {
+                return Err(self.corrupt(SectionKind::Bitmaps, field as u16, "bitmaps do not cover every row once"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A dictionary column read in place: codes are fixed-width little-endian
+/// integers in the map; values are looked up only when needed.
+pub struct DictColumn<'a> {
+    seg: &'a SegmentReader,
+    field: Field,
+    values: &'a [u8],
+    codes: &'a [u8],
+    width: u8,
+    count: u32,
+}
+
+impl<'a> DictColumn<'a> {
+    /// Distinct non-null values.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The code of `row` (0 = null). Rows past the end read as 0; the codes
+    /// section's length was checked against the row count at open.
+    #[inline]
+    pub fn code(&self, row: u32) -> u32 {
+        let i = row as usize;
+        match self.width {
+            1 => self.codes.get(i).map_or(0, |&b| u32::from(b)),
+            2 => self
+                .codes
+                .get(i * 2..i * 2 + 2)
+                .map_or(0, |b| u32::from(u16::from_le_bytes([b[0], b[1]]))),
+            _ => le_u32_at(self.codes, i).unwrap_or(0),
+        }
+    }
+
+    /// The value of dictionary code `code`.
+    pub fn value(&self, code: u32) -> Result<Value<'a>> {
+        if code == 0 {
+            return Ok(Value::Null);
+        }
+        if code > self.count {
+            return Err(self.seg.corrupt(SectionKind::Codes, self.field as u16, format!("code {code} past the dictionary")));
+        }
+        let i = code as usize - 1;
+        let bad = |why: &str| self.seg.corrupt(SectionKind::DictValues, self.field as u16, why);
+        if self.field.kind() == FieldKind::Str {
+            let body = 4 + 4 * (self.count as usize + 1);
+            let (Some(start), Some(end)) = (le_u32_at(self.values, 1 + i), le_u32_at(self.values, 2 + i)) else {
+                return Err(bad("offsets cut short"));
+            };
+            let bytes = self
+                .values
+                .get(body + start as usize..body + end as usize)
+                .filter(|_| start < end)
+                .ok_or_else(|| bad("value offsets out of range"))?;
+            std::str::from_utf8(bytes).map(Value::Str).map_err(|_| bad("value is not UTF-8"))
+        } else {
+            let key = le_u64_at(self.values.get(4..).unwrap_or(&[]), i).ok_or_else(|| bad("values cut short"))?;
+            key_value(self.field, key).ok_or_else(|| bad(&format!("{key} is not a valid value")))
+        }
+    }
+
+    /// The value of `row`.
+    pub fn get(&self, row: u32) -> Result<Value<'a>> {
+        self.value(self.code(row))
+    }
+}
+
+/// Reads a block-compressed column, keeping the last decoded block.
+pub struct BlockCursor<'a> {
+    seg: &'a SegmentReader,
+    field: Field,
+    bytes: &'a [u8],
+    block_rows: u32,
+    n_blocks: u32,
+    current: Option<u32>,
+    raw: Vec<u8>,
+    starts: Vec<u32>,
+}
+
+impl BlockCursor<'_> {
+    fn bad(&self, why: impl Into<String>) -> Error {
+        self.seg.corrupt(SectionKind::Blocks, self.field as u16, why)
+    }
+
+    fn load(&mut self, block: u32) -> Result<()> {
+        if block >= self.n_blocks {
+            return Err(self.bad(format!("block {block} past the end")));
+        }
+        let table_end = 8 + 8 * (self.n_blocks as usize + 1);
+        let (Some(start), Some(end)) = (le_u64_at(&self.bytes[8..], block as usize), le_u64_at(&self.bytes[8..], block as usize + 1))
+        else {
+            return Err(self.bad("block table cut short"));
+        };
+        let frame = self
+            .bytes
+            .get(table_end + start as usize..table_end + end as usize)
+            .filter(|_| start + 4 <= end)
+            .ok_or_else(|| self.bad(format!("block {block} offsets out of range")))?;
+        let raw_len = le_u32_at(frame, 0).unwrap_or(0) as usize;
+        // A block holds at most block_rows values of at most 8 KiB each.
+        if raw_len > self.block_rows as usize * (crate::event::MAX_URL_BYTES + 16) {
+            return Err(self.bad(format!("block {block} claims {raw_len} bytes")));
+        }
+        self.raw = zstd::bulk::decompress(&frame[4..], raw_len).map_err(|e| self.bad(format!("block {block}: {e}")))?;
+        if self.raw.len() != raw_len {
+            return Err(self.bad(format!("block {block} decompressed to the wrong size")));
+        }
+        let rows_in_block = (self.seg.rows() - block * self.block_rows).min(self.block_rows);
+        self.starts.clear();
+        let mut r = Reader::new(&self.raw);
+        for _ in 0..rows_in_block {
+            self.starts.push(r.pos() as u32);
+            decode_value(&mut r, self.field).map_err(|why| self.seg.corrupt(SectionKind::Blocks, self.field as u16, format!("block {block}: {why}")))?;
+        }
+        if r.remaining() != 0 {
+            return Err(self.bad(format!("block {block} has bytes past its last value")));
+        }
+        self.current = Some(block);
+        Ok(())
+    }
+
+    /// The value of `row`.
+    pub fn get(&mut self, row: u32) -> Result<Value<'_>> {
+        if row >= self.seg.rows() {
+            return Err(self.bad(format!("row {row} past the end")));
+        }
+        let block = row / self.block_rows;
+        if self.current != Some(block) {
+            self.load(block)?;
+        }
+        let start = self.starts.get((row % self.block_rows) as usize).copied().unwrap_or(0) as usize;
+        let mut r = Reader::new(self.raw.get(start..).unwrap_or(&[]));
+        decode_value(&mut r, self.field).map_err(|why| self.bad(why))
+    }
+}
+
+/// Rebuilds whole events from a segment's columns.
+pub struct RowDecoder<'a> {
+    seg: &'a SegmentReader,
+    dicts: Vec<DictColumn<'a>>,
+    blocks: Vec<BlockCursor<'a>>,
+}
+
+impl<'a> RowDecoder<'a> {
+    pub fn new(seg: &'a SegmentReader) -> Result<RowDecoder<'a>> {
+        let mut dicts = Vec::new();
+        let mut blocks = Vec::new();
+        for field in Field::stored() {
+            match encoding_of(field) {
+                Encoding::Dict => dicts.push(seg.dict(field)?),
+                Encoding::Blocks => blocks.push(seg.blocks(field)?),
+                Encoding::Timestamps => {}
+            }
+        }
+        Ok(RowDecoder { seg, dicts, blocks })
+    }
+
+    pub fn event(&mut self, row: u32) -> Result<Event> {
+        let mut e = Event::blank();
+        let fix = |seg: &SegmentReader, f: Field, why: crate::event::FieldError| {
+            seg.corrupt(SectionKind::Codes, f as u16, why.to_string())
+        };
+        e.event_timestamp_ms = self.seg.timestamp(row)?;
+        for d in &self.dicts {
+            let v = d.get(row)?;
+            e.set(d.field, v).map_err(|why| fix(self.seg, d.field, why))?;
+        }
+        for b in &mut self.blocks {
+            let field = b.field;
+            let v = b.get(row)?;
+            e.set(field, v).map_err(|why| fix(self.seg, field, why))?;
+        }
+        e.validate().map_err(|why| self.seg.corrupt(SectionKind::Meta, NO_FIELD, format!("row {row}: {why}")))?;
+        Ok(e)
+    }
+}
