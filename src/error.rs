@@ -20,6 +20,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An fsync failed. After this the engine is in its failed state: the
+    /// kernel may have dropped the unsynced pages, so retrying could
+    /// acknowledge data that is not on disk.
+    #[error("fsync failed on {path}: {source}")]
+    Fsync {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// Bytes on disk are damaged or not what this version wrote.
     #[error("corrupted {path} at offset {offset} ({section}): {reason}")]
     Corrupted {

@@ -72,9 +72,11 @@ pub fn segment_path(root: &Path, day: Day, id: u64) -> PathBuf {
 
 /// Makes a directory's entries (creations, renames, removals) durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| Error::io(dir, e))
+    let f = File::open(dir).map_err(|e| Error::io(dir, e))?;
+    f.sync_all().map_err(|e| Error::Fsync {
+        path: dir.to_path_buf(),
+        source: e,
+    })
 }
 
 /// Creates `dir` (and parents) and makes its entry durable.
@@ -94,8 +96,16 @@ pub fn create_dir_durable(dir: &Path) -> Result<()> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    if let Err(e) = f.write_all(bytes) {
+        drop(f);
+        // Best effort: a failed write (disk full) leaves no stray file.
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(&tmp, e));
+    }
+    f.sync_all().map_err(|e| Error::Fsync {
+        path: tmp.clone(),
+        source: e,
+    })?;
     drop(f);
     fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
     if let Some(dir) = path.parent() {

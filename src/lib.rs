@@ -5,14 +5,23 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod codec;
+mod engine;
 pub mod error;
 pub mod event;
 pub mod files;
 pub mod json;
 pub mod log;
+mod options;
+mod recovery;
+mod report;
 pub mod segment;
+mod state;
 pub mod time;
 
 pub use error::{Error, Result};
 pub use event::{Event, EventType, Field, FieldKind, Value};
 pub use time::{Clock, Day, ManualClock, SystemClock};
+pub use engine::Engine;
+pub use options::{Durability, Options};
+pub use report::{AppendReport, Counters, DayStats, RejectReason, Rejection, Stats};
+pub use state::{Damage, DayState, Snapshot};

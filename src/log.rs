@@ -8,6 +8,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -65,8 +66,11 @@ impl LogWriter {
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
         file.write_all(&header_bytes(seq))
-            .and_then(|()| file.sync_all())
             .map_err(|e| Error::io(&path, e))?;
+        file.sync_all().map_err(|e| Error::Fsync {
+            path: path.clone(),
+            source: e,
+        })?;
         if let Some(dir) = path.parent() {
             crate::files::sync_dir(dir)?;
         }
@@ -105,18 +109,32 @@ impl LogWriter {
         for e in events {
             encode_event(&mut self.payload, e);
         }
+        if self.payload.len() > MAX_RECORD_LEN as usize {
+            return Err(Error::Invalid(format!(
+                "batch encodes to {} bytes, more than a log record holds ({MAX_RECORD_LEN}); split it",
+                self.payload.len()
+            )));
+        }
         self.buf.clear();
         frame(&mut self.buf, &self.payload);
-        (&*self.file)
-            .write_all(&self.buf)
-            .map_err(|e| Error::io(&self.path, e))?;
+        // Positioned write: after a failed (partial) write, e.g. disk full,
+        // the next record is written at the same offset, over the debris.
+        if let Err(e) = self.file.write_all_at(&self.buf, self.len) {
+            // Best effort: cut the debris now (the log is never mapped, so
+            // truncating it is safe). Replay would treat it as a torn tail.
+            let _ = self.file.set_len(self.len);
+            return Err(Error::io(&self.path, e));
+        }
         self.len += self.buf.len() as u64;
         Ok(())
     }
 
     /// Makes everything written so far durable.
     pub fn sync(&self) -> Result<()> {
-        self.file.sync_data().map_err(|e| Error::io(&self.path, e))
+        self.file.sync_data().map_err(|e| Error::Fsync {
+            path: self.path.clone(),
+            source: e,
+        })
     }
 }
 

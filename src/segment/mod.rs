@@ -7,7 +7,7 @@ mod reader;
 mod writer;
 
 pub use format::{Encoding, SectionKind};
-pub use reader::{BlockCursor, DictColumn, SegmentReader};
+pub use reader::{BlockCursor, DictColumn, RowDecoder, SegmentReader};
 pub use writer::{SegmentWriter, WrittenSegment};
 
 use crate::event::{EventType, Field, FieldKind, Value};

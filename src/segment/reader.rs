@@ -188,11 +188,10 @@ impl SegmentReader {
                     if !ok {
                         return Err(size_err(dict, "length does not match the value count"));
                     }
-                    if let Some(b) = self.entry(SectionKind::Bitmaps, c.field) {
-                        if b.len < 4 + 4 * (n + 2) || le_u32_at(self.raw(b), 0) != Some(c.count + 1) {
+                    if let Some(b) = self.entry(SectionKind::Bitmaps, c.field)
+                        && (b.len < 4 + 4 * (n + 2) || le_u32_at(self.raw(b), 0) != Some(c.count + 1)) {
                             return Err(size_err(b, "bitmap count does not match the dictionary"));
                         }
-                    }
                 }
                 Encoding::Blocks => {
                     let s = need(SectionKind::Blocks)?;

@@ -160,7 +160,7 @@ impl SegmentWriter {
         let mut out = header_bytes().to_vec();
         let mut sections: Vec<SectionEntry> = Vec::new();
         let mut add = |out: &mut Vec<u8>, kind: SectionKind, field: u16, bytes: &[u8]| {
-            while out.len() % SECTION_ALIGN != 0 {
+            while !out.len().is_multiple_of(SECTION_ALIGN) {
                 out.push(0);
             }
             sections.push(SectionEntry {
@@ -195,7 +195,9 @@ impl SegmentWriter {
             let width = code_width(count);
             let mut codes = Vec::with_capacity(rows * usize::from(width));
             let index = INDEXED_FIELDS.contains(&d.field);
-            let mut bitmaps = if index { vec![RoaringBitmap::new(); count + 1] } else { Vec::new() };
+            // Row ids per code, collected first: roaring's push is slow on
+            // dense containers, from_sorted_iter is not (docs/benchmarks.md).
+            let mut rows_of: Vec<Vec<u32>> = if index { vec![Vec::new(); count + 1] } else { Vec::new() };
             for (row, &i) in order.iter().enumerate() {
                 let code = remap[d.codes[i as usize] as usize];
                 match width {
@@ -203,13 +205,20 @@ impl SegmentWriter {
                     2 => codes.extend_from_slice(&(code as u16).to_le_bytes()),
                     _ => codes.extend_from_slice(&code.to_le_bytes()),
                 }
-                if let Some(b) = bitmaps.get_mut(code as usize) {
-                    let _ = b.try_push(row as u32);
+                if let Some(r) = rows_of.get_mut(code as usize) {
+                    r.push(row as u32);
                 }
             }
             add(&mut out, SectionKind::DictValues, field, &dict_bytes);
             add(&mut out, SectionKind::Codes, field, &codes);
             if index {
+                let mut bitmaps = Vec::with_capacity(rows_of.len());
+                for r in rows_of {
+                    bitmaps.push(
+                        RoaringBitmap::from_sorted_iter(r)
+                            .map_err(|e| Error::Invalid(format!("bitmap rows not sorted: {e}")))?,
+                    );
+                }
                 add(&mut out, SectionKind::Bitmaps, field, &encode_bitmaps(&bitmaps)?);
             }
             columns.push(ColumnMeta { field, encoding: Encoding::Dict, width, count: count as u32 });
@@ -250,7 +259,7 @@ impl SegmentWriter {
         };
         add(&mut out, SectionKind::Meta, NO_FIELD, &meta.encode());
 
-        while out.len() % SECTION_ALIGN != 0 {
+        while !out.len().is_multiple_of(SECTION_ALIGN) {
             out.push(0);
         }
         let table_offset = out.len() as u64;

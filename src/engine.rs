@@ -1,0 +1,584 @@
+//! The engine: appends, seals, compacts and drops partitions, and hands out
+//! snapshots. One writer at a time (a mutex), any number of readers (each on
+//! an immutable [`Snapshot`]).
+//!
+//! Write path: validate the batch -> drop duplicates (this batch, the write
+//! buffer, every sealed segment) -> one log record -> one fsync -> publish
+//! the events to the day partitions' buffers -> seal when the buffer is full
+//! or the day has ended.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+use xxhash_rust::xxh3::{Xxh3DefaultBuilder, xxh3_64};
+
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::files::{self, DAYS_DIR, FileKind, LOCK_FILE, LOG_DIR};
+use crate::log::LogWriter;
+use crate::options::{Durability, Options};
+use crate::report::{AppendReport, Counters, DayStats, RejectReason, Rejection, Stats};
+use crate::segment::{RowDecoder, SectionKind, SegmentReader, SegmentWriter};
+use crate::state::{DayState, Snapshot, State};
+use crate::time::Day;
+
+/// The storage engine. `Send + Sync`: share it between threads by reference
+/// or in an `Arc`.
+pub struct Engine {
+    inner: Arc<Inner>,
+    syncer: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) root: PathBuf,
+    pub(crate) opts: Options,
+    pub(crate) state: RwLock<Arc<State>>,
+    pub(crate) writer: Mutex<Writer>,
+    _lock: File,
+}
+
+pub(crate) struct Writer {
+    pub(crate) log: LogWriter,
+    /// Older log files, all of whose events are still buffered or sealed;
+    /// deleted by the next complete seal.
+    pub(crate) old_logs: Vec<u64>,
+    pub(crate) next_segment_id: u64,
+    /// Ids of buffered events (bounded by `max_buffered_events`).
+    pub(crate) mem_ids: HashSet<Box<str>, Xxh3DefaultBuilder>,
+    pub(crate) buffered: usize,
+    pub(crate) last_today: Day,
+    /// Unsynced log writes (interval durability).
+    pub(crate) dirty: bool,
+    pub(crate) failed: Option<String>,
+    pub(crate) counters: Counters,
+}
+
+impl Engine {
+    /// Opens (or creates) the engine in `dir`: recovers the log, maps the
+    /// segments, drops expired partitions.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Engine> {
+        if opts.retention_days == 0 {
+            return Err(Error::Invalid("retention_days must be at least 1".into()));
+        }
+        if opts.max_buffered_events == 0 {
+            return Err(Error::Invalid("max_buffered_events must be at least 1".into()));
+        }
+        let root = dir.as_ref().to_path_buf();
+        files::create_dir_durable(&root)?;
+        files::create_dir_durable(&root.join(LOG_DIR))?;
+        files::create_dir_durable(&root.join(DAYS_DIR))?;
+        let lock_path = root.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(&lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked(root)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
+        }
+        let inner = crate::recovery::recover(root, opts, lock)?;
+        let inner = Arc::new(inner);
+        let syncer = match inner.opts.durability {
+            Durability::IntervalMs(ms) => Some(spawn_syncer(&inner, ms.max(1))),
+            Durability::EveryBatch => None,
+        };
+        Ok(Engine { inner, syncer })
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// The options the engine was opened with.
+    pub fn options(&self) -> &Options {
+        &self.inner.opts
+    }
+
+    /// Stores a batch. Every event is validated; invalid, expired and
+    /// future events are rejected (with their index and reason), duplicates
+    /// are counted and skipped, the rest is stored with one log write and
+    /// one fsync. When this returns `Ok`, the stored events are durable
+    /// (with [`Durability::EveryBatch`]) and visible to new snapshots.
+    pub fn append(&self, events: Vec<Event>) -> Result<AppendReport> {
+        let mut w = self.inner.writer.lock();
+        self.inner.append_locked(&mut w, events)
+    }
+
+    /// Seals every buffered event into segments, and fsyncs the log.
+    pub fn flush(&self) -> Result<()> {
+        let mut w = self.inner.writer.lock();
+        self.inner.check_failed(&w)?;
+        if w.dirty {
+            let r = w.log.sync();
+            self.inner.note(&mut w, r)?;
+            w.dirty = false;
+        }
+        if w.buffered > 0 {
+            let r = self.inner.seal(&mut w);
+            self.inner.note(&mut w, r)?;
+        }
+        Ok(())
+    }
+
+    /// Fsyncs the log (useful with interval durability).
+    pub fn sync(&self) -> Result<()> {
+        let mut w = self.inner.writer.lock();
+        self.inner.check_failed(&w)?;
+        let r = w.log.sync();
+        self.inner.note(&mut w, r)?;
+        w.dirty = false;
+        Ok(())
+    }
+
+    /// Merges each day's segments into one. Readers are not blocked: they
+    /// keep the segments of their snapshot. Returns the days compacted.
+    pub fn compact(&self) -> Result<usize> {
+        let mut w = self.inner.writer.lock();
+        self.inner.check_failed(&w)?;
+        let days: Vec<Day> = self
+            .inner
+            .snapshot_state()
+            .days
+            .iter()
+            .filter(|(_, d)| d.segments.len() > 1)
+            .map(|(d, _)| *d)
+            .collect();
+        let mut n = 0;
+        for day in days {
+            let r = self.inner.compact_day(&mut w, day);
+            if self.inner.note(&mut w, r)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Drops the partitions older than the retention horizon now. Returns
+    /// the number of days dropped.
+    pub fn enforce_retention(&self) -> Result<usize> {
+        let mut w = self.inner.writer.lock();
+        self.inner.check_failed(&w)?;
+        let today = self.inner.today();
+        let r = self.inner.roll_day(&mut w, today);
+        self.inner.note(&mut w, r)
+    }
+
+    /// A consistent view of everything stored so far.
+    pub fn snapshot(&self) -> Snapshot {
+        let today = self.inner.today();
+        Snapshot {
+            state: self.inner.snapshot_state(),
+            horizon: self.inner.horizon(today),
+            today,
+        }
+    }
+
+    /// Partitions, segments, sizes and counters.
+    pub fn stats(&self) -> Stats {
+        let (counters, failed, log_bytes) = {
+            let w = self.inner.writer.lock();
+            (w.counters.clone(), w.failed.clone(), w.log.len_bytes())
+        };
+        let snap = self.snapshot();
+        let days = snap
+            .partitions()
+            .map(|(day, d)| {
+                let mut s = DayStats {
+                    day,
+                    segments: d.segments.len(),
+                    sealed_events: d.segment_rows(),
+                    buffered_events: d.mem_events() as u64,
+                    bytes: 0,
+                    index_bytes: 0,
+                    dictionary_bytes: 0,
+                    damaged: d.damaged.len(),
+                };
+                for seg in &d.segments {
+                    s.bytes += seg.file_bytes();
+                    for (kind, _, len) in seg.section_sizes() {
+                        match kind {
+                            SectionKind::Bitmaps => s.index_bytes += len,
+                            SectionKind::DictValues => s.dictionary_bytes += len,
+                            _ => {}
+                        }
+                    }
+                }
+                s
+            })
+            .collect();
+        Stats {
+            today: snap.today,
+            horizon: snap.horizon,
+            retention_days: self.inner.opts.retention_days,
+            days,
+            counters,
+            log_bytes,
+            failed,
+        }
+    }
+
+    /// Checks every byte of every segment (checksums and structure).
+    /// Returns one error per damaged segment.
+    pub fn verify(&self) -> Vec<Error> {
+        let snap = self.snapshot();
+        let mut problems = Vec::new();
+        for (_, d) in snap.partitions() {
+            problems.extend(d.damaged.iter().map(|x| x.to_error()));
+            for seg in &d.segments {
+                if let Err(e) = seg.verify() {
+                    problems.push(e);
+                }
+            }
+        }
+        problems
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Some((stop, handle)) = self.syncer.take() {
+            stop.store(true, Ordering::SeqCst);
+            handle.thread().unpark();
+            let _ = handle.join();
+        }
+        // Interval durability: make the last interval durable on a clean
+        // shutdown. Errors cannot be reported from drop; callers who care
+        // call `sync` or `flush` first.
+        let mut w = self.inner.writer.lock();
+        if w.dirty && w.failed.is_none() {
+            let _ = w.log.sync();
+            w.dirty = false;
+        }
+    }
+}
+
+fn spawn_syncer(inner: &Arc<Inner>, interval_ms: u64) -> (Arc<AtomicBool>, JoinHandle<()>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let weak = Arc::downgrade(inner);
+    let stop2 = Arc::clone(&stop);
+    let handle = std::thread::spawn(move || {
+        while !stop2.load(Ordering::SeqCst) {
+            std::thread::park_timeout(Duration::from_millis(interval_ms));
+            let Some(inner) = weak.upgrade() else { break };
+            let mut w = inner.writer.lock();
+            if w.dirty && w.failed.is_none() {
+                let r = w.log.sync();
+                if inner.note(&mut w, r).is_ok() {
+                    w.dirty = false;
+                }
+            }
+        }
+    });
+    (stop, handle)
+}
+
+impl Inner {
+    pub(crate) fn new(root: PathBuf, opts: Options, state: State, writer: Writer, lock: File) -> Inner {
+        Inner { root, opts, state: RwLock::new(Arc::new(state)), writer: Mutex::new(writer), _lock: lock }
+    }
+
+    pub(crate) fn today(&self) -> Day {
+        Day::of_ms(self.opts.clock.now_ms())
+    }
+
+    pub(crate) fn horizon(&self, today: Day) -> Day {
+        today.add_days(1 - self.opts.retention_days.min(i32::MAX as u32) as i32)
+    }
+
+    pub(crate) fn snapshot_state(&self) -> Arc<State> {
+        Arc::clone(&self.state.read())
+    }
+
+    fn publish(&self, state: State) {
+        *self.state.write() = Arc::new(state);
+    }
+
+    fn check_failed(&self, w: &Writer) -> Result<()> {
+        match &w.failed {
+            Some(msg) => Err(Error::Failed(msg.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Passes `r` through; an fsync failure puts the engine in its sticky
+    /// failed state first.
+    fn note<T>(&self, w: &mut Writer, r: Result<T>) -> Result<T> {
+        if let Err(e @ Error::Fsync { .. }) = &r {
+            w.failed.get_or_insert_with(|| e.to_string());
+        }
+        r
+    }
+
+    fn append_locked(&self, w: &mut Writer, events: Vec<Event>) -> Result<AppendReport> {
+        self.check_failed(w)?;
+        let now_ms = self.opts.clock.now_ms();
+        let today = Day::of_ms(now_ms);
+        if today != w.last_today {
+            let r = self.roll_day(w, today);
+            self.note(w, r)?;
+        }
+        let horizon = self.horizon(today);
+        let state = self.snapshot_state();
+        let mut report = AppendReport::default();
+
+        // Validate, and drop duplicates within the batch and the buffer.
+        let mut keep = vec![false; events.len()];
+        let mut candidates: Vec<usize> = Vec::with_capacity(events.len());
+        {
+            let mut batch_ids: HashSet<&str, Xxh3DefaultBuilder> = HashSet::default();
+            for (index, e) in events.iter().enumerate() {
+                let reason = if let Err(err) = e.validate() {
+                    Some(RejectReason::Invalid(err))
+                } else if e.day() < horizon {
+                    Some(RejectReason::Expired { day: e.day(), horizon })
+                } else if e.event_timestamp_ms > now_ms.saturating_add(self.opts.max_future_ms) {
+                    Some(RejectReason::Future { ts_ms: e.event_timestamp_ms, now_ms })
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    report.rejected.push(Rejection { index, reason });
+                } else if !batch_ids.insert(&e.event_id) || w.mem_ids.contains(e.event_id.as_str()) {
+                    report.duplicates += 1;
+                } else {
+                    candidates.push(index);
+                }
+            }
+        }
+        // Against sealed segments: segment by segment, so each segment's
+        // Bloom filter stays in cache while the whole batch probes it.
+        let hashes: Vec<u64> = candidates.iter().map(|&i| xxh3_64(events[i].event_id.as_bytes())).collect();
+        let mut dup = vec![false; candidates.len()];
+        for seg in state.all_segments() {
+            for (k, &i) in candidates.iter().enumerate() {
+                // A segment whose id sections fail their checks cannot say;
+                // the event is stored (the damage is reported by verify).
+                if !dup[k] && seg.contains_id(&events[i].event_id, hashes[k]).unwrap_or(false) {
+                    dup[k] = true;
+                }
+            }
+        }
+        for (k, &i) in candidates.iter().enumerate() {
+            if dup[k] {
+                report.duplicates += 1;
+            } else {
+                keep[i] = true;
+            }
+        }
+        for r in &report.rejected {
+            match r.reason {
+                RejectReason::Invalid(_) => w.counters.rejected_invalid += 1,
+                RejectReason::Expired { .. } => w.counters.rejected_expired += 1,
+                RejectReason::Future { .. } => w.counters.rejected_future += 1,
+            }
+        }
+        w.counters.duplicates += report.duplicates as u64;
+        let accepted: Vec<Event> = events.into_iter().zip(keep).filter(|(_, k)| *k).map(|(e, _)| e).collect();
+        if accepted.is_empty() {
+            return Ok(report);
+        }
+
+        // Durable before visible, visible before acknowledged.
+        let r = w.log.write_batch(accepted.iter());
+        self.note(w, r)?;
+        match self.opts.durability {
+            Durability::EveryBatch => {
+                let r = w.log.sync();
+                self.note(w, r)?;
+            }
+            Durability::IntervalMs(_) => w.dirty = true,
+        }
+        report.stored = accepted.len();
+        w.counters.stored += accepted.len() as u64;
+        w.buffered += accepted.len();
+        let mut by_day: BTreeMap<Day, Vec<Event>> = BTreeMap::new();
+        for e in accepted {
+            w.mem_ids.insert(e.event_id.as_str().into());
+            by_day.entry(e.day()).or_default().push(e);
+        }
+        let mut next = State::clone(&state);
+        for (day, evs) in by_day {
+            Arc::make_mut(next.days.entry(day).or_default()).mem.push(Arc::new(evs));
+        }
+        self.publish(next);
+
+        if w.buffered >= self.opts.max_buffered_events {
+            // The batch is durable and visible whatever happens here; a
+            // failed seal leaves the events buffered (and logged) for the
+            // next attempt, unless it was an fsync failure (sticky).
+            let r = self.seal(w);
+            let _ = self.note(w, r);
+        }
+        Ok(report)
+    }
+
+    /// Seals every day's buffer into one new segment per day, then starts a
+    /// new log and deletes the old ones.
+    pub(crate) fn seal(&self, w: &mut Writer) -> Result<()> {
+        let state = self.snapshot_state();
+        for (&day, d) in &state.days {
+            if d.mem.is_empty() {
+                continue;
+            }
+            let mut sw = SegmentWriter::new(day);
+            for chunk in &d.mem {
+                for e in chunk.iter() {
+                    sw.push(e)?;
+                }
+            }
+            let id = w.next_segment_id;
+            w.next_segment_id += 1;
+            files::create_dir_durable(&files::day_dir(&self.root, day))?;
+            let path = files::segment_path(&self.root, day, id);
+            sw.finish(id, Vec::new(), &path)?;
+            let reader = Arc::new(SegmentReader::open(&path)?);
+            // Publish day by day: a failure on a later day must not leave this
+            // day's events both buffered and sealed.
+            let mut next = State::clone(&self.snapshot_state());
+            let ds = Arc::make_mut(next.days.entry(day).or_default());
+            let n = ds.mem_events();
+            ds.mem.clear();
+            ds.segments.push(reader);
+            self.publish(next);
+            w.buffered = w.buffered.saturating_sub(n);
+            w.counters.segments_written += 1;
+        }
+        w.counters.seals += 1;
+        w.mem_ids.clear();
+        w.buffered = 0;
+        self.rotate_log(w)?;
+        if self.opts.compact_min_segments > 1 {
+            let state = self.snapshot_state();
+            let due: Vec<Day> = state
+                .days
+                .iter()
+                .filter(|(_, d)| d.segments.len() >= self.opts.compact_min_segments)
+                .map(|(d, _)| *d)
+                .collect();
+            for day in due {
+                self.compact_day(w, day)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a new log file and deletes the older ones (their events are all
+    /// sealed).
+    pub(crate) fn rotate_log(&self, w: &mut Writer) -> Result<()> {
+        let next = LogWriter::create(&self.root, w.log.seq() + 1)?;
+        let old = std::mem::replace(&mut w.log, next);
+        w.dirty = false;
+        w.old_logs.push(old.seq());
+        drop(old);
+        for seq in std::mem::take(&mut w.old_logs) {
+            files::remove_file(&files::log_path(&self.root, seq))?;
+        }
+        files::sync_dir(&self.root.join(LOG_DIR))
+    }
+
+    /// Merges all segments of `day` into one. Returns whether it did.
+    fn compact_day(&self, w: &mut Writer, day: Day) -> Result<bool> {
+        let state = self.snapshot_state();
+        let Some(d) = state.days.get(&day) else { return Ok(false) };
+        if d.segments.len() < 2 || !d.damaged.is_empty() {
+            return Ok(false);
+        }
+        let inputs = d.segments.clone();
+        let mut sw = SegmentWriter::new(day);
+        for seg in &inputs {
+            let mut rows = RowDecoder::new(seg)?;
+            for row in 0..seg.rows() {
+                sw.push(&rows.event(row)?)?;
+            }
+        }
+        let id = w.next_segment_id;
+        w.next_segment_id += 1;
+        let path = files::segment_path(&self.root, day, id);
+        sw.finish(id, inputs.iter().map(|s| s.id()).collect(), &path)?;
+        let merged = Arc::new(SegmentReader::open(&path)?);
+        let mut next = State::clone(&self.snapshot_state());
+        let ds = Arc::make_mut(next.days.entry(day).or_default());
+        ds.segments.retain(|s| !inputs.iter().any(|i| i.id() == s.id()));
+        ds.segments.insert(0, merged);
+        self.publish(next);
+        // The merged segment is durable and names its inputs, so a crash
+        // before these unlinks is repaired on open.
+        for seg in &inputs {
+            files::remove_file(seg.path())?;
+        }
+        files::sync_dir(&files::day_dir(&self.root, day))?;
+        w.counters.compactions += 1;
+        Ok(true)
+    }
+
+    /// Handles a new "today": seals what is buffered (its day may have
+    /// ended) and drops partitions that fell out of retention.
+    fn roll_day(&self, w: &mut Writer, today: Day) -> Result<usize> {
+        if w.buffered > 0 && today != w.last_today {
+            self.seal(w)?;
+        }
+        let dropped = self.drop_expired(w, today)?;
+        w.last_today = today;
+        Ok(dropped)
+    }
+
+    /// Drops whole partitions older than the horizon: out of the state first
+    /// (snapshots keep their mapped segments), then unlinked from disk.
+    fn drop_expired(&self, w: &mut Writer, today: Day) -> Result<usize> {
+        let horizon = self.horizon(today);
+        let state = self.snapshot_state();
+        let expired: Vec<Day> = state.days.range(..horizon).map(|(d, _)| *d).collect();
+        if !expired.is_empty() {
+            let mut next = State::clone(&state);
+            for day in &expired {
+                if let Some(d) = next.days.remove(day) {
+                    w.buffered = w.buffered.saturating_sub(d.mem_events());
+                }
+            }
+            self.publish(next);
+        }
+        let mut dropped = 0;
+        for (name, path) in files::list_dir(&self.root.join(DAYS_DIR))? {
+            if Day::parse(&name).is_some_and(|d| d < horizon) {
+                remove_day_dir(&path)?;
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            files::sync_dir(&self.root.join(DAYS_DIR))?;
+        }
+        w.counters.days_dropped += dropped as u64;
+        Ok(dropped)
+    }
+}
+
+/// Unlinks our files in a day directory and removes it if nothing foreign
+/// is left in it.
+pub(crate) fn remove_day_dir(dir: &Path) -> Result<()> {
+    for (name, path) in files::list_dir(dir)? {
+        if matches!(FileKind::of_name(&name), Some(FileKind::Segment { .. } | FileKind::Temp)) {
+            files::remove_file(&path)?;
+        }
+    }
+    // A directory still holding foreign files stays; that is fine.
+    let _ = std::fs::remove_dir(dir);
+    Ok(())
+}
+
+impl DayState {
+    /// Whether a segment id belongs to this day.
+    pub fn has_segment(&self, id: u64) -> bool {
+        self.segments.iter().any(|s| s.id() == id)
+    }
+}

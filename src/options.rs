@@ -1,0 +1,59 @@
+//! How an engine is configured.
+
+use std::sync::Arc;
+
+use crate::time::{Clock, SystemClock};
+
+/// When appended events reach the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// `append` returns only after its batch is fsynced (one fsync per batch,
+    /// however many days it touches). The default: "returned Ok" means
+    /// durable.
+    EveryBatch,
+    /// `append` returns after writing to the log; a background thread
+    /// fsyncs every `interval_ms`. A crash or power loss can lose the events
+    /// of the last interval even though `append` returned Ok. For embedders
+    /// that can re-send (their source is itself durable) and want speed.
+    IntervalMs(u64),
+}
+
+/// Engine options. `Options::default()` is the production configuration.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Days kept: today (UTC) and the `retention_days - 1` before it.
+    pub retention_days: u32,
+    /// The clock that says what "today" is. Inject a
+    /// [`ManualClock`](crate::ManualClock) for reproducible runs.
+    pub clock: Arc<dyn Clock>,
+    pub durability: Durability,
+    /// Unsealed events held in memory (and in the log) before they are
+    /// sealed into segments. Bounds the memory of the write buffer.
+    pub max_buffered_events: usize,
+    /// Events stamped more than this far after "now" are rejected as being
+    /// in the future (a clock-skew guard).
+    pub max_future_ms: i64,
+    /// A day with at least this many segments is compacted after a seal.
+    /// 0 disables automatic compaction.
+    pub compact_min_segments: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            retention_days: 31,
+            clock: Arc::new(SystemClock),
+            durability: Durability::EveryBatch,
+            max_buffered_events: 262_144,
+            max_future_ms: crate::time::MS_PER_DAY,
+            compact_min_segments: 8,
+        }
+    }
+}
+
+impl Options {
+    /// The default options with this clock.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Options {
+        Options { clock, ..Options::default() }
+    }
+}

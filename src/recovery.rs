@@ -1,0 +1,168 @@
+//! Opening a data directory: map the segments, repair what a crash left
+//! half done, replay the log.
+//!
+//! - `*.tmp` files are unfinished writes: removed.
+//! - A segment named in another segment's `supersedes` list was a compaction
+//!   input whose unlink did not happen: removed.
+//! - Day directories older than the retention horizon: removed.
+//! - A segment that fails its checks is kept on disk and recorded as damage
+//!   on its day; the rest of the data stays readable.
+//! - Log files are replayed in order; events already sealed (a crash between
+//!   a seal and the log rotation) or expired are skipped. The newest log may
+//!   end in a torn record, which is truncated.
+//! - Files and directories we do not recognise are left alone.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::engine::{Inner, Writer, remove_day_dir};
+use crate::error::Result;
+use crate::event::Event;
+use crate::files::{self, DAYS_DIR, FileKind, LOG_DIR};
+use crate::log::{LogWriter, replay};
+use crate::options::Options;
+use crate::report::Counters;
+use crate::segment::SegmentReader;
+use crate::state::{Damage, DayState, State};
+use crate::time::Day;
+
+pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner> {
+    let today = Day::of_ms(opts.clock.now_ms());
+    let horizon = today.add_days(1 - opts.retention_days.min(i32::MAX as u32) as i32);
+    let mut counters = Counters::default();
+    let mut max_id = 0u64;
+    let mut days: BTreeMap<Day, DayState> = BTreeMap::new();
+    let mut superseded: HashSet<u64> = HashSet::new();
+    let mut damaged: Vec<(Day, u64, Damage)> = Vec::new();
+
+    for (name, path) in files::list_dir(&root.join(DAYS_DIR))? {
+        let Some(day) = Day::parse(&name) else { continue };
+        if !path.is_dir() {
+            continue;
+        }
+        if day < horizon {
+            remove_day_dir(&path)?;
+            counters.days_dropped += 1;
+            continue;
+        }
+        for (fname, fpath) in files::list_dir(&path)? {
+            match FileKind::of_name(&fname) {
+                Some(FileKind::Temp) => files::remove_file(&fpath)?,
+                Some(FileKind::Segment { id }) => {
+                    max_id = max_id.max(id);
+                    match SegmentReader::open(&fpath) {
+                        Ok(seg) if seg.day() == day && seg.id() == id => {
+                            superseded.extend(seg.supersedes().iter().copied());
+                            days.entry(day).or_default().segments.push(Arc::new(seg));
+                        }
+                        Ok(seg) => damaged.push((
+                            day,
+                            id,
+                            Damage {
+                                path: fpath.clone(),
+                                offset: 0,
+                                section: "footer".into(),
+                                reason: format!(
+                                    "segment claims id {} of day {}, but its name says id {id} of day {day}",
+                                    seg.id(),
+                                    seg.day()
+                                ),
+                            },
+                        )),
+                        Err(e) => damaged.push((day, id, Damage::from_error(fpath.clone(), &e))),
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for id in &superseded {
+        max_id = max_id.max(*id);
+    }
+    for d in days.values_mut() {
+        let mut keep = Vec::new();
+        for seg in d.segments.drain(..) {
+            if superseded.contains(&seg.id()) {
+                files::remove_file(seg.path())?;
+            } else {
+                keep.push(seg);
+            }
+        }
+        keep.sort_by_key(|s| s.id());
+        d.segments = keep;
+    }
+    for (day, id, damage) in damaged {
+        if superseded.contains(&id) {
+            files::remove_file(&damage.path)?;
+        } else {
+            days.entry(day).or_default().damaged.push(damage);
+        }
+    }
+
+    // The log.
+    let mut logs: Vec<u64> = Vec::new();
+    for (name, path) in files::list_dir(&root.join(LOG_DIR))? {
+        match FileKind::of_name(&name) {
+            Some(FileKind::Log { seq }) => logs.push(seq),
+            Some(FileKind::Temp) => files::remove_file(&path)?,
+            _ => {}
+        }
+    }
+    logs.sort_unstable();
+    let mut state = State {
+        days: days.into_iter().map(|(d, s)| (d, Arc::new(s))).collect(),
+    };
+    let mut mem_ids = HashSet::default();
+    let mut buffered = 0usize;
+    let mut by_day: BTreeMap<Day, Vec<Event>> = BTreeMap::new();
+    for (i, &seq) in logs.iter().enumerate() {
+        let path = files::log_path(&root, seq);
+        let r = replay(&path, i + 1 == logs.len())?;
+        counters.torn_tail_bytes += r.truncated_bytes;
+        for e in r.batches.into_iter().flatten() {
+            if e.day() < horizon || mem_ids.contains(e.event_id.as_str()) {
+                continue;
+            }
+            let h = xxh3_64(e.event_id.as_bytes());
+            if state.all_segments().any(|s| s.contains_id(&e.event_id, h).unwrap_or(false)) {
+                continue;
+            }
+            mem_ids.insert(e.event_id.as_str().into());
+            buffered += 1;
+            counters.replayed_events += 1;
+            by_day.entry(e.day()).or_default().push(e);
+        }
+    }
+    for (day, evs) in by_day {
+        Arc::make_mut(state.days.entry(day).or_default()).mem.push(Arc::new(evs));
+    }
+    let next_seq = logs.last().map_or(1, |s| s + 1);
+    let log = LogWriter::create(&root, next_seq)?;
+    let writer = Writer {
+        log,
+        old_logs: logs,
+        next_segment_id: max_id + 1,
+        mem_ids,
+        buffered,
+        last_today: today,
+        dirty: false,
+        failed: None,
+        counters,
+    };
+    let inner = Inner::new(root, opts, state, writer, lock);
+    {
+        // Seal what the log held: its days may have ended, and the old logs
+        // can then go.
+        let mut w = inner.writer.lock();
+        if w.buffered > 0 {
+            inner.seal(&mut w)?;
+        } else {
+            inner.rotate_log(&mut w)?;
+        }
+    }
+    Ok(inner)
+}

@@ -1,0 +1,143 @@
+//! What an append reports back, and engine statistics.
+
+use std::fmt;
+
+use crate::event::FieldError;
+use crate::time::{Day, format_ms};
+
+/// Why one event of a batch was not stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RejectReason {
+    /// It breaks a rule of the contract.
+    Invalid(FieldError),
+    /// Its day is older than the retention horizon.
+    Expired { day: Day, horizon: Day },
+    /// Its timestamp is further in the future than `max_future_ms` allows.
+    Future { ts_ms: i64, now_ms: i64 },
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RejectReason::Invalid(e) => write!(f, "{e}"),
+            RejectReason::Expired { day, horizon } => write!(
+                f,
+                "field \"event_timestamp\": day {day} is older than the retention horizon {horizon}"
+            ),
+            RejectReason::Future { ts_ms, now_ms } => write!(
+                f,
+                "field \"event_timestamp\": {} is in the future (now is {})",
+                format_ms(*ts_ms),
+                format_ms(*now_ms)
+            ),
+        }
+    }
+}
+
+impl RejectReason {
+    /// A short, stable name for grouping rejections in summaries.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RejectReason::Invalid(_) => "invalid",
+            RejectReason::Expired { .. } => "expired",
+            RejectReason::Future { .. } => "future",
+        }
+    }
+}
+
+/// One rejected event: its index in the batch (from 0) and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub index: usize,
+    pub reason: RejectReason,
+}
+
+/// The outcome of one `append`. When `append` returns it, every stored event
+/// is durable (under the default durability) and visible to new snapshots.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppendReport {
+    /// Events stored by this call.
+    pub stored: usize,
+    /// Events whose `event_id` was already stored (or appeared earlier in
+    /// the same batch): acknowledged, not stored again.
+    pub duplicates: usize,
+    /// Events refused, in batch order.
+    pub rejected: Vec<Rejection>,
+}
+
+impl AppendReport {
+    /// Adds another report's counts to this one, shifting its indexes by
+    /// `offset` (for callers that split one input into several batches).
+    pub fn merge(&mut self, other: AppendReport, offset: usize) {
+        self.stored += other.stored;
+        self.duplicates += other.duplicates;
+        self.rejected.extend(other.rejected.into_iter().map(|mut r| {
+            r.index += offset;
+            r
+        }));
+    }
+}
+
+/// One day partition's figures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayStats {
+    pub day: Day,
+    pub segments: usize,
+    /// Events in sealed segments.
+    pub sealed_events: u64,
+    /// Events still in the write buffer.
+    pub buffered_events: u64,
+    /// Bytes of segment files.
+    pub bytes: u64,
+    /// Bytes of bitmap index sections.
+    pub index_bytes: u64,
+    /// Bytes of dictionary sections.
+    pub dictionary_bytes: u64,
+    /// Segments that failed their checks.
+    pub damaged: usize,
+}
+
+/// Counters since the engine was opened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub stored: u64,
+    pub duplicates: u64,
+    pub rejected_invalid: u64,
+    pub rejected_expired: u64,
+    pub rejected_future: u64,
+    pub seals: u64,
+    pub segments_written: u64,
+    pub compactions: u64,
+    pub days_dropped: u64,
+    /// Events recovered from the log on open.
+    pub replayed_events: u64,
+    /// Bytes of torn log tail truncated on open.
+    pub torn_tail_bytes: u64,
+}
+
+/// A summary of the engine's data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stats {
+    pub today: Day,
+    /// Oldest day kept.
+    pub horizon: Day,
+    pub retention_days: u32,
+    pub days: Vec<DayStats>,
+    pub counters: Counters,
+    /// Bytes of the current log file.
+    pub log_bytes: u64,
+    /// Set when the engine has failed (see `Error::Failed`).
+    pub failed: Option<String>,
+}
+
+impl Stats {
+    pub fn events(&self) -> u64 {
+        self.days.iter().map(|d| d.sealed_events + d.buffered_events).sum()
+    }
+    pub fn bytes(&self) -> u64 {
+        self.days.iter().map(|d| d.bytes).sum()
+    }
+    pub fn segments(&self) -> usize {
+        self.days.iter().map(|d| d.segments).sum()
+    }
+}

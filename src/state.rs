@@ -1,0 +1,130 @@
+//! What the engine holds at one moment: per day, its sealed segments and its
+//! buffered (unsealed) events. A [`Snapshot`] is an immutable copy readers
+//! query while the writer moves on.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::segment::SegmentReader;
+use crate::time::Day;
+
+/// A segment that could not be opened or read: the day it belongs to fails
+/// queries with this error rather than answering without it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    pub path: PathBuf,
+    pub offset: u64,
+    pub section: String,
+    pub reason: String,
+}
+
+impl Damage {
+    pub fn from_error(path: PathBuf, e: &Error) -> Damage {
+        match e {
+            Error::Corrupted { path, offset, section, reason } => Damage {
+                path: path.clone(),
+                offset: *offset,
+                section: section.clone(),
+                reason: reason.clone(),
+            },
+            other => Damage { path, offset: 0, section: "file".into(), reason: other.to_string() },
+        }
+    }
+
+    pub fn to_error(&self) -> Error {
+        Error::corrupted(&self.path, self.offset, &self.section, &self.reason)
+    }
+}
+
+/// One day partition.
+#[derive(Clone, Debug, Default)]
+pub struct DayState {
+    /// Sealed segments, oldest first.
+    pub segments: Vec<Arc<SegmentReader>>,
+    /// Buffered events, in arrival order, one chunk per append.
+    pub mem: Vec<Arc<Vec<Event>>>,
+    /// Segments of this day that failed their checks.
+    pub damaged: Vec<Damage>,
+}
+
+impl DayState {
+    pub fn mem_events(&self) -> usize {
+        self.mem.iter().map(|c| c.len()).sum()
+    }
+
+    pub fn segment_rows(&self) -> u64 {
+        self.segments.iter().map(|s| u64::from(s.rows())).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.segments.is_empty() && self.mem.is_empty() && self.damaged.is_empty()
+    }
+}
+
+/// The engine's partitions at one moment.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    pub days: BTreeMap<Day, Arc<DayState>>,
+}
+
+impl State {
+    /// Every sealed segment, for duplicate checks.
+    pub fn all_segments(&self) -> impl Iterator<Item = &Arc<SegmentReader>> {
+        self.days.values().flat_map(|d| d.segments.iter())
+    }
+}
+
+/// A consistent, immutable view of the engine's data. Cheap to take; holding
+/// one keeps its segments mapped even after they are compacted or dropped.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub(crate) state: Arc<State>,
+    /// First day inside retention when the snapshot was taken.
+    pub horizon: Day,
+    /// "Today" when the snapshot was taken.
+    pub today: Day,
+}
+
+impl Snapshot {
+    /// Days that hold data, ascending.
+    pub fn days(&self) -> Vec<Day> {
+        self.state.days.iter().filter(|(_, d)| !d.is_empty()).map(|(d, _)| *d).collect()
+    }
+
+    /// One day's partition, if it holds anything.
+    pub fn day(&self, day: Day) -> Option<&DayState> {
+        self.state.days.get(&day).map(|d| d.as_ref())
+    }
+
+    /// Every partition.
+    pub fn partitions(&self) -> impl Iterator<Item = (Day, &DayState)> {
+        self.state.days.iter().map(|(d, s)| (*d, s.as_ref()))
+    }
+
+    /// Every event of `day` (sealed rows in timestamp order, then buffered
+    /// events in arrival order). Fails if a segment of the day is damaged.
+    pub fn day_events(&self, day: Day) -> Result<Vec<Event>> {
+        let Some(d) = self.day(day) else {
+            return Ok(Vec::new());
+        };
+        if let Some(damage) = d.damaged.first() {
+            return Err(damage.to_error());
+        }
+        let mut out = Vec::new();
+        for s in &d.segments {
+            out.extend(s.events()?);
+        }
+        for c in &d.mem {
+            out.extend(c.iter().cloned());
+        }
+        Ok(out)
+    }
+
+    /// Number of events stored (sealed and buffered), all days.
+    pub fn event_count(&self) -> u64 {
+        self.state.days.values().map(|d| d.segment_rows() + d.mem_events() as u64).sum()
+    }
+}
