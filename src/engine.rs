@@ -544,6 +544,9 @@ impl Inner {
             for day in &expired {
                 if let Some(d) = next.days.remove(day) {
                     w.buffered = w.buffered.saturating_sub(d.mem_events());
+                    for e in d.mem.iter().flat_map(|c| c.iter()) {
+                        w.mem_ids.remove(e.event_id.as_str());
+                    }
                 }
             }
             self.publish(next);

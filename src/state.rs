@@ -89,19 +89,23 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Days that hold data, ascending.
+    /// Days inside retention that hold data, ascending.
     pub fn days(&self) -> Vec<Day> {
-        self.state.days.iter().filter(|(_, d)| !d.is_empty()).map(|(d, _)| *d).collect()
+        self.partitions().filter(|(_, d)| !d.is_empty()).map(|(d, _)| d).collect()
     }
 
-    /// One day's partition, if it holds anything.
+    /// One day's partition, if it is inside retention and holds anything.
     pub fn day(&self, day: Day) -> Option<&DayState> {
+        if day < self.horizon {
+            return None;
+        }
         self.state.days.get(&day).map(|d| d.as_ref())
     }
 
-    /// Every partition.
+    /// Every partition inside retention. (Partitions that fell out of
+    /// retention since the last drop are hidden, not yet unlinked.)
     pub fn partitions(&self) -> impl Iterator<Item = (Day, &DayState)> {
-        self.state.days.iter().map(|(d, s)| (*d, s.as_ref()))
+        self.state.days.range(self.horizon..).map(|(d, s)| (*d, s.as_ref()))
     }
 
     /// Every event of `day` (sealed rows in timestamp order, then buffered
@@ -125,6 +129,6 @@ impl Snapshot {
 
     /// Number of events stored (sealed and buffered), all days.
     pub fn event_count(&self) -> u64 {
-        self.state.days.values().map(|d| d.segment_rows() + d.mem_events() as u64).sum()
+        self.partitions().map(|(_, d)| d.segment_rows() + d.mem_events() as u64).sum()
     }
 }

@@ -1,0 +1,72 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use daybook::{Day, Engine, Event, EventType, ManualClock, Options};
+
+/// 2026-11-27T12:00:00Z
+pub const NOW_MS: i64 = 1_795_780_800_000;
+
+pub fn day_ms(days_ago: i64, ms_into_day: i64) -> i64 {
+    Day::of_ms(NOW_MS).start_ms() - days_ago * 86_400_000 + ms_into_day
+}
+
+/// A valid event with the given id and timestamp; other fields derived from
+/// `n` so that events differ.
+pub fn event(id: &str, ts_ms: i64, n: u64) -> Event {
+    let types = EventType::ALL;
+    Event {
+        event_id: id.to_string(),
+        event_timestamp_ms: ts_ms,
+        event_type: types[(n % 24) as usize],
+        event_name: format!("Did thing {}", n % 5),
+        event_subtype: (n % 3 == 0).then(|| "Detail".to_string()),
+        tool_name: ["RFIs", "Drawings", "Daily Log", "Submittals"][(n % 4) as usize].to_string(),
+        company_name: ["Granite Ridge", "Harbor Point"][(n % 2) as usize].to_string(),
+        project_name: (n % 7 != 0).then(|| format!("Project {}", n % 3)),
+        project_number: (n % 7 != 0).then(|| format!("2026-0{}", n % 3)),
+        project_is_demo: (n % 5 == 0).then_some(n % 2 == 0),
+        object_id: (n % 11 != 0).then_some(n * 7919),
+        url: (n % 13 != 0).then(|| format!("https://app.example.com/projects/{}/rfis/{}", n % 3, n * 7919)),
+        device_type: ["Web", "iOS", "Android", "API"][(n % 4) as usize].to_string(),
+        is_api: n % 4 == 3,
+        user_id: if n % 17 == 0 { 9_223_372_036_854_775_807 - n } else { 1000 + n % 50 },
+        user_email: format!("user{}@example.com", n % 50),
+        user_login_email: (n % 2 == 0).then(|| format!("u{}@sso.example.com", n % 50)),
+        user_name: format!("User {}", n % 50),
+        user_job_title: (n % 4 != 0).then(|| "Superintendent".to_string()),
+        user_role: Some("Project Manager".to_string()),
+        user_type: (n % 6 != 0).then(|| "Employee".to_string()),
+        user_default_permission_template: None,
+        user_is_active: Some(n % 9 != 0),
+        user_is_authorized_bidder: (n % 3 == 1).then_some(true),
+        user_last_login_date: (n % 2 == 1).then(|| Day::of_ms(ts_ms)),
+    }
+}
+
+pub fn clock() -> ManualClock {
+    ManualClock::new(NOW_MS)
+}
+
+pub fn options(clock: &ManualClock) -> Options {
+    Options {
+        clock: Arc::new(clock.clone()),
+        ..Options::default()
+    }
+}
+
+/// Every stored event, per day, sorted by id: the comparable content.
+pub fn contents(engine: &Engine) -> BTreeMap<Day, Vec<Event>> {
+    let snap = engine.snapshot();
+    let mut out = BTreeMap::new();
+    for day in snap.days() {
+        let mut evs = snap.day_events(day).expect("day readable");
+        evs.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+        if !evs.is_empty() {
+            out.insert(day, evs);
+        }
+    }
+    out
+}
