@@ -287,6 +287,11 @@ impl SegmentReader {
         self.map.len() as u64
     }
 
+    /// Where a section lies in the file: (offset, length).
+    pub fn section_range(&self, kind: SectionKind, field: u16) -> Option<(u64, u64)> {
+        self.entry(kind, field).map(|s| (s.offset, s.len))
+    }
+
     /// Bytes per section kind, for stats.
     pub fn section_sizes(&self) -> Vec<(SectionKind, u16, u64)> {
         self.sections.iter().map(|s| (s.kind, s.field, s.len)).collect()
@@ -413,6 +418,28 @@ impl SegmentReader {
     pub fn verify(&self) -> Result<()> {
         for s in &self.sections {
             self.section(s.kind, s.field)?;
+        }
+        // Bytes outside every section (header fields, alignment padding) are
+        // not read by queries, but a flip there is still damage: they must be
+        // exactly what the writer puts there.
+        if self.map.get(8..16) != Some(&super::format::header_bytes()[8..16]) {
+            return Err(Error::corrupted(&self.path, 8, "header", "header fields differ from this version's"));
+        }
+        let mut spans: Vec<(u64, u64)> = self.sections.iter().map(|s| (s.offset, s.offset + s.len)).collect();
+        spans.sort_unstable();
+        let mut pos = HEADER_LEN as u64;
+        let table = self.map.len() as u64 - (FOOTER_LEN + self.sections.len() * SECTION_ENTRY_LEN) as u64;
+        spans.push((table, table));
+        for (start, end) in spans {
+            if start < pos {
+                return Err(Error::corrupted(&self.path, start, "section table", "sections overlap"));
+            }
+            if let Some(gap) = self.map.get(pos as usize..start as usize) {
+                if let Some(i) = gap.iter().position(|&b| b != 0) {
+                    return Err(Error::corrupted(&self.path, pos + i as u64, "padding", "non-zero byte between sections"));
+                }
+            }
+            pos = end;
         }
         let mut dec = RowDecoder::new(self)?;
         for row in 0..self.rows() {

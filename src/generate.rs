@@ -1,0 +1,871 @@
+//! Deterministic, realistic synthetic user-activity events for benchmarks,
+//! demos and tests.
+//!
+//! The same [`GenConfig`] always yields the same stream. Events are produced
+//! day by day in timestamp order (so memory stays bounded); late (mobile sync)
+//! events and re-sent duplicates are parked in a small heap and released later
+//! in the stream, like a real ingest feed.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashSet};
+use std::fmt::Write as _;
+
+use chrono::Datelike;
+
+use crate::event::{Event, EventType, MAX_ID};
+use crate::time::{Day, MS_PER_DAY};
+
+/// Settings for a [`Generator`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenConfig {
+    /// Number of UTC days of activity, ending with the day of `now_ms` (inclusive).
+    pub days: u32,
+    /// Average events per day; weekdays are busier than weekends.
+    pub events_per_day: u64,
+    pub companies: u32,
+    pub seed: u64,
+    /// Fraction of events delivered late (1-5 days, typically).
+    pub late_fraction: f64,
+    /// Fraction of events re-sent later as duplicates (same `event_id`).
+    pub dup_fraction: f64,
+    /// "Now": no generated timestamp is after it.
+    pub now_ms: i64,
+}
+
+impl Default for GenConfig {
+    fn default() -> Self {
+        GenConfig {
+            days: 7,
+            events_per_day: 10_000,
+            companies: 5,
+            seed: 42,
+            late_fraction: 0.02,
+            dup_fraction: 0.01,
+            now_ms: 1_795_780_800_000, // 2026-11-27T12:00:00Z
+        }
+    }
+}
+
+/// Expected number of events a generator with `cfg` yields (duplicates included).
+pub fn total_hint(cfg: &GenConfig) -> u64 {
+    let n = base_total(cfg);
+    n.saturating_add((n as f64 * cfg.dup_fraction.clamp(0.0, 1.0)).round() as u64)
+}
+
+/// Days actually generated: never before 1970-01-01.
+fn days_eff(cfg: &GenConfig) -> u32 {
+    let now_day = Day::of_ms(cfg.now_ms.max(0)).0;
+    cfg.days.min(u32::try_from(now_day).unwrap_or(0).saturating_add(1))
+}
+
+fn base_total(cfg: &GenConfig) -> u64 {
+    u64::from(days_eff(cfg)).saturating_mul(cfg.events_per_day)
+}
+
+// ---- PRNG: xoshiro256** seeded by splitmix64 (small, fast, reproducible) ----
+
+fn splitmix(x: &mut u64) -> u64 {
+    *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[derive(Clone, Debug)]
+struct Rng([u64; 4]);
+
+impl Rng {
+    fn new(mut seed: u64) -> Rng {
+        Rng([splitmix(&mut seed), splitmix(&mut seed), splitmix(&mut seed), splitmix(&mut seed)])
+    }
+    fn next_u64(&mut self) -> u64 {
+        let s = &mut self.0;
+        let out = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        out
+    }
+    /// Uniform in `0..n` (multiply-shift; the bias is irrelevant here).
+    fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+    /// Uniform in `lo..=hi`.
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo + 1)
+    }
+    /// Uniform in `[0, 1)`.
+    fn f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        self.f64() < p
+    }
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+/// Index drawn from cumulative weights `cum` (non-empty).
+fn sample_cum(cum: &[f64], rng: &mut Rng) -> usize {
+    let r = rng.f64() * cum.last().copied().unwrap_or(0.0);
+    cum.partition_point(|&c| c <= r).min(cum.len().saturating_sub(1))
+}
+
+fn cumulative(weights: impl IntoIterator<Item = f64>) -> Vec<f64> {
+    let mut acc = 0.0;
+    weights
+        .into_iter()
+        .map(|w| {
+            acc += w;
+            acc
+        })
+        .collect()
+}
+
+/// Zipf-like weights over `n` items in shuffled rank order, so that a few
+/// items (users, projects) get most of the activity.
+fn zipf_cum(n: usize, s: f64, rng: &mut Rng) -> Vec<f64> {
+    let mut ranks: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        ranks.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    cumulative(ranks.iter().map(|&r| 1.0 / ((r + 1) as f64).powf(s)))
+}
+
+// ---- Static vocabulary ----
+
+/// (tool_name, singular noun, url slug, popularity, company-level).
+const TOOLS: &[(&str, &str, &str, u32, bool)] = &[
+    ("Drawings", "Drawing", "drawings", 160, false),
+    ("RFIs", "RFI", "rfis", 110, false),
+    ("Documents", "Document", "documents", 110, false),
+    ("Photos", "Photo", "photos", 100, false),
+    ("Daily Log", "Daily Log", "daily_log", 90, false),
+    ("Submittals", "Submittal", "submittals", 70, false),
+    ("Punch List", "Punch Item", "punch_list", 45, false),
+    ("Specifications", "Specification", "specifications", 30, false),
+    ("Meetings", "Meeting", "meetings", 25, false),
+    ("Schedule", "Schedule", "schedule", 25, false),
+    ("Budget", "Budget", "budget", 20, false),
+    ("Change Events", "Change Event", "change_events", 12, false),
+    ("Commitments", "Commitment", "commitments", 12, false),
+    ("Prime Contracts", "Prime Contract", "prime_contracts", 6, false),
+    ("Invoicing", "Invoice", "invoicing", 10, false),
+    ("Inspections", "Inspection", "inspections", 22, false),
+    ("Observations", "Observation", "observations", 18, false),
+    ("Incidents", "Incident", "incidents", 4, false),
+    ("Timesheets", "Timesheet", "timesheets", 15, false),
+    ("Directory", "Contact", "directory", 15, false),
+    ("Emails", "Email", "emails", 8, false),
+    ("Forms", "Form", "forms", 10, false),
+    ("Transmittals", "Transmittal", "transmittals", 5, false),
+    ("Correspondence", "Correspondence", "correspondence", 8, false),
+    ("Bidding", "Bid", "bidding", 8, false),
+    ("Coordination Issues", "Coordination Issue", "coordination_issues", 6, false),
+    ("Models", "Model", "models", 6, false),
+    ("Action Plans", "Action Plan", "action_plans", 3, false),
+    ("Tasks", "Task", "tasks", 12, false),
+    ("Crews", "Crew", "crews", 4, false),
+    ("Equipment", "Equipment", "equipment", 4, false),
+    ("Deliveries", "Delivery", "deliveries", 4, false),
+    ("Admin", "Setting", "admin", 8, true),
+    ("Company Directory", "Company User", "directory", 10, true),
+    ("Reports", "Report", "reports", 12, true),
+];
+
+/// Relative frequency of each type, per 100,000 events (sums to 100,000).
+const TYPE_WEIGHTS: [(EventType, u32); 24] = {
+    use EventType::*;
+    [
+        (View, 55_000), (CreateUpdate, 18_000), (Download, 7_000), (Upload, 4_000),
+        (Submit, 2_500), (Sync, 2_500), (Notify, 2_000), (Export, 1_500), (Assign, 1_200),
+        (Sign, 1_000), (Link, 900), (Close, 800), (Delete, 700), (Publish, 500),
+        (Move, 400), (Remove, 400), (Other, 400), (Include, 300), (Validate, 300),
+        (Reject, 200), (Allow, 150), (Execute, 150), (Reset, 50), (WithdrawVoid, 50),
+    ]
+};
+
+/// Tools a type plausibly happens in (None: any tool).
+fn tools_for(t: EventType) -> Option<&'static [&'static str]> {
+    use EventType::*;
+    Some(match t {
+        Upload => &["Drawings", "Documents", "Photos", "Specifications", "Models", "Submittals", "Daily Log", "RFIs", "Correspondence", "Bidding"],
+        Sign => &["Submittals", "Change Events", "Commitments", "Prime Contracts", "Invoicing", "Forms", "Timesheets", "Daily Log", "Inspections", "Transmittals"],
+        Submit => &["RFIs", "Submittals", "Invoicing", "Timesheets", "Forms", "Inspections", "Bidding", "Daily Log", "Observations", "Incidents", "Change Events"],
+        Sync => &["Drawings", "Photos", "Documents", "Daily Log", "Punch List", "Schedule", "Directory", "Models", "Timesheets"],
+        Allow | Reset => &["Admin", "Directory", "Company Directory", "Documents", "Drawings", "Bidding", "Reports"],
+        Publish => &["Drawings", "Specifications", "Schedule", "Meetings", "Budget", "Models", "Documents", "Bidding"],
+        Execute => &["Reports", "Admin", "Budget", "Schedule", "Coordination Issues", "Models"],
+        Export => &["Budget", "Reports", "RFIs", "Submittals", "Daily Log", "Schedule", "Commitments", "Invoicing", "Punch List", "Timesheets", "Meetings", "Directory"],
+        Reject => &["Submittals", "RFIs", "Change Events", "Invoicing", "Bidding", "Timesheets", "Commitments"],
+        WithdrawVoid => &["Submittals", "Commitments", "Prime Contracts", "Invoicing", "Change Events", "Bidding", "Forms"],
+        _ => return None,
+    })
+}
+
+/// Event name as (prefix, suffix) around the tool's noun; two variants per type.
+fn name_parts(t: EventType, variant: usize) -> (&'static str, &'static str) {
+    use EventType::*;
+    let verb = match (t, variant) {
+        (CreateUpdate, 0) => "Created",
+        (CreateUpdate, _) => "Updated",
+        (WithdrawVoid, 0) => "Withdrew",
+        (WithdrawVoid, _) => "Voided",
+        (Notify, _) => return ("Sent", " Notification"),
+        (Other, _) => return ("Other", " Activity"),
+        (Allow, _) => "Granted Access to",
+        (Sync, _) => "Synced",
+        (Reset, _) => "Reset",
+        _ => "",
+    };
+    if !verb.is_empty() {
+        return (verb, "");
+    }
+    let verb = match t {
+        View => "Viewed", Download => "Downloaded", Upload => "Uploaded", Submit => "Submitted",
+        Export => "Exported", Assign => "Assigned", Sign => "Signed", Link => "Linked",
+        Close => "Closed", Delete => "Deleted", Publish => "Published", Move => "Moved",
+        Remove => "Removed", Include => "Included", Validate => "Validated", Reject => "Rejected",
+        _ => "Executed",
+    };
+    (verb, "")
+}
+
+fn subtypes(t: EventType) -> &'static [&'static str] {
+    use EventType::*;
+    match t {
+        View => &["Detail", "List", "Detail", "Revision"],
+        CreateUpdate => &["Single", "Bulk", "Inline Edit", "Import"],
+        Download | Upload => &["Single", "Bulk", "PDF"],
+        Export => &["PDF", "CSV", "Excel"],
+        Sync => &["Offline", "Background"],
+        Notify => &["Email", "Push"],
+        _ => &["Single", "Bulk"],
+    }
+}
+
+const DEVICES: [(&str, f64); 4] = [("Web", 65.0), ("iOS", 15.0), ("Android", 8.0), ("API", 12.0)];
+
+const CO_PREFIX: &[&str] = &[
+    "Granite Ridge", "Harbor Point", "Summit", "Ironwood", "Blue Mesa", "Cedar Creek", "Northstar",
+    "Redstone", "Silver Lake", "Pinnacle", "Coastal", "Keystone", "Lakeshore", "Timberline",
+    "Riverbend", "Oak Hollow", "Stonebridge", "Eagle Rock", "Prairie Wind", "Copper Canyon",
+];
+const CO_SUFFIX: &[&str] = &[
+    "Builders", "Construction", "Contractors", "General Contracting", "Construction Group",
+    "Building Co.", "Development", "Constructors",
+];
+const PLACES: &[&str] = &[
+    "Harbor Point", "Riverside", "Oak Street", "Lakeview", "Maple Grove", "Union Station",
+    "Westfield", "Bayfront", "Hillcrest", "Sunset Blvd", "Market Square", "Pioneer", "Canyon View",
+    "Meadowbrook", "Fifth Avenue", "Airport", "Mill Creek", "Civic Center",
+];
+const KINDS: &[&str] = &[
+    "Tower", "Medical Center", "Elementary School", "Apartments", "Parking Structure",
+    "Office Park", "Hotel", "Warehouse", "Library", "Fire Station", "Lofts", "Retail Center",
+    "Data Center", "Bridge Replacement", "Water Treatment Plant", "Hospital Expansion",
+];
+const FIRST: &[&str] = &[
+    "Maria", "James", "Wei", "Aisha", "Carlos", "Emily", "Michael", "Priya", "David", "Sofia",
+    "Robert", "Linh", "Daniel", "Olivia", "Jose", "Hannah", "Kevin", "Fatima", "Brian", "Grace",
+    "Luis", "Rachel", "Tom", "Nadia", "Marcus", "Chloe", "Andre", "Yuki", "Sean", "Elena",
+];
+const LAST: &[&str] = &[
+    "Ortiz", "Smith", "Chen", "Khan", "Garcia", "Johnson", "Nguyen", "Patel", "Brown", "Rossi",
+    "Miller", "Tran", "Davis", "Wilson", "Lopez", "Clark", "Walker", "Hall", "Young", "King",
+    "Wright", "Scott", "Green", "Baker", "Adams", "Nelson", "Hill", "Campbell", "Reyes", "Murphy",
+];
+const JOB_TITLES: &[&str] = &[
+    "Superintendent", "Project Manager", "Foreman", "Architect", "Project Engineer",
+    "Assistant Project Manager", "Estimator", "Safety Manager", "Field Engineer", "Scheduler",
+    "Document Controller", "Controller", "MEP Coordinator", "Owner's Representative", "Executive",
+];
+const ROLES: &[&str] = &[
+    "Project Manager", "Superintendent", "Admin", "Field", "Office", "Read Only", "Subcontractor",
+];
+const USER_TYPES: [(&str, f64); 5] =
+    [("Employee", 70.0), ("Collaborator", 14.0), ("Vendor", 10.0), ("Owner", 3.0), ("Consultant", 3.0)];
+const TEMPLATES: &[&str] = &[
+    "Standard", "Standard", "Admin", "Read Only", "Field Worker", "Project Manager",
+    "Subcontractor", "Architect/Engineer",
+];
+
+/// Relative activity per local hour; mid-morning peak, lunch dip, few night events.
+const WEEKDAY: [f64; 24] = [
+    0.01, 0.01, 0.01, 0.01, 0.02, 0.08, 0.45, 0.85, 1.0, 1.0, 0.95, 0.8, 0.55, 0.75, 0.8, 0.7,
+    0.55, 0.35, 0.2, 0.1, 0.06, 0.05, 0.03, 0.02,
+];
+const WEEKEND: [f64; 24] = [
+    0.01, 0.01, 0.01, 0.01, 0.01, 0.03, 0.1, 0.3, 0.5, 0.6, 0.6, 0.55, 0.45, 0.4, 0.35, 0.25,
+    0.15, 0.1, 0.06, 0.04, 0.03, 0.02, 0.02, 0.01,
+];
+/// Weekend days get this share of a weekday's volume.
+const WEEKEND_SHARE: f64 = 0.15;
+const BIN_MS: i64 = 15 * 60_000;
+const BINS: usize = (MS_PER_DAY / BIN_MS) as usize;
+/// Most late/duplicate events held back at once (bounds memory); when full,
+/// the earliest-due one is released early.
+const MAX_PENDING: usize = 1 << 16;
+
+// ---- The model: companies, users, projects ----
+
+#[derive(Debug)]
+struct User {
+    id: u64,
+    email: String,
+    login_email: Option<String>,
+    name: String,
+    job_title: Option<&'static str>,
+    role: Option<&'static str>,
+    user_type: Option<&'static str>,
+    template: Option<&'static str>,
+    active: Option<bool>,
+    bidder: Option<bool>,
+    last_login: Option<Day>,
+    /// The projects the user mostly works on.
+    homes: [u16; 3],
+}
+
+#[derive(Debug)]
+struct Project {
+    id: u64,
+    name: String,
+    number: String,
+    demo: bool,
+}
+
+#[derive(Debug)]
+struct Company {
+    name: String,
+    id: u64,
+    offset_ms: i64,
+    /// Relative share of all activity.
+    share: f64,
+    users: Vec<User>,
+    user_cum: Vec<f64>,
+    projects: Vec<Project>,
+}
+
+fn build_companies(cfg: &GenConfig, rng: &mut Rng) -> Vec<Company> {
+    let n = cfg.companies.max(1) as usize;
+    let per = (cfg.events_per_day / n as u64 / 20).clamp(20, 2000) as f64;
+    let now_day = Day::of_ms(cfg.now_ms);
+    let year = now_day.to_naive().map_or(2026, |d| d.year());
+    let (mut next_user, mut next_project) = (10_000u64, 300u64);
+    let mut prefixes: Vec<&str> = CO_PREFIX.to_vec();
+    for i in (1..prefixes.len()).rev() {
+        prefixes.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    (0..n)
+        .map(|ci| {
+            // Distinct prefixes first; a numeric suffix keeps names unique beyond that.
+            let prefix = prefixes[ci % prefixes.len()];
+            let round = ci / prefixes.len();
+            let mut name = format!("{prefix} {}", rng.pick(CO_SUFFIX));
+            let mut domain: String =
+                prefix.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase();
+            if round > 0 {
+                let _ = write!(name, " {}", round + 1);
+                let _ = write!(domain, "{}", round + 1);
+            }
+            domain.push_str(".example");
+            let n_users = ((per * (0.5 + rng.f64())).round() as usize).clamp(20, 2000);
+            let max_projects = (n_users as u64 / 5).clamp(5, 40);
+            let projects = build_projects(rng.range(5, max_projects) as usize, year, &mut next_project, rng);
+            let project_cum = zipf_cum(projects.len(), 0.8, rng);
+            let mut emails = HashSet::new();
+            let users = (0..n_users)
+                .map(|_| {
+                    let id = if rng.chance(0.02) {
+                        // Above 2^53: exercises exact integer handling end to end.
+                        rng.range((1 << 53) + 1, MAX_ID)
+                    } else {
+                        next_user += rng.range(1, 40);
+                        next_user
+                    };
+                    let (first, last) = (rng.pick(FIRST), rng.pick(LAST));
+                    let local = format!("{first}.{last}").to_lowercase();
+                    let mut email = format!("{local}@{domain}");
+                    let mut k = 2;
+                    while !emails.insert(email.clone()) {
+                        email = format!("{local}{k}@{domain}");
+                        k += 1;
+                    }
+                    let login_email = rng.chance(0.3).then(|| {
+                        format!("{}{}@sso.{domain}", &first[..1], last).to_lowercase()
+                    });
+                    let ty = USER_TYPES[sample_cum(&cumulative(USER_TYPES.map(|t| t.1)), rng)].0;
+                    let vendor = ty == "Vendor";
+                    let mut home = || sample_cum(&project_cum, rng) as u16;
+                    let homes = [home(), home(), home()];
+                    User {
+                        id,
+                        email,
+                        login_email,
+                        name: format!("{first} {last}"),
+                        job_title: (!rng.chance(0.12)).then(|| rng.pick(JOB_TITLES)),
+                        role: (!rng.chance(0.1)).then(|| if vendor { "Subcontractor" } else { rng.pick(ROLES) }),
+                        user_type: (!rng.chance(0.03)).then_some(ty),
+                        template: (!rng.chance(0.15))
+                            .then(|| if vendor { "Subcontractor" } else { rng.pick(TEMPLATES) }),
+                        active: (!rng.chance(0.02)).then(|| !rng.chance(0.03)),
+                        bidder: (!rng.chance(0.1)).then(|| rng.chance(if vendor { 0.8 } else { 0.05 })),
+                        last_login: (!rng.chance(0.03)).then(|| now_day.add_days(-(rng.below(30) as i32))),
+                        homes,
+                    }
+                })
+                .collect();
+            Company {
+                name,
+                id: 1000 + ci as u64 * 37 + rng.below(30),
+                offset_ms: -(rng.range(5, 8) as i64) * 3_600_000,
+                share: n_users as f64 * (0.7 + 0.6 * rng.f64()),
+                user_cum: zipf_cum(n_users, 1.1, rng),
+                users,
+                projects,
+            }
+        })
+        .collect()
+}
+
+fn build_projects(n: usize, year: i32, next_id: &mut u64, rng: &mut Rng) -> Vec<Project> {
+    let mut names = HashSet::new();
+    let mut numbers = HashSet::new();
+    (0..n)
+        .map(|_| {
+            let demo = rng.chance(0.1);
+            let mut name = format!("{} {}", rng.pick(PLACES), rng.pick(KINDS));
+            if demo {
+                name.push_str(" (Demo)");
+            }
+            let mut phase = 2;
+            let base = name.clone();
+            while !names.insert(name.clone()) {
+                name = format!("{base} Phase {phase}");
+                phase += 1;
+            }
+            let mut number = String::new();
+            while number.is_empty() || !numbers.insert(number.clone()) {
+                number = format!("{}-{:03}", year - rng.below(3) as i32, rng.range(1, 250));
+            }
+            *next_id += rng.range(1, 50);
+            Project { id: *next_id, name, number, demo }
+        })
+        .collect()
+}
+
+/// Activity of a company at local time `local_ms` (before the daily factor).
+fn intensity(local_ms: i64, weekend_scale: f64) -> f64 {
+    let weekday = (local_ms.div_euclid(MS_PER_DAY) + 3).rem_euclid(7); // 0 = Monday
+    let (profile, scale) = if weekday >= 5 { (&WEEKEND, weekend_scale) } else { (&WEEKDAY, 1.0) };
+    // Interpolate between hour midpoints for a smooth curve.
+    let x = local_ms.rem_euclid(MS_PER_DAY) as f64 / 3_600_000.0 - 0.5;
+    let i0 = x.floor();
+    let f = x - i0;
+    let i0 = (i0 as i64).rem_euclid(24) as usize;
+    scale * (profile[i0] * (1.0 - f) + profile[(i0 + 1) % 24] * f)
+}
+
+/// A held-back event, released once the stream reaches `release_ms`.
+struct Pending {
+    key: (i64, u64),
+    event: Event,
+}
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key.cmp(&self.key) // min-heap
+    }
+}
+
+/// Streams synthetic events in arrival order; see the module docs.
+pub struct Generator {
+    cfg: GenConfig,
+    rng: Rng,
+    companies: Vec<Company>,
+    type_cum: Vec<f64>,
+    /// Per type ordinal: cumulative tool weights and the tool indexes.
+    tool_tables: Vec<(Vec<f64>, Vec<usize>)>,
+    /// Precomputed names, `[(type * 2 + variant) * TOOLS.len() + tool]`.
+    names: Vec<String>,
+    device_cum: Vec<f64>,
+    weekend_scale: f64,
+    first_day: Day,
+    day_counts: Vec<u64>,
+    next_day: usize,
+    left: u64,
+    /// Position in [0, 1) of the last sorted uniform drawn in this day.
+    pos: f64,
+    day_start: i64,
+    /// Cumulative intensity per bin, and per bin the companies' cumulative shares.
+    bins: Vec<f64>,
+    bin_companies: Vec<f64>,
+    pending: BinaryHeap<Pending>,
+    seq: u64,
+    fresh: Option<Event>,
+}
+
+impl Generator {
+    pub fn new(cfg: GenConfig) -> Generator {
+        let mut setup = Rng::new(cfg.seed);
+        let companies = build_companies(&cfg, &mut setup);
+        let tool_tables = TYPE_WEIGHTS
+            .iter()
+            .map(|_| ())
+            .enumerate()
+            .map(|(ord, ())| {
+                let t = EventType::ALL[ord];
+                let idx: Vec<usize> = (0..TOOLS.len())
+                    .filter(|&i| tools_for(t).is_none_or(|names| names.contains(&TOOLS[i].0)))
+                    .collect();
+                (cumulative(idx.iter().map(|&i| f64::from(TOOLS[i].3))), idx)
+            })
+            .collect();
+        let mut names = Vec::with_capacity(48 * TOOLS.len());
+        for t in EventType::ALL {
+            for variant in 0..2 {
+                let (pre, suf) = name_parts(t, variant);
+                names.extend(TOOLS.iter().map(|tool| format!("{pre} {}{suf}", tool.1)));
+            }
+        }
+        let days = days_eff(&cfg);
+        let first_day = Day::of_ms(cfg.now_ms).add_days(1 - days as i32);
+        let mut g = Generator {
+            rng: Rng::new(cfg.seed ^ 0x5DEE_CE66_D1CE_BEEF),
+            companies,
+            type_cum: cumulative(TYPE_WEIGHTS.map(|t| f64::from(t.1))),
+            tool_tables,
+            names,
+            device_cum: cumulative(DEVICES.map(|d| d.1)),
+            weekend_scale: WEEKEND_SHARE * WEEKDAY.iter().sum::<f64>() / WEEKEND.iter().sum::<f64>(),
+            first_day,
+            day_counts: Vec::new(),
+            next_day: 0,
+            left: 0,
+            pos: 0.0,
+            day_start: 0,
+            bins: Vec::with_capacity(BINS),
+            bin_companies: Vec::new(),
+            pending: BinaryHeap::new(),
+            seq: 0,
+            fresh: None,
+            cfg,
+        };
+        // Split the total over days by their activity, rounding cumulatively so
+        // the counts add up exactly.
+        let weights: Vec<f64> = (0..days as usize).map(|d| g.fill_day(d)).collect();
+        let total_w: f64 = weights.iter().sum();
+        let n = base_total(&g.cfg) as f64;
+        let (mut acc, mut prev) = (0.0, 0u64);
+        g.day_counts = weights
+            .iter()
+            .map(|w| {
+                acc += w;
+                let upto = if total_w > 0.0 { (n * acc / total_w).round() as u64 } else { 0 };
+                let c = upto.saturating_sub(prev);
+                prev = upto;
+                c
+            })
+            .collect();
+        g
+    }
+
+    /// Fills the per-bin tables for day `d`; returns the day's total activity.
+    fn fill_day(&mut self, d: usize) -> f64 {
+        let day = self.first_day.add_days(d as i32);
+        self.day_start = day.start_ms();
+        self.bins.clear();
+        self.bin_companies.clear();
+        let mut acc = 0.0;
+        for b in 0..BINS {
+            let start = self.day_start + b as i64 * BIN_MS;
+            let len = (self.cfg.now_ms + 1 - start).clamp(0, BIN_MS);
+            let mut bin_acc = 0.0;
+            for (ci, c) in self.companies.iter().enumerate() {
+                // A per-company, per-day factor: some days are busier than others.
+                let mut h = self.cfg.seed ^ (ci as u64) << 32 ^ day.0 as u64;
+                let daily = 0.8 + 0.4 * (splitmix(&mut h) >> 11) as f64 / (1u64 << 53) as f64;
+                let mid = start + BIN_MS / 2;
+                bin_acc += c.share * daily * intensity(mid + c.offset_ms, self.weekend_scale) * len as f64;
+                self.bin_companies.push(bin_acc);
+            }
+            acc += bin_acc;
+            self.bins.push(acc);
+        }
+        acc
+    }
+
+    /// The next event in timestamp order (before late/duplicate shuffling).
+    fn next_in_order(&mut self, late: bool) -> Option<Event> {
+        while self.left == 0 {
+            let d = self.next_day;
+            self.left = *self.day_counts.get(d)?;
+            self.next_day += 1;
+            self.pos = 0.0;
+            if self.left > 0 {
+                self.fill_day(d);
+            }
+        }
+        // Sorted uniforms one at a time: the minimum of `left` uniforms in the
+        // remaining interval. Streaming, and timestamps come out in order.
+        let u = self.rng.f64();
+        self.pos += (1.0 - self.pos) * -((-u).ln_1p() / self.left as f64).exp_m1();
+        self.left -= 1;
+        let q = self.pos * self.bins.last().copied().unwrap_or(0.0);
+        let b = self.bins.partition_point(|&c| c <= q).min(BINS - 1);
+        let prev = if b == 0 { 0.0 } else { self.bins[b - 1] };
+        let w = self.bins[b] - prev;
+        let frac = if w > 0.0 { ((q - prev) / w).clamp(0.0, 1.0) } else { 0.0 };
+        let start = self.day_start + b as i64 * BIN_MS;
+        let len = (self.cfg.now_ms + 1 - start).clamp(1, BIN_MS);
+        let ts = (start + (frac * len as f64) as i64).min(start + len - 1).min(self.cfg.now_ms);
+        let nc = self.companies.len();
+        let ci = sample_cum(&self.bin_companies[b * nc..(b + 1) * nc], &mut self.rng);
+        Some(self.build(ci, ts, late))
+    }
+
+    fn build(&mut self, ci: usize, ts: i64, late: bool) -> Event {
+        let rng = &mut self.rng;
+        let company = &self.companies[ci];
+        let user = &company.users[sample_cum(&company.user_cum, rng)];
+        let t = TYPE_WEIGHTS[sample_cum(&self.type_cum, rng)].0;
+        let (tool_cum, tool_idx) = &self.tool_tables[t as usize];
+        let tool = tool_idx[sample_cum(tool_cum, rng)];
+        let (tool_name, _, slug, _, company_level) = TOOLS[tool];
+        let variant = usize::from(rng.chance(0.55));
+        let event_name = self.names[(t as usize * 2 + variant) * TOOLS.len() + tool].clone();
+        let project = (!company_level).then(|| {
+            let r = rng.f64();
+            let i = if r < 0.95 {
+                user.homes[usize::from(r >= 0.6) + usize::from(r >= 0.85)]
+            } else {
+                rng.below(company.projects.len() as u64) as u16
+            };
+            &company.projects[usize::from(i)]
+        });
+        // Popular objects are revisited: a skewed index hashed into a stable id.
+        let object_id = (!rng.chance(0.05)).then(|| {
+            let k = (rng.f64().powi(3) * 2000.0) as u64;
+            let mut h = project.map_or(company.id, |p| p.id) << 24 ^ (tool as u64) << 16 ^ k;
+            100_000 + splitmix(&mut h) % 99_900_000
+        });
+        let url = (!rng.chance(0.05)).then(|| {
+            let mut s = String::with_capacity(72);
+            let _ = match project {
+                Some(p) => write!(s, "https://app.example.com/projects/{}/{slug}", p.id),
+                None => write!(s, "https://app.example.com/companies/{}/{slug}", company.id),
+            };
+            if let Some(o) = object_id {
+                let _ = write!(s, "/{o}");
+            }
+            s
+        });
+        // Late events come from mobile apps syncing after being offline.
+        let device = if late {
+            if rng.chance(0.65) { "iOS" } else { "Android" }
+        } else {
+            DEVICES[sample_cum(&self.device_cum, rng)].0
+        };
+        let subs = subtypes(t);
+        let event_subtype = (!rng.chance(0.4)).then(|| rng.pick(subs).to_string());
+        Event {
+            event_id: uuid4(rng),
+            event_timestamp_ms: ts,
+            event_type: t,
+            event_name,
+            event_subtype,
+            tool_name: tool_name.to_string(),
+            company_name: company.name.clone(),
+            project_name: project.map(|p| p.name.clone()),
+            project_number: project.map(|p| p.number.clone()),
+            project_is_demo: project.map(|p| p.demo),
+            object_id,
+            url,
+            device_type: device.to_string(),
+            is_api: device == "API",
+            user_id: user.id,
+            user_email: user.email.clone(),
+            user_login_email: user.login_email.clone(),
+            user_name: user.name.clone(),
+            user_job_title: user.job_title.map(str::to_string),
+            user_role: user.role.map(str::to_string),
+            user_type: user.user_type.map(str::to_string),
+            user_default_permission_template: user.template.map(str::to_string),
+            user_is_active: user.active,
+            user_is_authorized_bidder: user.bidder,
+            user_last_login_date: user.last_login,
+        }
+    }
+
+    fn hold(&mut self, release_ms: i64, event: Event) {
+        self.seq += 1;
+        self.pending.push(Pending { key: (release_ms, self.seq), event });
+    }
+
+    /// Next in-order event that is not held back; parks late events and
+    /// schedules duplicates.
+    fn produce(&mut self) -> Option<Event> {
+        loop {
+            let late = self.rng.chance(self.cfg.late_fraction);
+            let ev = self.next_in_order(late)?;
+            let mut release = ev.event_timestamp_ms;
+            if late {
+                release += if self.rng.chance(0.85) {
+                    self.rng.range(1, 5) as i64 * MS_PER_DAY - self.rng.below(12 * 3_600_000) as i64
+                } else {
+                    self.rng.range(5 * 60_000, 24 * 3_600_000) as i64
+                };
+            }
+            if self.rng.chance(self.cfg.dup_fraction) {
+                let mut dup = ev.clone();
+                if self.rng.chance(0.1) {
+                    // Same id, different fields: a re-send with a shifted clock.
+                    let shifted = dup.event_timestamp_ms + self.rng.range(1000, 9999) as i64;
+                    dup.event_timestamp_ms = shifted.min(self.cfg.now_ms);
+                }
+                let delay = if self.rng.chance(0.7) {
+                    self.rng.range(1000, 30 * 60_000)
+                } else {
+                    self.rng.range(30 * 60_000, 24 * 3_600_000)
+                };
+                self.hold(release + delay as i64, dup);
+            }
+            if !late {
+                return Some(ev);
+            }
+            self.hold(release, ev);
+        }
+    }
+}
+
+fn uuid4(rng: &mut Rng) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hi = (rng.next_u64() & !0xF000) | 0x4000; // version 4
+    let lo = (rng.next_u64() & !(3 << 62)) | (2 << 62); // RFC 4122 variant
+    let v = (u128::from(hi) << 64) | u128::from(lo);
+    let mut s = String::with_capacity(36);
+    for i in 0..32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            s.push('-');
+        }
+        s.push(char::from(HEX[((v >> (124 - 4 * i)) & 0xF) as usize]));
+    }
+    s
+}
+
+impl Iterator for Generator {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        if self.fresh.is_none() {
+            self.fresh = self.produce();
+        }
+        let due = match (&self.fresh, self.pending.peek()) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(f), Some(p)) => p.key.0 <= f.event_timestamp_ms || self.pending.len() > MAX_PENDING,
+        };
+        if due { self.pending.pop().map(|p| p.event) } else { self.fresh.take() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::parse_rfc3339_ms;
+    use std::collections::HashMap;
+
+    fn small(seed: u64) -> GenConfig {
+        GenConfig { seed, events_per_day: 3_000, ..GenConfig::default() }
+    }
+
+    #[test]
+    fn default_now_and_tool_names() {
+        assert_eq!(GenConfig::default().now_ms, parse_rfc3339_ms("2026-11-27T12:00:00Z").unwrap());
+        for t in EventType::ALL {
+            for name in tools_for(t).unwrap_or(&[]) {
+                assert!(TOOLS.iter().any(|x| x.0 == *name), "{name}");
+            }
+        }
+        assert_eq!(TYPE_WEIGHTS.iter().map(|t| t.1).sum::<u32>(), 100_000);
+        for (i, (t, _)) in TYPE_WEIGHTS.iter().enumerate() {
+            assert!(TYPE_WEIGHTS[..i].iter().all(|(u, _)| u != t));
+        }
+    }
+
+    #[test]
+    fn valid_deterministic_and_realistic() {
+        let cfg = small(7);
+        let a: Vec<Event> = Generator::new(cfg.clone()).collect();
+        let b: Vec<Event> = Generator::new(cfg.clone()).collect();
+        assert_eq!(a, b);
+        let c: Vec<Event> = Generator::new(small(8)).take(100).collect();
+        assert_ne!(a[..100], c[..]);
+        let total = a.len() as f64;
+        assert!((total / total_hint(&cfg) as f64 - 1.0).abs() < 0.01, "{total}");
+        let mut seen: HashMap<&str, &Event> = HashMap::new();
+        let (mut dups, mut changed, mut late) = (0, 0, false);
+        let mut max_day = Day(i32::MIN);
+        for e in &a {
+            e.validate().unwrap();
+            assert!(e.event_timestamp_ms <= cfg.now_ms);
+            assert_eq!(e.is_api, e.device_type == "API");
+            late |= e.day() < max_day;
+            max_day = max_day.max(e.day());
+            if let Some(first) = seen.insert(&e.event_id, e) {
+                dups += 1;
+                changed += usize::from(*first != *e);
+            }
+        }
+        assert!(late, "no late events");
+        let frac = dups as f64 / (total - dups as f64);
+        assert!((0.007..0.013).contains(&frac), "dup fraction {frac}");
+        assert!(changed > 0 && changed < dups / 3, "{changed} of {dups}");
+        let views = a.iter().filter(|e| e.event_type == EventType::View).count() as f64;
+        assert!((0.5..0.6).contains(&(views / total)), "{views}");
+        assert!(a.iter().any(|e| e.user_id > 1 << 53));
+        assert!(a.iter().any(|e| e.project_name.is_none() && e.url.as_deref().is_some_and(|u| u.contains("/companies/"))));
+    }
+
+    #[test]
+    fn all_types_in_200k_and_partial_last_day() {
+        let cfg = GenConfig { days: 10, events_per_day: 20_000, seed: 1, ..GenConfig::default() };
+        let mut counts = [0u64; 24];
+        let mut n = 0;
+        for e in Generator::new(cfg.clone()) {
+            counts[e.event_type as usize] += 1;
+            assert!(e.event_timestamp_ms <= cfg.now_ms);
+            n += 1;
+        }
+        assert!(n >= 200_000);
+        assert!(counts.iter().all(|&c| c > 0), "{counts:?}");
+    }
+
+    #[test]
+    fn in_order_within_day_without_late_or_dups() {
+        let cfg = GenConfig { late_fraction: 0.0, dup_fraction: 0.0, ..small(3) };
+        let ts: Vec<i64> = Generator::new(cfg.clone()).map(|e| e.event_timestamp_ms).collect();
+        assert_eq!(ts.len() as u64, total_hint(&cfg));
+        assert!(ts.windows(2).all(|w| w[0] <= w[1]));
+        // Working hours dominate: most events fall in 11:00-03:00 UTC (6-19 local).
+        let work = ts.iter().filter(|&&t| !(4..11).contains(&(t.rem_euclid(MS_PER_DAY) / 3_600_000))).count();
+        assert!(work as f64 > 0.9 * ts.len() as f64);
+        assert_eq!(Generator::new(GenConfig { days: 0, ..cfg }).count(), 0);
+    }
+}
