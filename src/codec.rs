@@ -77,14 +77,22 @@ impl<'a> Reader<'a> {
 #[inline]
 pub fn le_u32_at(bytes: &[u8], index: usize) -> Option<u32> {
     let start = index.checked_mul(4)?;
-    bytes.get(start..start + 4)?.try_into().ok().map(u32::from_le_bytes)
+    bytes
+        .get(start..start + 4)?
+        .try_into()
+        .ok()
+        .map(u32::from_le_bytes)
 }
 
 /// Reads the little-endian `u64` at `index` of a packed array.
 #[inline]
 pub fn le_u64_at(bytes: &[u8], index: usize) -> Option<u64> {
     let start = index.checked_mul(8)?;
-    bytes.get(start..start + 8)?.try_into().ok().map(u64::from_le_bytes)
+    bytes
+        .get(start..start + 8)?
+        .try_into()
+        .ok()
+        .map(u64::from_le_bytes)
 }
 
 /// Appends the encoding of one field value (docs/format.md, "Value encoding").
@@ -119,7 +127,8 @@ pub fn decode_value<'a>(r: &mut Reader<'a>, field: Field) -> Result<Value<'a>, S
                     .map_err(|_| format!("field {field}: length {n} too large"))?;
                 let bytes = r.take(len).ok_or_else(short)?;
                 Value::Str(
-                    std::str::from_utf8(bytes).map_err(|_| format!("field {field}: invalid UTF-8"))?,
+                    std::str::from_utf8(bytes)
+                        .map_err(|_| format!("field {field}: invalid UTF-8"))?,
                 )
             }
         }
@@ -141,7 +150,7 @@ pub fn decode_value<'a>(r: &mut Reader<'a>, field: Field) -> Result<Value<'a>, S
         FieldKind::Date => match r.varint().ok_or_else(short)? {
             0 => Value::Null,
             n => Value::Date(Day(
-                i32::try_from(n - 1).map_err(|_| format!("field {field}: bad date {n}"))?,
+                i32::try_from(n - 1).map_err(|_| format!("field {field}: bad date {n}"))?
             )),
         },
         FieldKind::EventType => {

@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use foldhash::fast::RandomState;
 use parking_lot::{Mutex, RwLock};
-use xxhash_rust::xxh3::{Xxh3DefaultBuilder, xxh3_64};
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -50,7 +51,7 @@ pub(crate) struct Writer {
     pub(crate) old_logs: Vec<u64>,
     pub(crate) next_segment_id: u64,
     /// Ids of buffered events (bounded by `max_buffered_events`).
-    pub(crate) mem_ids: HashSet<Box<str>, Xxh3DefaultBuilder>,
+    pub(crate) mem_ids: HashSet<Box<str>, RandomState>,
     pub(crate) buffered: usize,
     pub(crate) last_today: Day,
     /// Unsynced log writes (interval durability).
@@ -67,7 +68,9 @@ impl Engine {
             return Err(Error::Invalid("retention_days must be at least 1".into()));
         }
         if opts.max_buffered_events == 0 {
-            return Err(Error::Invalid("max_buffered_events must be at least 1".into()));
+            return Err(Error::Invalid(
+                "max_buffered_events must be at least 1".into(),
+            ));
         }
         let root = dir.as_ref().to_path_buf();
         files::create_dir_durable(&root)?;
@@ -284,8 +287,20 @@ fn spawn_syncer(inner: &Arc<Inner>, interval_ms: u64) -> (Arc<AtomicBool>, JoinH
 }
 
 impl Inner {
-    pub(crate) fn new(root: PathBuf, opts: Options, state: State, writer: Writer, lock: File) -> Inner {
-        Inner { root, opts, state: RwLock::new(Arc::new(state)), writer: Mutex::new(writer), _lock: lock }
+    pub(crate) fn new(
+        root: PathBuf,
+        opts: Options,
+        state: State,
+        writer: Writer,
+        lock: File,
+    ) -> Inner {
+        Inner {
+            root,
+            opts,
+            state: RwLock::new(Arc::new(state)),
+            writer: Mutex::new(writer),
+            _lock: lock,
+        }
     }
 
     pub(crate) fn today(&self) -> Day {
@@ -336,20 +351,27 @@ impl Inner {
         let mut keep = vec![false; events.len()];
         let mut candidates: Vec<usize> = Vec::with_capacity(events.len());
         {
-            let mut batch_ids: HashSet<&str, Xxh3DefaultBuilder> = HashSet::default();
+            let mut batch_ids: HashSet<&str, RandomState> = HashSet::default();
             for (index, e) in events.iter().enumerate() {
                 let reason = if let Err(err) = e.validate() {
                     Some(RejectReason::Invalid(err))
                 } else if e.day() < horizon {
-                    Some(RejectReason::Expired { day: e.day(), horizon })
+                    Some(RejectReason::Expired {
+                        day: e.day(),
+                        horizon,
+                    })
                 } else if e.event_timestamp_ms > now_ms.saturating_add(self.opts.max_future_ms) {
-                    Some(RejectReason::Future { ts_ms: e.event_timestamp_ms, now_ms })
+                    Some(RejectReason::Future {
+                        ts_ms: e.event_timestamp_ms,
+                        now_ms,
+                    })
                 } else {
                     None
                 };
                 if let Some(reason) = reason {
                     report.rejected.push(Rejection { index, reason });
-                } else if !batch_ids.insert(&e.event_id) || w.mem_ids.contains(e.event_id.as_str()) {
+                } else if !batch_ids.insert(&e.event_id) || w.mem_ids.contains(e.event_id.as_str())
+                {
                     report.duplicates += 1;
                 } else {
                     candidates.push(index);
@@ -358,13 +380,23 @@ impl Inner {
         }
         // Against sealed segments: segment by segment, so each segment's
         // Bloom filter stays in cache while the whole batch probes it.
-        let hashes: Vec<u64> = candidates.iter().map(|&i| xxh3_64(events[i].event_id.as_bytes())).collect();
+        let hashes: Vec<u64> = candidates
+            .iter()
+            .map(|&i| xxh3_64(events[i].event_id.as_bytes()))
+            .collect();
         let mut dup = vec![false; candidates.len()];
         for seg in state.all_segments() {
+            // A segment whose id sections fail their checks cannot say; the
+            // event is stored (the damage is reported by verify).
+            let Ok(mut index) = seg.id_index() else {
+                continue;
+            };
             for (k, &i) in candidates.iter().enumerate() {
-                // A segment whose id sections fail their checks cannot say;
-                // the event is stored (the damage is reported by verify).
-                if !dup[k] && seg.contains_id(&events[i].event_id, hashes[k]).unwrap_or(false) {
+                if !dup[k]
+                    && index
+                        .contains(&events[i].event_id, hashes[k])
+                        .unwrap_or(false)
+                {
                     dup[k] = true;
                 }
             }
@@ -384,7 +416,12 @@ impl Inner {
             }
         }
         w.counters.duplicates += report.duplicates as u64;
-        let accepted: Vec<Event> = events.into_iter().zip(keep).filter(|(_, k)| *k).map(|(e, _)| e).collect();
+        let accepted: Vec<Event> = events
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|(e, _)| e)
+            .collect();
         if accepted.is_empty() {
             return Ok(report);
         }
@@ -409,7 +446,9 @@ impl Inner {
         }
         let mut next = State::clone(&state);
         for (day, evs) in by_day {
-            Arc::make_mut(next.days.entry(day).or_default()).mem.push(Arc::new(evs));
+            Arc::make_mut(next.days.entry(day).or_default())
+                .mem
+                .push(Arc::new(evs));
         }
         self.publish(next);
 
@@ -426,6 +465,13 @@ impl Inner {
     /// Seals every day's buffer into one new segment per day, then starts a
     /// new log and deletes the old ones.
     pub(crate) fn seal(&self, w: &mut Writer) -> Result<()> {
+        let started = std::time::Instant::now();
+        let r = self.seal_inner(w);
+        w.counters.seal_ms += started.elapsed().as_millis() as u64;
+        r
+    }
+
+    fn seal_inner(&self, w: &mut Writer) -> Result<()> {
         let state = self.snapshot_state();
         for (&day, d) in &state.days {
             if d.mem.is_empty() {
@@ -489,8 +535,17 @@ impl Inner {
 
     /// Merges all segments of `day` into one. Returns whether it did.
     fn compact_day(&self, w: &mut Writer, day: Day) -> Result<bool> {
+        let started = std::time::Instant::now();
+        let r = self.compact_day_inner(w, day);
+        w.counters.compact_ms += started.elapsed().as_millis() as u64;
+        r
+    }
+
+    fn compact_day_inner(&self, w: &mut Writer, day: Day) -> Result<bool> {
         let state = self.snapshot_state();
-        let Some(d) = state.days.get(&day) else { return Ok(false) };
+        let Some(d) = state.days.get(&day) else {
+            return Ok(false);
+        };
         if d.segments.len() < 2 || !d.damaged.is_empty() {
             return Ok(false);
         }
@@ -509,7 +564,8 @@ impl Inner {
         let merged = Arc::new(SegmentReader::open(&path)?);
         let mut next = State::clone(&self.snapshot_state());
         let ds = Arc::make_mut(next.days.entry(day).or_default());
-        ds.segments.retain(|s| !inputs.iter().any(|i| i.id() == s.id()));
+        ds.segments
+            .retain(|s| !inputs.iter().any(|i| i.id() == s.id()));
         ds.segments.insert(0, merged);
         self.publish(next);
         // The merged segment is durable and names its inputs, so a crash
@@ -570,7 +626,10 @@ impl Inner {
 /// is left in it.
 pub(crate) fn remove_day_dir(dir: &Path) -> Result<()> {
     for (name, path) in files::list_dir(dir)? {
-        if matches!(FileKind::of_name(&name), Some(FileKind::Segment { .. } | FileKind::Temp)) {
+        if matches!(
+            FileKind::of_name(&name),
+            Some(FileKind::Segment { .. } | FileKind::Temp)
+        ) {
             files::remove_file(&path)?;
         }
     }

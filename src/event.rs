@@ -54,7 +54,9 @@ impl EventType {
 
     /// The type with this ordinal.
     pub fn from_ordinal(n: u64) -> Option<EventType> {
-        usize::try_from(n).ok().and_then(|i| EventType::ALL.get(i).copied())
+        usize::try_from(n)
+            .ok()
+            .and_then(|i| EventType::ALL.get(i).copied())
     }
 }
 
@@ -270,6 +272,8 @@ impl fmt::Display for FieldError {
     }
 }
 
+impl std::error::Error for FieldError {}
+
 impl Event {
     /// The UTC day (partition) of the event.
     pub fn day(&self) -> Day {
@@ -319,7 +323,11 @@ impl Event {
                     if s.len() > field.max_bytes() {
                         return Err(FieldError::new(
                             field,
-                            format!("is {} bytes, at most {} allowed", s.len(), field.max_bytes()),
+                            format!(
+                                "is {} bytes, at most {} allowed",
+                                s.len(),
+                                field.max_bytes()
+                            ),
                         ));
                     }
                 }
@@ -348,7 +356,10 @@ impl Event {
             match v {
                 Value::Null => Ok(None),
                 Value::Str(s) => Ok(Some(s.to_string())),
-                other => Err(FieldError::new(field, format!("expected a string, got {other:?}"))),
+                other => Err(FieldError::new(
+                    field,
+                    format!("expected a string, got {other:?}"),
+                )),
             }
         }
         fn req<T>(v: Option<T>, field: Field) -> Result<T, FieldError> {
@@ -358,14 +369,20 @@ impl Event {
             match v {
                 Value::Null => Ok(None),
                 Value::Bool(b) => Ok(Some(b)),
-                other => Err(FieldError::new(field, format!("expected a bool, got {other:?}"))),
+                other => Err(FieldError::new(
+                    field,
+                    format!("expected a bool, got {other:?}"),
+                )),
             }
         }
         fn i(v: Value<'_>, field: Field) -> Result<Option<u64>, FieldError> {
             match v {
                 Value::Null => Ok(None),
                 Value::Int(n) => Ok(Some(n)),
-                other => Err(FieldError::new(field, format!("expected an integer, got {other:?}"))),
+                other => Err(FieldError::new(
+                    field,
+                    format!("expected an integer, got {other:?}"),
+                )),
             }
         }
         match field {
@@ -373,14 +390,20 @@ impl Event {
             Field::EventTimestamp => match value {
                 Value::Timestamp(ms) => self.event_timestamp_ms = ms,
                 other => {
-                    return Err(FieldError::new(field, format!("expected a timestamp, got {other:?}")));
+                    return Err(FieldError::new(
+                        field,
+                        format!("expected a timestamp, got {other:?}"),
+                    ));
                 }
             },
             Field::EventDate => {}
             Field::EventType => match value {
                 Value::EventType(t) => self.event_type = t,
                 other => {
-                    return Err(FieldError::new(field, format!("expected an event type, got {other:?}")));
+                    return Err(FieldError::new(
+                        field,
+                        format!("expected an event type, got {other:?}"),
+                    ));
                 }
             },
             Field::EventName => self.event_name = req(s(value, field)?, field)?,
@@ -410,7 +433,10 @@ impl Event {
                 Value::Null => self.user_last_login_date = None,
                 Value::Date(d) => self.user_last_login_date = Some(d),
                 other => {
-                    return Err(FieldError::new(field, format!("expected a date, got {other:?}")));
+                    return Err(FieldError::new(
+                        field,
+                        format!("expected a date, got {other:?}"),
+                    ));
                 }
             },
         }

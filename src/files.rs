@@ -151,8 +151,14 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(FileKind::of_name("daybook.lock"), Some(FileKind::Lock));
-        assert_eq!(FileKind::of_name("00000000000000000007.log"), Some(FileKind::Log { seq: 7 }));
-        assert_eq!(FileKind::of_name("00000000000000000042.seg"), Some(FileKind::Segment { id: 42 }));
+        assert_eq!(
+            FileKind::of_name("00000000000000000007.log"),
+            Some(FileKind::Log { seq: 7 })
+        );
+        assert_eq!(
+            FileKind::of_name("00000000000000000042.seg"),
+            Some(FileKind::Segment { id: 42 })
+        );
         assert_eq!(FileKind::of_name("x.seg.tmp"), Some(FileKind::Temp));
         assert_eq!(FileKind::of_name("42.seg"), None);
         assert_eq!(FileKind::of_name("notes.txt"), None);

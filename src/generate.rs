@@ -55,7 +55,8 @@ pub fn total_hint(cfg: &GenConfig) -> u64 {
 /// Days actually generated: never before 1970-01-01.
 fn days_eff(cfg: &GenConfig) -> u32 {
     let now_day = Day::of_ms(cfg.now_ms.max(0)).0;
-    cfg.days.min(u32::try_from(now_day).unwrap_or(0).saturating_add(1))
+    cfg.days
+        .min(u32::try_from(now_day).unwrap_or(0).saturating_add(1))
 }
 
 fn base_total(cfg: &GenConfig) -> u64 {
@@ -72,12 +73,11 @@ fn splitmix(x: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-#[derive(Clone, Debug)]
 struct Rng([u64; 4]);
 
 impl Rng {
     fn new(mut seed: u64) -> Rng {
-        Rng([splitmix(&mut seed), splitmix(&mut seed), splitmix(&mut seed), splitmix(&mut seed)])
+        Rng(std::array::from_fn(|_| splitmix(&mut seed)))
     }
     fn next_u64(&mut self) -> u64 {
         let s = &mut self.0;
@@ -114,187 +114,196 @@ impl Rng {
 /// Index drawn from cumulative weights `cum` (non-empty).
 fn sample_cum(cum: &[f64], rng: &mut Rng) -> usize {
     let r = rng.f64() * cum.last().copied().unwrap_or(0.0);
-    cum.partition_point(|&c| c <= r).min(cum.len().saturating_sub(1))
+    cum.partition_point(|&c| c <= r)
+        .min(cum.len().saturating_sub(1))
 }
 
-fn cumulative(weights: impl IntoIterator<Item = f64>) -> Vec<f64> {
-    let mut acc = 0.0;
-    weights
-        .into_iter()
-        .map(|w| {
-            acc += w;
-            acc
-        })
-        .collect()
+/// Walker's alias table: O(1) weighted choice with one random memory access
+/// (a binary search over thousands of users was the hot spot).
+struct Alias(Vec<(f64, u32)>);
+
+impl Alias {
+    fn new(weights: impl IntoIterator<Item = f64>) -> Alias {
+        let w: Vec<f64> = weights.into_iter().collect();
+        let scale = w.len() as f64 / w.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+        let mut t: Vec<(f64, u32)> = (0..w.len()).map(|i| (w[i] * scale, i as u32)).collect();
+        let (mut small, mut large): (Vec<usize>, Vec<usize>) =
+            (0..t.len()).partition(|&i| t[i].0 < 1.0);
+        while let (Some(&l), Some(&s)) = (large.last(), small.last()) {
+            small.pop();
+            t[s].1 = l as u32;
+            t[l].0 -= 1.0 - t[s].0;
+            if t[l].0 < 1.0 {
+                large.pop();
+                small.push(l);
+            }
+        }
+        for i in small.into_iter().chain(large) {
+            t[i].0 = 1.0; // rounding leftovers
+        }
+        Alias(t)
+    }
+    fn sample(&self, rng: &mut Rng) -> usize {
+        let r = rng.f64() * self.0.len() as f64;
+        let i = (r as usize).min(self.0.len().saturating_sub(1));
+        if r - (i as f64) < self.0[i].0 {
+            i
+        } else {
+            self.0[i].1 as usize
+        }
+    }
 }
 
 /// Zipf-like weights over `n` items in shuffled rank order, so that a few
 /// items (users, projects) get most of the activity.
-fn zipf_cum(n: usize, s: f64, rng: &mut Rng) -> Vec<f64> {
+fn zipf(n: usize, s: f64, rng: &mut Rng) -> Alias {
     let mut ranks: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
         ranks.swap(i, rng.below(i as u64 + 1) as usize);
     }
-    cumulative(ranks.iter().map(|&r| 1.0 / ((r + 1) as f64).powf(s)))
+    Alias::new(ranks.iter().map(|&r| 1.0 / ((r + 1) as f64).powf(s)))
 }
 
-// ---- Static vocabulary ----
+// ---- Static vocabulary (kept compact: it is data, not logic) ----
 
-/// (tool_name, singular noun, url slug, popularity, company-level).
-const TOOLS: &[(&str, &str, &str, u32, bool)] = &[
-    ("Drawings", "Drawing", "drawings", 160, false),
-    ("RFIs", "RFI", "rfis", 110, false),
-    ("Documents", "Document", "documents", 110, false),
-    ("Photos", "Photo", "photos", 100, false),
-    ("Daily Log", "Daily Log", "daily_log", 90, false),
-    ("Submittals", "Submittal", "submittals", 70, false),
-    ("Punch List", "Punch Item", "punch_list", 45, false),
-    ("Specifications", "Specification", "specifications", 30, false),
-    ("Meetings", "Meeting", "meetings", 25, false),
-    ("Schedule", "Schedule", "schedule", 25, false),
-    ("Budget", "Budget", "budget", 20, false),
-    ("Change Events", "Change Event", "change_events", 12, false),
-    ("Commitments", "Commitment", "commitments", 12, false),
-    ("Prime Contracts", "Prime Contract", "prime_contracts", 6, false),
-    ("Invoicing", "Invoice", "invoicing", 10, false),
-    ("Inspections", "Inspection", "inspections", 22, false),
-    ("Observations", "Observation", "observations", 18, false),
-    ("Incidents", "Incident", "incidents", 4, false),
-    ("Timesheets", "Timesheet", "timesheets", 15, false),
-    ("Directory", "Contact", "directory", 15, false),
-    ("Emails", "Email", "emails", 8, false),
-    ("Forms", "Form", "forms", 10, false),
-    ("Transmittals", "Transmittal", "transmittals", 5, false),
-    ("Correspondence", "Correspondence", "correspondence", 8, false),
-    ("Bidding", "Bid", "bidding", 8, false),
-    ("Coordination Issues", "Coordination Issue", "coordination_issues", 6, false),
-    ("Models", "Model", "models", 6, false),
-    ("Action Plans", "Action Plan", "action_plans", 3, false),
-    ("Tasks", "Task", "tasks", 12, false),
-    ("Crews", "Crew", "crews", 4, false),
-    ("Equipment", "Equipment", "equipment", 4, false),
-    ("Deliveries", "Delivery", "deliveries", 4, false),
-    ("Admin", "Setting", "admin", 8, true),
-    ("Company Directory", "Company User", "directory", 10, true),
-    ("Reports", "Report", "reports", 12, true),
-];
+use vocab::*;
 
-/// Relative frequency of each type, per 100,000 events (sums to 100,000).
-const TYPE_WEIGHTS: [(EventType, u32); 24] = {
-    use EventType::*;
-    [
+#[rustfmt::skip]
+mod vocab {
+    use crate::event::EventType::{self, *};
+
+    /// (tool_name, singular noun, url slug, popularity, company-level).
+    pub(super) const TOOLS: &[(&str, &str, &str, u32, bool)] = &[
+        ("Drawings", "Drawing", "drawings", 160, false), ("RFIs", "RFI", "rfis", 110, false),
+        ("Documents", "Document", "documents", 110, false), ("Photos", "Photo", "photos", 100, false),
+        ("Daily Log", "Daily Log", "daily_log", 90, false), ("Submittals", "Submittal", "submittals", 70, false),
+        ("Punch List", "Punch Item", "punch_list", 45, false),
+        ("Specifications", "Specification", "specifications", 30, false),
+        ("Meetings", "Meeting", "meetings", 25, false), ("Schedule", "Schedule", "schedule", 25, false),
+        ("Budget", "Budget", "budget", 20, false), ("Change Events", "Change Event", "change_events", 12, false),
+        ("Commitments", "Commitment", "commitments", 12, false),
+        ("Prime Contracts", "Prime Contract", "prime_contracts", 6, false),
+        ("Invoicing", "Invoice", "invoicing", 10, false), ("Inspections", "Inspection", "inspections", 22, false),
+        ("Observations", "Observation", "observations", 18, false), ("Incidents", "Incident", "incidents", 4, false),
+        ("Timesheets", "Timesheet", "timesheets", 15, false), ("Directory", "Contact", "directory", 15, false),
+        ("Emails", "Email", "emails", 8, false), ("Forms", "Form", "forms", 10, false),
+        ("Transmittals", "Transmittal", "transmittals", 5, false),
+        ("Correspondence", "Correspondence", "correspondence", 8, false), ("Bidding", "Bid", "bidding", 8, false),
+        ("Coordination Issues", "Coordination Issue", "coordination_issues", 6, false),
+        ("Models", "Model", "models", 6, false), ("Action Plans", "Action Plan", "action_plans", 3, false),
+        ("Tasks", "Task", "tasks", 12, false), ("Crews", "Crew", "crews", 4, false),
+        ("Equipment", "Equipment", "equipment", 4, false), ("Deliveries", "Delivery", "deliveries", 4, false),
+        ("Admin", "Setting", "admin", 8, true), ("Company Directory", "Company User", "directory", 10, true),
+        ("Reports", "Report", "reports", 12, true),
+    ];
+
+    /// Relative frequency of each type, per 100,000 events (sums to 100,000).
+    pub(super) const TYPE_WEIGHTS: [(EventType, u32); 24] = [
         (View, 55_000), (CreateUpdate, 18_000), (Download, 7_000), (Upload, 4_000),
         (Submit, 2_500), (Sync, 2_500), (Notify, 2_000), (Export, 1_500), (Assign, 1_200),
         (Sign, 1_000), (Link, 900), (Close, 800), (Delete, 700), (Publish, 500),
         (Move, 400), (Remove, 400), (Other, 400), (Include, 300), (Validate, 300),
         (Reject, 200), (Allow, 150), (Execute, 150), (Reset, 50), (WithdrawVoid, 50),
-    ]
-};
+    ];
 
-/// Tools a type plausibly happens in (None: any tool).
-fn tools_for(t: EventType) -> Option<&'static [&'static str]> {
-    use EventType::*;
-    Some(match t {
-        Upload => &["Drawings", "Documents", "Photos", "Specifications", "Models", "Submittals", "Daily Log", "RFIs", "Correspondence", "Bidding"],
-        Sign => &["Submittals", "Change Events", "Commitments", "Prime Contracts", "Invoicing", "Forms", "Timesheets", "Daily Log", "Inspections", "Transmittals"],
-        Submit => &["RFIs", "Submittals", "Invoicing", "Timesheets", "Forms", "Inspections", "Bidding", "Daily Log", "Observations", "Incidents", "Change Events"],
-        Sync => &["Drawings", "Photos", "Documents", "Daily Log", "Punch List", "Schedule", "Directory", "Models", "Timesheets"],
-        Allow | Reset => &["Admin", "Directory", "Company Directory", "Documents", "Drawings", "Bidding", "Reports"],
-        Publish => &["Drawings", "Specifications", "Schedule", "Meetings", "Budget", "Models", "Documents", "Bidding"],
-        Execute => &["Reports", "Admin", "Budget", "Schedule", "Coordination Issues", "Models"],
-        Export => &["Budget", "Reports", "RFIs", "Submittals", "Daily Log", "Schedule", "Commitments", "Invoicing", "Punch List", "Timesheets", "Meetings", "Directory"],
-        Reject => &["Submittals", "RFIs", "Change Events", "Invoicing", "Bidding", "Timesheets", "Commitments"],
-        WithdrawVoid => &["Submittals", "Commitments", "Prime Contracts", "Invoicing", "Change Events", "Bidding", "Forms"],
-        _ => return None,
-    })
-}
-
-/// Event name as (prefix, suffix) around the tool's noun; two variants per type.
-fn name_parts(t: EventType, variant: usize) -> (&'static str, &'static str) {
-    use EventType::*;
-    let verb = match (t, variant) {
-        (CreateUpdate, 0) => "Created",
-        (CreateUpdate, _) => "Updated",
-        (WithdrawVoid, 0) => "Withdrew",
-        (WithdrawVoid, _) => "Voided",
-        (Notify, _) => return ("Sent", " Notification"),
-        (Other, _) => return ("Other", " Activity"),
-        (Allow, _) => "Granted Access to",
-        (Sync, _) => "Synced",
-        (Reset, _) => "Reset",
-        _ => "",
-    };
-    if !verb.is_empty() {
-        return (verb, "");
+    /// Tools a type plausibly happens in (None: any tool).
+    pub(super) fn tools_for(t: EventType) -> Option<&'static [&'static str]> {
+        Some(match t {
+            Upload => &["Drawings", "Documents", "Photos", "Specifications", "Models", "Submittals",
+                "Daily Log", "RFIs", "Correspondence", "Bidding"],
+            Sign => &["Submittals", "Change Events", "Commitments", "Prime Contracts", "Invoicing", "Forms",
+                "Timesheets", "Daily Log", "Inspections", "Transmittals"],
+            Submit => &["RFIs", "Submittals", "Invoicing", "Timesheets", "Forms", "Inspections", "Bidding",
+                "Daily Log", "Observations", "Incidents", "Change Events"],
+            Sync => &["Drawings", "Photos", "Documents", "Daily Log", "Punch List", "Schedule", "Directory",
+                "Models", "Timesheets"],
+            Allow | Reset => &["Admin", "Directory", "Company Directory", "Documents", "Drawings", "Bidding",
+                "Reports"],
+            Publish => &["Drawings", "Specifications", "Schedule", "Meetings", "Budget", "Models", "Documents",
+                "Bidding"],
+            Execute => &["Reports", "Admin", "Budget", "Schedule", "Coordination Issues", "Models"],
+            Export => &["Budget", "Reports", "RFIs", "Submittals", "Daily Log", "Schedule", "Commitments",
+                "Invoicing", "Punch List", "Timesheets", "Meetings", "Directory"],
+            Reject => &["Submittals", "RFIs", "Change Events", "Invoicing", "Bidding", "Timesheets", "Commitments"],
+            WithdrawVoid => &["Submittals", "Commitments", "Prime Contracts", "Invoicing", "Change Events",
+                "Bidding", "Forms"],
+            _ => return None,
+        })
     }
-    let verb = match t {
-        View => "Viewed", Download => "Downloaded", Upload => "Uploaded", Submit => "Submitted",
-        Export => "Exported", Assign => "Assigned", Sign => "Signed", Link => "Linked",
-        Close => "Closed", Delete => "Deleted", Publish => "Published", Move => "Moved",
-        Remove => "Removed", Include => "Included", Validate => "Validated", Reject => "Rejected",
-        _ => "Executed",
-    };
-    (verb, "")
-}
 
-fn subtypes(t: EventType) -> &'static [&'static str] {
-    use EventType::*;
-    match t {
-        View => &["Detail", "List", "Detail", "Revision"],
-        CreateUpdate => &["Single", "Bulk", "Inline Edit", "Import"],
-        Download | Upload => &["Single", "Bulk", "PDF"],
-        Export => &["PDF", "CSV", "Excel"],
-        Sync => &["Offline", "Background"],
-        Notify => &["Email", "Push"],
-        _ => &["Single", "Bulk"],
+    /// Event name as (prefix, suffix) around the tool's noun; two variants per type.
+    pub(super) fn name_parts(t: EventType, variant: usize) -> (&'static str, &'static str) {
+        match (t, variant) {
+            (CreateUpdate, 0) => ("Created", ""), (CreateUpdate, _) => ("Updated", ""),
+            (WithdrawVoid, 0) => ("Withdrew", ""), (WithdrawVoid, _) => ("Voided", ""),
+            (Notify, _) => ("Sent", " Notification"), (Other, _) => ("Other", " Activity"),
+            (Allow, _) => ("Granted Access to", ""), (Sync, _) => ("Synced", ""), (Reset, _) => ("Reset", ""),
+            (View, _) => ("Viewed", ""), (Download, _) => ("Downloaded", ""), (Upload, _) => ("Uploaded", ""),
+            (Submit, _) => ("Submitted", ""), (Export, _) => ("Exported", ""), (Assign, _) => ("Assigned", ""),
+            (Sign, _) => ("Signed", ""), (Link, _) => ("Linked", ""), (Close, _) => ("Closed", ""),
+            (Delete, _) => ("Deleted", ""), (Publish, _) => ("Published", ""), (Move, _) => ("Moved", ""),
+            (Remove, _) => ("Removed", ""), (Include, _) => ("Included", ""), (Validate, _) => ("Validated", ""),
+            (Reject, _) => ("Rejected", ""), (Execute, _) => ("Executed", ""),
+        }
     }
+
+    pub(super) fn subtypes(t: EventType) -> &'static [&'static str] {
+        match t {
+            View => &["Detail", "List", "Detail", "Revision"],
+            CreateUpdate => &["Single", "Bulk", "Inline Edit", "Import"],
+            Download | Upload => &["Single", "Bulk", "PDF"],
+            Export => &["PDF", "CSV", "Excel"],
+            Sync => &["Offline", "Background"],
+            Notify => &["Email", "Push"],
+            _ => &["Single", "Bulk"],
+        }
+    }
+
+    pub(super) const DEVICES: [(&str, f64); 4] = [("Web", 65.0), ("iOS", 15.0), ("Android", 8.0), ("API", 12.0)];
+    pub(super) const CO_PREFIX: &[&str] = &[
+        "Granite Ridge", "Harbor Point", "Summit", "Ironwood", "Blue Mesa", "Cedar Creek", "Northstar",
+        "Redstone", "Silver Lake", "Pinnacle", "Coastal", "Keystone", "Lakeshore", "Timberline",
+        "Riverbend", "Oak Hollow", "Stonebridge", "Eagle Rock", "Prairie Wind", "Copper Canyon",
+    ];
+    pub(super) const CO_SUFFIX: &[&str] = &[
+        "Builders", "Construction", "Contractors", "General Contracting", "Construction Group",
+        "Building Co.", "Development", "Constructors",
+    ];
+    pub(super) const PLACES: &[&str] = &[
+        "Harbor Point", "Riverside", "Oak Street", "Lakeview", "Maple Grove", "Union Station",
+        "Westfield", "Bayfront", "Hillcrest", "Sunset Blvd", "Market Square", "Pioneer", "Canyon View",
+        "Meadowbrook", "Fifth Avenue", "Airport", "Mill Creek", "Civic Center",
+    ];
+    pub(super) const KINDS: &[&str] = &[
+        "Tower", "Medical Center", "Elementary School", "Apartments", "Parking Structure",
+        "Office Park", "Hotel", "Warehouse", "Library", "Fire Station", "Lofts", "Retail Center",
+        "Data Center", "Bridge Replacement", "Water Treatment Plant", "Hospital Expansion",
+    ];
+    pub(super) const FIRST: &[&str] = &[
+        "Maria", "James", "Wei", "Aisha", "Carlos", "Emily", "Michael", "Priya", "David", "Sofia",
+        "Robert", "Linh", "Daniel", "Olivia", "Jose", "Hannah", "Kevin", "Fatima", "Brian", "Grace",
+        "Luis", "Rachel", "Tom", "Nadia", "Marcus", "Chloe", "Andre", "Yuki", "Sean", "Elena",
+    ];
+    pub(super) const LAST: &[&str] = &[
+        "Ortiz", "Smith", "Chen", "Khan", "Garcia", "Johnson", "Nguyen", "Patel", "Brown", "Rossi",
+        "Miller", "Tran", "Davis", "Wilson", "Lopez", "Clark", "Walker", "Hall", "Young", "King",
+        "Wright", "Scott", "Green", "Baker", "Adams", "Nelson", "Hill", "Campbell", "Reyes", "Murphy",
+    ];
+    pub(super) const JOB_TITLES: &[&str] = &[
+        "Superintendent", "Project Manager", "Foreman", "Architect", "Project Engineer",
+        "Assistant Project Manager", "Estimator", "Safety Manager", "Field Engineer", "Scheduler",
+        "Document Controller", "Controller", "MEP Coordinator", "Owner's Representative", "Executive",
+    ];
+    pub(super) const ROLES: &[&str] = &[
+        "Project Manager", "Superintendent", "Admin", "Field", "Office", "Read Only", "Subcontractor",
+    ];
+    pub(super) const USER_TYPES: [(&str, f64); 5] =
+        [("Employee", 70.0), ("Collaborator", 14.0), ("Vendor", 10.0), ("Owner", 3.0), ("Consultant", 3.0)];
+    pub(super) const TEMPLATES: &[&str] = &[
+        "Standard", "Standard", "Admin", "Read Only", "Field Worker", "Project Manager",
+        "Subcontractor", "Architect/Engineer",
+    ];
 }
-
-const DEVICES: [(&str, f64); 4] = [("Web", 65.0), ("iOS", 15.0), ("Android", 8.0), ("API", 12.0)];
-
-const CO_PREFIX: &[&str] = &[
-    "Granite Ridge", "Harbor Point", "Summit", "Ironwood", "Blue Mesa", "Cedar Creek", "Northstar",
-    "Redstone", "Silver Lake", "Pinnacle", "Coastal", "Keystone", "Lakeshore", "Timberline",
-    "Riverbend", "Oak Hollow", "Stonebridge", "Eagle Rock", "Prairie Wind", "Copper Canyon",
-];
-const CO_SUFFIX: &[&str] = &[
-    "Builders", "Construction", "Contractors", "General Contracting", "Construction Group",
-    "Building Co.", "Development", "Constructors",
-];
-const PLACES: &[&str] = &[
-    "Harbor Point", "Riverside", "Oak Street", "Lakeview", "Maple Grove", "Union Station",
-    "Westfield", "Bayfront", "Hillcrest", "Sunset Blvd", "Market Square", "Pioneer", "Canyon View",
-    "Meadowbrook", "Fifth Avenue", "Airport", "Mill Creek", "Civic Center",
-];
-const KINDS: &[&str] = &[
-    "Tower", "Medical Center", "Elementary School", "Apartments", "Parking Structure",
-    "Office Park", "Hotel", "Warehouse", "Library", "Fire Station", "Lofts", "Retail Center",
-    "Data Center", "Bridge Replacement", "Water Treatment Plant", "Hospital Expansion",
-];
-const FIRST: &[&str] = &[
-    "Maria", "James", "Wei", "Aisha", "Carlos", "Emily", "Michael", "Priya", "David", "Sofia",
-    "Robert", "Linh", "Daniel", "Olivia", "Jose", "Hannah", "Kevin", "Fatima", "Brian", "Grace",
-    "Luis", "Rachel", "Tom", "Nadia", "Marcus", "Chloe", "Andre", "Yuki", "Sean", "Elena",
-];
-const LAST: &[&str] = &[
-    "Ortiz", "Smith", "Chen", "Khan", "Garcia", "Johnson", "Nguyen", "Patel", "Brown", "Rossi",
-    "Miller", "Tran", "Davis", "Wilson", "Lopez", "Clark", "Walker", "Hall", "Young", "King",
-    "Wright", "Scott", "Green", "Baker", "Adams", "Nelson", "Hill", "Campbell", "Reyes", "Murphy",
-];
-const JOB_TITLES: &[&str] = &[
-    "Superintendent", "Project Manager", "Foreman", "Architect", "Project Engineer",
-    "Assistant Project Manager", "Estimator", "Safety Manager", "Field Engineer", "Scheduler",
-    "Document Controller", "Controller", "MEP Coordinator", "Owner's Representative", "Executive",
-];
-const ROLES: &[&str] = &[
-    "Project Manager", "Superintendent", "Admin", "Field", "Office", "Read Only", "Subcontractor",
-];
-const USER_TYPES: [(&str, f64); 5] =
-    [("Employee", 70.0), ("Collaborator", 14.0), ("Vendor", 10.0), ("Owner", 3.0), ("Consultant", 3.0)];
-const TEMPLATES: &[&str] = &[
-    "Standard", "Standard", "Admin", "Read Only", "Field Worker", "Project Manager",
-    "Subcontractor", "Architect/Engineer",
-];
 
 /// Relative activity per local hour; mid-morning peak, lunch dip, few night events.
 const WEEKDAY: [f64; 24] = [
@@ -302,8 +311,8 @@ const WEEKDAY: [f64; 24] = [
     0.55, 0.35, 0.2, 0.1, 0.06, 0.05, 0.03, 0.02,
 ];
 const WEEKEND: [f64; 24] = [
-    0.01, 0.01, 0.01, 0.01, 0.01, 0.03, 0.1, 0.3, 0.5, 0.6, 0.6, 0.55, 0.45, 0.4, 0.35, 0.25,
-    0.15, 0.1, 0.06, 0.04, 0.03, 0.02, 0.02, 0.01,
+    0.01, 0.01, 0.01, 0.01, 0.01, 0.03, 0.1, 0.3, 0.5, 0.6, 0.6, 0.55, 0.45, 0.4, 0.35, 0.25, 0.15,
+    0.1, 0.06, 0.04, 0.03, 0.02, 0.02, 0.01,
 ];
 /// Weekend days get this share of a weekday's volume.
 const WEEKEND_SHARE: f64 = 0.15;
@@ -315,7 +324,6 @@ const MAX_PENDING: usize = 1 << 16;
 
 // ---- The model: companies, users, projects ----
 
-#[derive(Debug)]
 struct User {
     id: u64,
     email: String,
@@ -332,7 +340,6 @@ struct User {
     homes: [u16; 3],
 }
 
-#[derive(Debug)]
 struct Project {
     id: u64,
     name: String,
@@ -340,7 +347,6 @@ struct Project {
     demo: bool,
 }
 
-#[derive(Debug)]
 struct Company {
     name: String,
     id: u64,
@@ -348,7 +354,7 @@ struct Company {
     /// Relative share of all activity.
     share: f64,
     users: Vec<User>,
-    user_cum: Vec<f64>,
+    users_by_activity: Alias,
     projects: Vec<Project>,
 }
 
@@ -368,8 +374,11 @@ fn build_companies(cfg: &GenConfig, rng: &mut Rng) -> Vec<Company> {
             let prefix = prefixes[ci % prefixes.len()];
             let round = ci / prefixes.len();
             let mut name = format!("{prefix} {}", rng.pick(CO_SUFFIX));
-            let mut domain: String =
-                prefix.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase();
+            let mut domain: String = prefix
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_lowercase();
             if round > 0 {
                 let _ = write!(name, " {}", round + 1);
                 let _ = write!(domain, "{}", round + 1);
@@ -377,8 +386,14 @@ fn build_companies(cfg: &GenConfig, rng: &mut Rng) -> Vec<Company> {
             domain.push_str(".example");
             let n_users = ((per * (0.5 + rng.f64())).round() as usize).clamp(20, 2000);
             let max_projects = (n_users as u64 / 5).clamp(5, 40);
-            let projects = build_projects(rng.range(5, max_projects) as usize, year, &mut next_project, rng);
-            let project_cum = zipf_cum(projects.len(), 0.8, rng);
+            let projects = build_projects(
+                rng.range(5, max_projects) as usize,
+                year,
+                &mut next_project,
+                rng,
+            );
+            let project_pick = zipf(projects.len(), 0.8, rng);
+            let types = Alias::new(USER_TYPES.map(|t| t.1));
             let mut emails = HashSet::new();
             let users = (0..n_users)
                 .map(|_| {
@@ -397,26 +412,31 @@ fn build_companies(cfg: &GenConfig, rng: &mut Rng) -> Vec<Company> {
                         email = format!("{local}{k}@{domain}");
                         k += 1;
                     }
-                    let login_email = rng.chance(0.3).then(|| {
-                        format!("{}{}@sso.{domain}", &first[..1], last).to_lowercase()
-                    });
-                    let ty = USER_TYPES[sample_cum(&cumulative(USER_TYPES.map(|t| t.1)), rng)].0;
+                    let login_email = rng
+                        .chance(0.3)
+                        .then(|| format!("{}{}@sso.{domain}", &first[..1], last).to_lowercase());
+                    let ty = USER_TYPES[types.sample(rng)].0;
                     let vendor = ty == "Vendor";
-                    let mut home = || sample_cum(&project_cum, rng) as u16;
-                    let homes = [home(), home(), home()];
+                    let homes = std::array::from_fn(|_| project_pick.sample(rng) as u16);
+                    // Vendors are subcontractors; everyone else varies.
+                    let (role, template) = match vendor {
+                        true => ("Subcontractor", "Subcontractor"),
+                        false => (rng.pick(ROLES), rng.pick(TEMPLATES)),
+                    };
                     User {
                         id,
                         email,
                         login_email,
                         name: format!("{first} {last}"),
                         job_title: (!rng.chance(0.12)).then(|| rng.pick(JOB_TITLES)),
-                        role: (!rng.chance(0.1)).then(|| if vendor { "Subcontractor" } else { rng.pick(ROLES) }),
+                        role: (!rng.chance(0.1)).then_some(role),
                         user_type: (!rng.chance(0.03)).then_some(ty),
-                        template: (!rng.chance(0.15))
-                            .then(|| if vendor { "Subcontractor" } else { rng.pick(TEMPLATES) }),
+                        template: (!rng.chance(0.15)).then_some(template),
                         active: (!rng.chance(0.02)).then(|| !rng.chance(0.03)),
-                        bidder: (!rng.chance(0.1)).then(|| rng.chance(if vendor { 0.8 } else { 0.05 })),
-                        last_login: (!rng.chance(0.03)).then(|| now_day.add_days(-(rng.below(30) as i32))),
+                        bidder: (!rng.chance(0.1))
+                            .then(|| rng.chance(if vendor { 0.8 } else { 0.05 })),
+                        last_login: (!rng.chance(0.03))
+                            .then(|| now_day.add_days(-(rng.below(30) as i32)).max(Day(0))),
                         homes,
                     }
                 })
@@ -426,7 +446,7 @@ fn build_companies(cfg: &GenConfig, rng: &mut Rng) -> Vec<Company> {
                 id: 1000 + ci as u64 * 37 + rng.below(30),
                 offset_ms: -(rng.range(5, 8) as i64) * 3_600_000,
                 share: n_users as f64 * (0.7 + 0.6 * rng.f64()),
-                user_cum: zipf_cum(n_users, 1.1, rng),
+                users_by_activity: zipf(n_users, 1.0, rng),
                 users,
                 projects,
             }
@@ -455,7 +475,12 @@ fn build_projects(n: usize, year: i32, next_id: &mut u64, rng: &mut Rng) -> Vec<
                 number = format!("{}-{:03}", year - rng.below(3) as i32, rng.range(1, 250));
             }
             *next_id += rng.range(1, 50);
-            Project { id: *next_id, name, number, demo }
+            Project {
+                id: *next_id,
+                name,
+                number,
+                demo,
+            }
         })
         .collect()
 }
@@ -463,7 +488,11 @@ fn build_projects(n: usize, year: i32, next_id: &mut u64, rng: &mut Rng) -> Vec<
 /// Activity of a company at local time `local_ms` (before the daily factor).
 fn intensity(local_ms: i64, weekend_scale: f64) -> f64 {
     let weekday = (local_ms.div_euclid(MS_PER_DAY) + 3).rem_euclid(7); // 0 = Monday
-    let (profile, scale) = if weekday >= 5 { (&WEEKEND, weekend_scale) } else { (&WEEKDAY, 1.0) };
+    let (profile, scale) = if weekday >= 5 {
+        (&WEEKEND, weekend_scale)
+    } else {
+        (&WEEKDAY, 1.0)
+    };
     // Interpolate between hour midpoints for a smooth curve.
     let x = local_ms.rem_euclid(MS_PER_DAY) as f64 / 3_600_000.0 - 0.5;
     let i0 = x.floor();
@@ -499,12 +528,12 @@ pub struct Generator {
     cfg: GenConfig,
     rng: Rng,
     companies: Vec<Company>,
-    type_cum: Vec<f64>,
-    /// Per type ordinal: cumulative tool weights and the tool indexes.
-    tool_tables: Vec<(Vec<f64>, Vec<usize>)>,
+    types: Alias,
+    /// Per type ordinal: the tools it happens in, weighted by popularity.
+    tool_tables: Vec<(Alias, Vec<usize>)>,
     /// Precomputed names, `[(type * 2 + variant) * TOOLS.len() + tool]`.
     names: Vec<String>,
-    device_cum: Vec<f64>,
+    devices: Alias,
     weekend_scale: f64,
     first_day: Day,
     day_counts: Vec<u64>,
@@ -512,29 +541,30 @@ pub struct Generator {
     left: u64,
     /// Position in [0, 1) of the last sorted uniform drawn in this day.
     pos: f64,
+    /// Current bin: positions only grow within a day, so no search is needed.
+    bin: usize,
     day_start: i64,
     /// Cumulative intensity per bin, and per bin the companies' cumulative shares.
     bins: Vec<f64>,
     bin_companies: Vec<f64>,
     pending: BinaryHeap<Pending>,
     seq: u64,
-    fresh: Option<Event>,
+    /// Next in-order event, not yet built: (timestamp, company, late).
+    slot: Option<(i64, usize, bool)>,
 }
 
 impl Generator {
     pub fn new(cfg: GenConfig) -> Generator {
         let mut setup = Rng::new(cfg.seed);
         let companies = build_companies(&cfg, &mut setup);
-        let tool_tables = TYPE_WEIGHTS
+        // Indexed by type ordinal (`ALL[t as usize] == t`).
+        let tool_tables = EventType::ALL
             .iter()
-            .map(|_| ())
-            .enumerate()
-            .map(|(ord, ())| {
-                let t = EventType::ALL[ord];
+            .map(|&t| {
                 let idx: Vec<usize> = (0..TOOLS.len())
                     .filter(|&i| tools_for(t).is_none_or(|names| names.contains(&TOOLS[i].0)))
                     .collect();
-                (cumulative(idx.iter().map(|&i| f64::from(TOOLS[i].3))), idx)
+                (Alias::new(idx.iter().map(|&i| f64::from(TOOLS[i].3))), idx)
             })
             .collect();
         let mut names = Vec::with_capacity(48 * TOOLS.len());
@@ -549,22 +579,24 @@ impl Generator {
         let mut g = Generator {
             rng: Rng::new(cfg.seed ^ 0x5DEE_CE66_D1CE_BEEF),
             companies,
-            type_cum: cumulative(TYPE_WEIGHTS.map(|t| f64::from(t.1))),
+            types: Alias::new(TYPE_WEIGHTS.map(|t| f64::from(t.1))),
             tool_tables,
             names,
-            device_cum: cumulative(DEVICES.map(|d| d.1)),
-            weekend_scale: WEEKEND_SHARE * WEEKDAY.iter().sum::<f64>() / WEEKEND.iter().sum::<f64>(),
+            devices: Alias::new(DEVICES.map(|d| d.1)),
+            weekend_scale: WEEKEND_SHARE * WEEKDAY.iter().sum::<f64>()
+                / WEEKEND.iter().sum::<f64>(),
             first_day,
             day_counts: Vec::new(),
             next_day: 0,
             left: 0,
             pos: 0.0,
+            bin: 0,
             day_start: 0,
             bins: Vec::with_capacity(BINS),
             bin_companies: Vec::new(),
             pending: BinaryHeap::new(),
             seq: 0,
-            fresh: None,
+            slot: None,
             cfg,
         };
         // Split the total over days by their activity, rounding cumulatively so
@@ -577,7 +609,11 @@ impl Generator {
             .iter()
             .map(|w| {
                 acc += w;
-                let upto = if total_w > 0.0 { (n * acc / total_w).round() as u64 } else { 0 };
+                let upto = if total_w > 0.0 {
+                    (n * acc / total_w).round() as u64
+                } else {
+                    0
+                };
                 let c = upto.saturating_sub(prev);
                 prev = upto;
                 c
@@ -599,10 +635,11 @@ impl Generator {
             let mut bin_acc = 0.0;
             for (ci, c) in self.companies.iter().enumerate() {
                 // A per-company, per-day factor: some days are busier than others.
-                let mut h = self.cfg.seed ^ (ci as u64) << 32 ^ day.0 as u64;
+                let mut h = self.cfg.seed ^ ((ci as u64) << 32) ^ (day.0 as u64);
                 let daily = 0.8 + 0.4 * (splitmix(&mut h) >> 11) as f64 / (1u64 << 53) as f64;
                 let mid = start + BIN_MS / 2;
-                bin_acc += c.share * daily * intensity(mid + c.offset_ms, self.weekend_scale) * len as f64;
+                bin_acc +=
+                    c.share * daily * intensity(mid + c.offset_ms, self.weekend_scale) * len as f64;
                 self.bin_companies.push(bin_acc);
             }
             acc += bin_acc;
@@ -611,13 +648,14 @@ impl Generator {
         acc
     }
 
-    /// The next event in timestamp order (before late/duplicate shuffling).
-    fn next_in_order(&mut self, late: bool) -> Option<Event> {
+    /// Time, company and lateness of the next event in timestamp order.
+    fn next_slot(&mut self) -> Option<(i64, usize, bool)> {
         while self.left == 0 {
             let d = self.next_day;
             self.left = *self.day_counts.get(d)?;
             self.next_day += 1;
             self.pos = 0.0;
+            self.bin = 0;
             if self.left > 0 {
                 self.fill_day(d);
             }
@@ -628,25 +666,34 @@ impl Generator {
         self.pos += (1.0 - self.pos) * -((-u).ln_1p() / self.left as f64).exp_m1();
         self.left -= 1;
         let q = self.pos * self.bins.last().copied().unwrap_or(0.0);
-        let b = self.bins.partition_point(|&c| c <= q).min(BINS - 1);
+        while self.bin < BINS - 1 && self.bins[self.bin] <= q {
+            self.bin += 1;
+        }
+        let b = self.bin;
         let prev = if b == 0 { 0.0 } else { self.bins[b - 1] };
         let w = self.bins[b] - prev;
-        let frac = if w > 0.0 { ((q - prev) / w).clamp(0.0, 1.0) } else { 0.0 };
+        let frac = if w > 0.0 {
+            ((q - prev) / w).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         let start = self.day_start + b as i64 * BIN_MS;
         let len = (self.cfg.now_ms + 1 - start).clamp(1, BIN_MS);
-        let ts = (start + (frac * len as f64) as i64).min(start + len - 1).min(self.cfg.now_ms);
+        let ts = (start + (frac * len as f64) as i64)
+            .min(start + len - 1)
+            .min(self.cfg.now_ms);
         let nc = self.companies.len();
         let ci = sample_cum(&self.bin_companies[b * nc..(b + 1) * nc], &mut self.rng);
-        Some(self.build(ci, ts, late))
+        Some((ts, ci, self.rng.chance(self.cfg.late_fraction)))
     }
 
     fn build(&mut self, ci: usize, ts: i64, late: bool) -> Event {
         let rng = &mut self.rng;
         let company = &self.companies[ci];
-        let user = &company.users[sample_cum(&company.user_cum, rng)];
-        let t = TYPE_WEIGHTS[sample_cum(&self.type_cum, rng)].0;
-        let (tool_cum, tool_idx) = &self.tool_tables[t as usize];
-        let tool = tool_idx[sample_cum(tool_cum, rng)];
+        let user = &company.users[company.users_by_activity.sample(rng)];
+        let t = TYPE_WEIGHTS[self.types.sample(rng)].0;
+        let (tools, tool_idx) = &self.tool_tables[t as usize];
+        let tool = tool_idx[tools.sample(rng)];
         let (tool_name, _, slug, _, company_level) = TOOLS[tool];
         let variant = usize::from(rng.chance(0.55));
         let event_name = self.names[(t as usize * 2 + variant) * TOOLS.len() + tool].clone();
@@ -662,17 +709,19 @@ impl Generator {
         // Popular objects are revisited: a skewed index hashed into a stable id.
         let object_id = (!rng.chance(0.05)).then(|| {
             let k = (rng.f64().powi(3) * 2000.0) as u64;
-            let mut h = project.map_or(company.id, |p| p.id) << 24 ^ (tool as u64) << 16 ^ k;
+            let mut h = (project.map_or(company.id, |p| p.id) << 24) ^ ((tool as u64) << 16) ^ k;
             100_000 + splitmix(&mut h) % 99_900_000
         });
         let url = (!rng.chance(0.05)).then(|| {
-            let mut s = String::with_capacity(72);
-            let _ = match project {
-                Some(p) => write!(s, "https://app.example.com/projects/{}/{slug}", p.id),
-                None => write!(s, "https://app.example.com/companies/{}/{slug}", company.id),
-            };
+            let mut s = String::with_capacity(80);
+            match project {
+                Some(p) => push_num(&mut s, "https://app.example.com/projects/", p.id),
+                None => push_num(&mut s, "https://app.example.com/companies/", company.id),
+            }
+            s.push('/');
+            s.push_str(slug);
             if let Some(o) = object_id {
-                let _ = write!(s, "/{o}");
+                push_num(&mut s, "/", o);
             }
             s
         });
@@ -680,7 +729,7 @@ impl Generator {
         let device = if late {
             if rng.chance(0.65) { "iOS" } else { "Android" }
         } else {
-            DEVICES[sample_cum(&self.device_cum, rng)].0
+            DEVICES[self.devices.sample(rng)].0
         };
         let subs = subtypes(t);
         let event_subtype = (!rng.chance(0.4)).then(|| rng.pick(subs).to_string());
@@ -715,16 +764,64 @@ impl Generator {
 
     fn hold(&mut self, release_ms: i64, event: Event) {
         self.seq += 1;
-        self.pending.push(Pending { key: (release_ms, self.seq), event });
+        self.pending.push(Pending {
+            key: (release_ms, self.seq),
+            event,
+        });
     }
+}
 
-    /// Next in-order event that is not held back; parks late events and
-    /// schedules duplicates.
-    fn produce(&mut self) -> Option<Event> {
+fn uuid4(rng: &mut Rng) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hi = (rng.next_u64() & !0xF000) | 0x4000; // version 4
+    let lo = (rng.next_u64() & !(3 << 62)) | (2 << 62); // RFC 4122 variant
+    let v = (u128::from(hi) << 64) | u128::from(lo);
+    let mut buf = [b'-'; 36];
+    let mut o = 0;
+    for (i, b) in v.to_be_bytes().into_iter().enumerate() {
+        o += usize::from(matches!(i, 4 | 6 | 8 | 10)); // skip a hyphen
+        buf[o] = HEX[usize::from(b >> 4)];
+        buf[o + 1] = HEX[usize::from(b & 15)];
+        o += 2;
+    }
+    std::str::from_utf8(&buf).unwrap_or_default().to_owned()
+}
+
+/// Appends `prefix` and `n` in decimal (cheaper than `write!` on the hot path).
+fn push_num(s: &mut String, prefix: &str, mut n: u64) {
+    s.push_str(prefix);
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    s.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
+impl Iterator for Generator {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
         loop {
-            let late = self.rng.chance(self.cfg.late_fraction);
-            let ev = self.next_in_order(late)?;
-            let mut release = ev.event_timestamp_ms;
+            if self.slot.is_none() {
+                self.slot = self.next_slot();
+            }
+            let due = match (self.slot, self.pending.peek()) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some((ts, ..)), Some(p)) => p.key.0 <= ts || self.pending.len() > MAX_PENDING,
+            };
+            if due {
+                return self.pending.pop().map(|p| p.event);
+            }
+            let (ts, ci, late) = self.slot.take()?;
+            let ev = self.build(ci, ts, late);
+            let mut release = ts;
             if late {
                 release += if self.rng.chance(0.85) {
                     self.rng.range(1, 5) as i64 * MS_PER_DAY - self.rng.below(12 * 3_600_000) as i64
@@ -736,7 +833,7 @@ impl Generator {
                 let mut dup = ev.clone();
                 if self.rng.chance(0.1) {
                     // Same id, different fields: a re-send with a shifted clock.
-                    let shifted = dup.event_timestamp_ms + self.rng.range(1000, 9999) as i64;
+                    let shifted = ts + self.rng.range(1000, 9999) as i64;
                     dup.event_timestamp_ms = shifted.min(self.cfg.now_ms);
                 }
                 let delay = if self.rng.chance(0.7) {
@@ -746,42 +843,12 @@ impl Generator {
                 };
                 self.hold(release + delay as i64, dup);
             }
-            if !late {
+            // With the buffer full, a late event goes out in order instead.
+            if !late || self.pending.len() >= MAX_PENDING {
                 return Some(ev);
             }
             self.hold(release, ev);
         }
-    }
-}
-
-fn uuid4(rng: &mut Rng) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let hi = (rng.next_u64() & !0xF000) | 0x4000; // version 4
-    let lo = (rng.next_u64() & !(3 << 62)) | (2 << 62); // RFC 4122 variant
-    let v = (u128::from(hi) << 64) | u128::from(lo);
-    let mut s = String::with_capacity(36);
-    for i in 0..32 {
-        if matches!(i, 8 | 12 | 16 | 20) {
-            s.push('-');
-        }
-        s.push(char::from(HEX[((v >> (124 - 4 * i)) & 0xF) as usize]));
-    }
-    s
-}
-
-impl Iterator for Generator {
-    type Item = Event;
-
-    fn next(&mut self) -> Option<Event> {
-        if self.fresh.is_none() {
-            self.fresh = self.produce();
-        }
-        let due = match (&self.fresh, self.pending.peek()) {
-            (_, None) => false,
-            (None, Some(_)) => true,
-            (Some(f), Some(p)) => p.key.0 <= f.event_timestamp_ms || self.pending.len() > MAX_PENDING,
-        };
-        if due { self.pending.pop().map(|p| p.event) } else { self.fresh.take() }
     }
 }
 
@@ -792,12 +859,34 @@ mod tests {
     use std::collections::HashMap;
 
     fn small(seed: u64) -> GenConfig {
-        GenConfig { seed, events_per_day: 3_000, ..GenConfig::default() }
+        GenConfig {
+            seed,
+            events_per_day: 3_000,
+            ..GenConfig::default()
+        }
+    }
+
+    #[test]
+    fn uuid_shape() {
+        let id = uuid4(&mut Rng::new(1));
+        let b = id.as_bytes();
+        assert_eq!(
+            (id.len(), b[8], b[13], b[14], b[18], b[23]),
+            (36, b'-', b'-', b'4', b'-', b'-')
+        );
+        assert!(matches!(b[19], b'8' | b'9' | b'a' | b'b'), "{id}");
+        assert!(
+            id.bytes()
+                .all(|c| c == b'-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
     }
 
     #[test]
     fn default_now_and_tool_names() {
-        assert_eq!(GenConfig::default().now_ms, parse_rfc3339_ms("2026-11-27T12:00:00Z").unwrap());
+        assert_eq!(
+            GenConfig::default().now_ms,
+            parse_rfc3339_ms("2026-11-27T12:00:00Z").unwrap()
+        );
         for t in EventType::ALL {
             for name in tools_for(t).unwrap_or(&[]) {
                 assert!(TOOLS.iter().any(|x| x.0 == *name), "{name}");
@@ -818,7 +907,10 @@ mod tests {
         let c: Vec<Event> = Generator::new(small(8)).take(100).collect();
         assert_ne!(a[..100], c[..]);
         let total = a.len() as f64;
-        assert!((total / total_hint(&cfg) as f64 - 1.0).abs() < 0.01, "{total}");
+        assert!(
+            (total / total_hint(&cfg) as f64 - 1.0).abs() < 0.01,
+            "{total}"
+        );
         let mut seen: HashMap<&str, &Event> = HashMap::new();
         let (mut dups, mut changed, mut late) = (0, 0, false);
         let mut max_day = Day(i32::MIN);
@@ -840,12 +932,18 @@ mod tests {
         let views = a.iter().filter(|e| e.event_type == EventType::View).count() as f64;
         assert!((0.5..0.6).contains(&(views / total)), "{views}");
         assert!(a.iter().any(|e| e.user_id > 1 << 53));
-        assert!(a.iter().any(|e| e.project_name.is_none() && e.url.as_deref().is_some_and(|u| u.contains("/companies/"))));
+        assert!(a.iter().any(|e| e.project_name.is_none()
+            && e.url.as_deref().is_some_and(|u| u.contains("/companies/"))));
     }
 
     #[test]
     fn all_types_in_200k_and_partial_last_day() {
-        let cfg = GenConfig { days: 10, events_per_day: 20_000, seed: 1, ..GenConfig::default() };
+        let cfg = GenConfig {
+            days: 10,
+            events_per_day: 20_000,
+            seed: 1,
+            ..GenConfig::default()
+        };
         let mut counts = [0u64; 24];
         let mut n = 0;
         for e in Generator::new(cfg.clone()) {
@@ -859,12 +957,21 @@ mod tests {
 
     #[test]
     fn in_order_within_day_without_late_or_dups() {
-        let cfg = GenConfig { late_fraction: 0.0, dup_fraction: 0.0, ..small(3) };
-        let ts: Vec<i64> = Generator::new(cfg.clone()).map(|e| e.event_timestamp_ms).collect();
+        let cfg = GenConfig {
+            late_fraction: 0.0,
+            dup_fraction: 0.0,
+            ..small(3)
+        };
+        let ts: Vec<i64> = Generator::new(cfg.clone())
+            .map(|e| e.event_timestamp_ms)
+            .collect();
         assert_eq!(ts.len() as u64, total_hint(&cfg));
         assert!(ts.windows(2).all(|w| w[0] <= w[1]));
         // Working hours dominate: most events fall in 11:00-03:00 UTC (6-19 local).
-        let work = ts.iter().filter(|&&t| !(4..11).contains(&(t.rem_euclid(MS_PER_DAY) / 3_600_000))).count();
+        let work = ts
+            .iter()
+            .filter(|&&t| !(4..11).contains(&(t.rem_euclid(MS_PER_DAY) / 3_600_000)))
+            .count();
         assert!(work as f64 > 0.9 * ts.len() as f64);
         assert_eq!(Generator::new(GenConfig { days: 0, ..cfg }).count(), 0);
     }

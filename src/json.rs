@@ -66,7 +66,11 @@ impl<'de> Deserialize<'de> for Scalar<'de> {
                 Ok(Scalar::UInt(v))
             }
             fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(if v >= 0 { Scalar::UInt(v as u64) } else { Scalar::NegInt(v) })
+                Ok(if v >= 0 {
+                    Scalar::UInt(v as u64)
+                } else {
+                    Scalar::NegInt(v)
+                })
             }
             fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
                 Ok(Scalar::Float(v))
@@ -167,16 +171,20 @@ fn take_int(field: Field, v: Option<Scalar<'_>>) -> Result<Option<u64>, FieldErr
     match v {
         None | Some(Scalar::Null) => Ok(None),
         Some(Scalar::UInt(n)) if n <= MAX_ID => Ok(Some(n)),
-        Some(other) => Err(expected(field, &format!("an integer in 0..={MAX_ID}"), &other)),
+        Some(other) => Err(expected(
+            field,
+            &format!("an integer in 0..={MAX_ID}"),
+            &other,
+        )),
     }
 }
 
 fn take_day(field: Field, v: Option<Scalar<'_>>) -> Result<Option<Day>, FieldError> {
     match take_str(field, v)? {
         None => Ok(None),
-        Some(s) => Day::parse(&s)
-            .map(Some)
-            .ok_or_else(|| FieldError::new(field, format!("expected a date YYYY-MM-DD, got {s:?}"))),
+        Some(s) => Day::parse(&s).map(Some).ok_or_else(|| {
+            FieldError::new(field, format!("expected a date YYYY-MM-DD, got {s:?}"))
+        }),
     }
 }
 
@@ -200,7 +208,10 @@ fn from_raw(raw: RawObject<'_>) -> Result<Event, FieldError> {
     let mut v = raw.values;
     let mut take = |f: Field| v.get_mut(f as usize).and_then(Option::take);
     use Field as F;
-    let ts_text = required(F::EventTimestamp, take_str(F::EventTimestamp, take(F::EventTimestamp))?)?;
+    let ts_text = required(
+        F::EventTimestamp,
+        take_str(F::EventTimestamp, take(F::EventTimestamp))?,
+    )?;
     let event_timestamp_ms =
         parse_rfc3339_ms(&ts_text).map_err(|m| FieldError::new(F::EventTimestamp, m))?;
     if let Some(date) = take_day(F::EventDate, take(F::EventDate))? {
@@ -217,7 +228,10 @@ fn from_raw(raw: RawObject<'_>) -> Result<Event, FieldError> {
         let all: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
         FieldError::new(
             F::EventType,
-            format!("unknown event type {type_text:?} (expected one of {})", all.join(", ")),
+            format!(
+                "unknown event type {type_text:?} (expected one of {})",
+                all.join(", ")
+            ),
         )
     })?;
     let event = Event {
@@ -227,7 +241,10 @@ fn from_raw(raw: RawObject<'_>) -> Result<Event, FieldError> {
         event_name: required(F::EventName, take_str(F::EventName, take(F::EventName))?)?,
         event_subtype: take_str(F::EventSubtype, take(F::EventSubtype))?,
         tool_name: required(F::ToolName, take_str(F::ToolName, take(F::ToolName))?)?,
-        company_name: required(F::CompanyName, take_str(F::CompanyName, take(F::CompanyName))?)?,
+        company_name: required(
+            F::CompanyName,
+            take_str(F::CompanyName, take(F::CompanyName))?,
+        )?,
         project_name: take_str(F::ProjectName, take(F::ProjectName))?,
         project_number: take_str(F::ProjectNumber, take(F::ProjectNumber))?,
         project_is_demo: take_bool(F::ProjectIsDemo, take(F::ProjectIsDemo))?,
@@ -372,20 +389,37 @@ mod tests {
             err(&with("user_email", "null")),
             "field \"user_email\": required field is missing or null"
         );
-        assert_eq!(err(&with("is_api", "\"false\"")), "field \"is_api\": expected true or false, got \"false\"");
+        assert_eq!(
+            err(&with("is_api", "\"false\"")),
+            "field \"is_api\": expected true or false, got \"false\""
+        );
         assert_eq!(
             err(&with("event_date", "\"2026-11-25\"")),
             "field \"event_date\": 2026-11-25 disagrees with event_timestamp 2026-11-26T14:03:22.123Z (UTC date 2026-11-26)"
         );
-        assert!(err(&with("event_type", "\"Viewed\"")).starts_with("field \"event_type\": unknown event type \"Viewed\" (expected one of Allow, Assign,"));
-        assert!(err(&with("event_timestamp", "\"2026-11-26\"")).starts_with("field \"event_timestamp\": not an RFC 3339"));
-        assert_eq!(err(&with("project_name", "\"\"")), "field \"project_name\": must not be empty");
+        assert!(err(&with("event_type", "\"Viewed\"")).starts_with(
+            "field \"event_type\": unknown event type \"Viewed\" (expected one of Allow, Assign,"
+        ));
+        assert!(
+            err(&with("event_timestamp", "\"2026-11-26\""))
+                .starts_with("field \"event_timestamp\": not an RFC 3339")
+        );
+        assert_eq!(
+            err(&with("project_name", "\"\"")),
+            "field \"project_name\": must not be empty"
+        );
         let long = format!("\"{}\"", "a".repeat(1025));
-        assert_eq!(err(&with("user_name", &long)), "field \"user_name\": is 1025 bytes, at most 1024 allowed");
+        assert_eq!(
+            err(&with("user_name", &long)),
+            "field \"user_name\": is 1025 bytes, at most 1024 allowed"
+        );
         let url = format!("\"{}\"", "u".repeat(8192));
         assert!(parse_event(&with("url", &url)).is_ok());
         let id = format!("\"{}\"", "i".repeat(129));
-        assert_eq!(err(&with("event_id", &id)), "field \"event_id\": is 129 bytes, at most 128 allowed");
+        assert_eq!(
+            err(&with("event_id", &id)),
+            "field \"event_id\": is 129 bytes, at most 128 allowed"
+        );
         assert!(err("[1,2]").starts_with("not a JSON object"));
         assert!(err("{\"event_id\":").starts_with("not a JSON object"));
     }
@@ -400,8 +434,15 @@ mod tests {
 
     #[test]
     fn offsets_are_normalised() {
-        let e = parse_event(&with("event_timestamp", "\"2026-11-27T01:03:22.123+11:00\"")).unwrap();
-        assert_eq!(crate::time::format_ms(e.event_timestamp_ms), "2026-11-26T14:03:22.123Z");
+        let e = parse_event(&with(
+            "event_timestamp",
+            "\"2026-11-27T01:03:22.123+11:00\"",
+        ))
+        .unwrap();
+        assert_eq!(
+            crate::time::format_ms(e.event_timestamp_ms),
+            "2026-11-26T14:03:22.123Z"
+        );
         // event_date must agree with the UTC date, not the local one.
         let text = with("event_timestamp", "\"2026-11-27T01:03:22.123+11:00\"");
         assert!(parse_event(&text).is_ok());

@@ -2,13 +2,17 @@
 //!
 //! See `docs/architecture.md` for the modules and data flow, and
 //! `docs/format.md` for the on-disk format.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod codec;
 mod engine;
 pub mod error;
 pub mod event;
 pub mod files;
+pub mod generate;
 pub mod json;
 pub mod log;
 mod options;
@@ -18,10 +22,15 @@ pub mod segment;
 mod state;
 pub mod time;
 
+pub use engine::Engine;
 pub use error::{Error, Result};
 pub use event::{Event, EventType, Field, FieldKind, Value};
-pub use time::{Clock, Day, ManualClock, SystemClock};
-pub use engine::Engine;
 pub use options::{Durability, Options};
 pub use report::{AppendReport, Counters, DayStats, RejectReason, Rejection, Stats};
 pub use state::{Damage, DayState, Snapshot};
+pub use time::{Clock, Day, ManualClock, SystemClock};
+
+/// The README's code examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -103,9 +103,13 @@ impl LogWriter {
     }
 
     /// Writes one record holding `events` (not yet synced).
-    pub fn write_batch<'a>(&mut self, events: impl ExactSizeIterator<Item = &'a Event>) -> Result<()> {
+    pub fn write_batch<'a>(
+        &mut self,
+        events: impl ExactSizeIterator<Item = &'a Event>,
+    ) -> Result<()> {
         self.payload.clear();
-        self.payload.extend_from_slice(&(events.len() as u32).to_le_bytes());
+        self.payload
+            .extend_from_slice(&(events.len() as u32).to_le_bytes());
         for e in events {
             encode_event(&mut self.payload, e);
         }
@@ -193,7 +197,12 @@ pub fn replay(path: &Path, may_truncate: bool) -> Result<Replay> {
                 truncated_bytes: bytes.len() as u64,
             });
         }
-        return Err(corrupted(path, 0, "log header", "file shorter than its header"));
+        return Err(corrupted(
+            path,
+            0,
+            "log header",
+            "file shorter than its header",
+        ));
     }
     let header = &bytes[..LOG_HEADER_LEN];
     if header[0..8] != LOG_MAGIC {
@@ -201,7 +210,12 @@ pub fn replay(path: &Path, may_truncate: bool) -> Result<Replay> {
     }
     let stored_crc = u32::from_le_bytes([header[28], header[29], header[30], header[31]]);
     if crc32fast::hash(&header[..28]) != stored_crc {
-        return Err(corrupted(path, 28, "log header", "header checksum mismatch"));
+        return Err(corrupted(
+            path,
+            28,
+            "log header",
+            "header checksum mismatch",
+        ));
     }
     let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
     if version != LOG_VERSION {

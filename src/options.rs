@@ -54,6 +54,9 @@ impl Default for Options {
 impl Options {
     /// The default options with this clock.
     pub fn with_clock(clock: Arc<dyn Clock>) -> Options {
-        Options { clock, ..Options::default() }
+        Options {
+            clock,
+            ..Options::default()
+        }
     }
 }

@@ -40,7 +40,9 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner>
     let mut damaged: Vec<(Day, u64, Damage)> = Vec::new();
 
     for (name, path) in files::list_dir(&root.join(DAYS_DIR))? {
-        let Some(day) = Day::parse(&name) else { continue };
+        let Some(day) = Day::parse(&name) else {
+            continue;
+        };
         if !path.is_dir() {
             continue;
         }
@@ -128,7 +130,10 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner>
                 continue;
             }
             let h = xxh3_64(e.event_id.as_bytes());
-            if state.all_segments().any(|s| s.contains_id(&e.event_id, h).unwrap_or(false)) {
+            if state
+                .all_segments()
+                .any(|s| s.contains_id(&e.event_id, h).unwrap_or(false))
+            {
                 continue;
             }
             mem_ids.insert(e.event_id.as_str().into());
@@ -138,7 +143,9 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner>
         }
     }
     for (day, evs) in by_day {
-        Arc::make_mut(state.days.entry(day).or_default()).mem.push(Arc::new(evs));
+        Arc::make_mut(state.days.entry(day).or_default())
+            .mem
+            .push(Arc::new(evs));
     }
     let next_seq = logs.last().map_or(1, |s| s + 1);
     let log = LogWriter::create(&root, next_seq)?;

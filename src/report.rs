@@ -71,10 +71,11 @@ impl AppendReport {
     pub fn merge(&mut self, other: AppendReport, offset: usize) {
         self.stored += other.stored;
         self.duplicates += other.duplicates;
-        self.rejected.extend(other.rejected.into_iter().map(|mut r| {
-            r.index += offset;
-            r
-        }));
+        self.rejected
+            .extend(other.rejected.into_iter().map(|mut r| {
+                r.index += offset;
+                r
+            }));
     }
 }
 
@@ -108,6 +109,10 @@ pub struct Counters {
     pub seals: u64,
     pub segments_written: u64,
     pub compactions: u64,
+    /// Wall time spent sealing (including automatic compaction).
+    pub seal_ms: u64,
+    /// Wall time spent compacting.
+    pub compact_ms: u64,
     pub days_dropped: u64,
     /// Events recovered from the log on open.
     pub replayed_events: u64,
@@ -132,7 +137,10 @@ pub struct Stats {
 
 impl Stats {
     pub fn events(&self) -> u64 {
-        self.days.iter().map(|d| d.sealed_events + d.buffered_events).sum()
+        self.days
+            .iter()
+            .map(|d| d.sealed_events + d.buffered_events)
+            .sum()
     }
     pub fn bytes(&self) -> u64 {
         self.days.iter().map(|d| d.bytes).sum()

@@ -24,13 +24,23 @@ pub struct Damage {
 impl Damage {
     pub fn from_error(path: PathBuf, e: &Error) -> Damage {
         match e {
-            Error::Corrupted { path, offset, section, reason } => Damage {
+            Error::Corrupted {
+                path,
+                offset,
+                section,
+                reason,
+            } => Damage {
                 path: path.clone(),
                 offset: *offset,
                 section: section.clone(),
                 reason: reason.clone(),
             },
-            other => Damage { path, offset: 0, section: "file".into(), reason: other.to_string() },
+            other => Damage {
+                path,
+                offset: 0,
+                section: "file".into(),
+                reason: other.to_string(),
+            },
         }
     }
 
@@ -91,7 +101,10 @@ pub struct Snapshot {
 impl Snapshot {
     /// Days inside retention that hold data, ascending.
     pub fn days(&self) -> Vec<Day> {
-        self.partitions().filter(|(_, d)| !d.is_empty()).map(|(d, _)| d).collect()
+        self.partitions()
+            .filter(|(_, d)| !d.is_empty())
+            .map(|(d, _)| d)
+            .collect()
     }
 
     /// One day's partition, if it is inside retention and holds anything.
@@ -105,7 +118,10 @@ impl Snapshot {
     /// Every partition inside retention. (Partitions that fell out of
     /// retention since the last drop are hidden, not yet unlinked.)
     pub fn partitions(&self) -> impl Iterator<Item = (Day, &DayState)> {
-        self.state.days.range(self.horizon..).map(|(d, s)| (*d, s.as_ref()))
+        self.state
+            .days
+            .range(self.horizon..)
+            .map(|(d, s)| (*d, s.as_ref()))
     }
 
     /// Every event of `day` (sealed rows in timestamp order, then buffered
@@ -129,6 +145,8 @@ impl Snapshot {
 
     /// Number of events stored (sealed and buffered), all days.
     pub fn event_count(&self) -> u64 {
-        self.partitions().map(|(_, d)| d.segment_rows() + d.mem_events() as u64).sum()
+        self.partitions()
+            .map(|(_, d)| d.segment_rows() + d.mem_events() as u64)
+            .sum()
     }
 }

@@ -16,13 +16,20 @@ use daybook::{Day, Engine, Error};
 fn sealed_dir(dir: &Path) -> Vec<PathBuf> {
     let c = clock();
     let engine = Engine::open(dir, options(&c)).unwrap();
-    let evs: Vec<_> = (0..60).map(|i| event(&format!("e{i}"), day_ms(i % 3, i * 1000), i as u64)).collect();
+    let evs: Vec<_> = (0..60)
+        .map(|i| event(&format!("e{i}"), day_ms(i % 3, i * 1000), i as u64))
+        .collect();
     engine.append(evs).unwrap();
     engine.flush().unwrap();
     let mut paths: Vec<PathBuf> = engine
         .snapshot()
         .partitions()
-        .flat_map(|(_, d)| d.segments.iter().map(|s| s.path().to_path_buf()).collect::<Vec<_>>())
+        .flat_map(|(_, d)| {
+            d.segments
+                .iter()
+                .map(|s| s.path().to_path_buf())
+                .collect::<Vec<_>>()
+        })
         .collect();
     paths.sort();
     paths
@@ -46,11 +53,18 @@ fn every_flipped_byte_of_a_segment_is_detected() {
         bad[i] ^= 0x5a;
         std::fs::write(&scratch, &bad).unwrap();
         match check_or_verify(&scratch) {
-            Err(Error::Corrupted { path, section, reason, .. }) => {
+            Err(Error::Corrupted {
+                path,
+                section,
+                reason,
+                ..
+            }) => {
                 assert_eq!(path, scratch);
                 assert!(!section.is_empty() && !reason.is_empty());
             }
-            Err(Error::UnsupportedVersion { .. }) => assert!((8..12).contains(&i) || i >= good.len() - 64),
+            Err(Error::UnsupportedVersion { .. }) => {
+                assert!((8..12).contains(&i) || i >= good.len() - 64)
+            }
             other => panic!("flip at byte {i} of {} not detected: {other:?}", good.len()),
         }
     }
@@ -66,7 +80,10 @@ fn every_truncation_of_a_segment_is_an_error_not_a_crash() {
         std::fs::write(&scratch, &good[..len]).unwrap();
         match SegmentReader::open(&scratch) {
             Err(Error::Corrupted { .. }) => {}
-            other => panic!("truncation to {len} bytes not detected: {:?}", other.map(|_| ())),
+            other => panic!(
+                "truncation to {len} bytes not detected: {:?}",
+                other.map(|_| ())
+            ),
         }
     }
 }
@@ -79,7 +96,10 @@ fn a_damaged_segment_fails_its_day_and_spares_the_others() {
     let victim = &segs[0];
     let (offset, len) = SegmentReader::open(victim)
         .unwrap()
-        .section_range(daybook::segment::SectionKind::Codes, daybook::Field::ToolName as u16)
+        .section_range(
+            daybook::segment::SectionKind::Codes,
+            daybook::Field::ToolName as u16,
+        )
         .unwrap();
     let mut bytes = std::fs::read(victim).unwrap();
     bytes[(offset + len / 2) as usize] ^= 0xff;
@@ -89,17 +109,34 @@ fn a_damaged_segment_fails_its_day_and_spares_the_others() {
     let snap = engine.snapshot();
     let days = snap.days();
     assert_eq!(days.len(), 3);
-    let victim_day = Day::parse(victim.parent().unwrap().file_name().unwrap().to_str().unwrap()).unwrap();
+    let victim_day = Day::parse(
+        victim
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap(),
+    )
+    .unwrap();
     for day in days {
         let r = snap.day_events(day);
         if day == victim_day {
             match r {
-                Err(Error::Corrupted { path, offset: at, section, .. }) => {
+                Err(Error::Corrupted {
+                    path,
+                    offset: at,
+                    section,
+                    ..
+                }) => {
                     assert_eq!(&path, victim);
                     assert_eq!(at, offset);
                     assert!(section.starts_with("codes of tool_name"), "{section}");
                 }
-                other => panic!("damaged day read without error: {:?}", other.map(|v| v.len())),
+                other => panic!(
+                    "damaged day read without error: {:?}",
+                    other.map(|v| v.len())
+                ),
             }
         } else {
             assert_eq!(r.unwrap().len(), 20);
@@ -107,27 +144,49 @@ fn a_damaged_segment_fails_its_day_and_spares_the_others() {
     }
     let problems = engine.verify();
     assert_eq!(problems.len(), 1);
-    assert!(problems[0].to_string().contains(victim.to_str().unwrap()), "{}", problems[0]);
+    assert!(
+        problems[0].to_string().contains(victim.to_str().unwrap()),
+        "{}",
+        problems[0]
+    );
 }
 
 #[test]
 fn a_truncated_segment_is_quarantined_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let segs = sealed_dir(dir.path());
-    let f = std::fs::OpenOptions::new().write(true).open(&segs[1]).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segs[1])
+        .unwrap();
     f.set_len(100).unwrap();
     drop(f);
     let c = clock();
     let engine = Engine::open(dir.path(), options(&c)).unwrap();
     let snap = engine.snapshot();
-    let bad_day = Day::parse(segs[1].parent().unwrap().file_name().unwrap().to_str().unwrap()).unwrap();
+    let bad_day = Day::parse(
+        segs[1]
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap(),
+    )
+    .unwrap();
     let err = snap.day_events(bad_day).unwrap_err();
-    assert!(err.to_string().contains("footer") || err.to_string().contains("file"), "{err}");
+    assert!(
+        err.to_string().contains("footer") || err.to_string().contains("file"),
+        "{err}"
+    );
     assert_eq!(snap.event_count(), 40);
 }
 
 fn log_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("log")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("log"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     v.sort();
     v
 }
@@ -139,7 +198,9 @@ fn unsealed_log(dir: &Path) -> (PathBuf, Vec<u8>) {
     let c = clock();
     let engine = Engine::open(dir, options(&c)).unwrap();
     for b in 0..3 {
-        let evs: Vec<_> = (0..10).map(|i| event(&format!("b{b}-{i}"), day_ms(0, i), i as u64)).collect();
+        let evs: Vec<_> = (0..10)
+            .map(|i| event(&format!("b{b}-{i}"), day_ms(0, i), i as u64))
+            .collect();
         engine.append(evs).unwrap();
     }
     let log = log_files(dir).pop().unwrap();
@@ -175,7 +236,12 @@ fn damage_below_the_tail_is_reported_with_file_and_offset() {
     std::fs::write(&log, &bytes).unwrap();
     let c = clock();
     match Engine::open(dir.path(), options(&c)) {
-        Err(Error::Corrupted { path, offset, section, reason }) => {
+        Err(Error::Corrupted {
+            path,
+            offset,
+            section,
+            reason,
+        }) => {
             assert_eq!(path, log);
             assert_eq!(offset, 32);
             assert_eq!(section, "log record");

@@ -20,23 +20,40 @@ use daybook::{Engine, Options};
 const DIR_ENV: &str = "DAYBOOK_CRASH_CHILD_DIR";
 
 fn child_options(c: &daybook::ManualClock) -> Options {
-    Options { max_buffered_events: 150, compact_min_segments: 3, ..options(c) }
+    Options {
+        max_buffered_events: 150,
+        compact_min_segments: 3,
+        ..options(c)
+    }
 }
 
 /// Batch `b` of the child: its ids and events are a function of `b` alone.
 fn batch(b: u64) -> Vec<daybook::Event> {
     let size = 1 + (b * 7919 % 25);
-    (0..size).map(|i| event(&format!("b{b}-{i}"), day_ms(((b + i) % 5) as i64, (b * 1000 + i) as i64 % 86_400_000), b + i)).collect()
+    (0..size)
+        .map(|i| {
+            event(
+                &format!("b{b}-{i}"),
+                day_ms(((b + i) % 5) as i64, (b * 1000 + i) as i64 % 86_400_000),
+                b + i,
+            )
+        })
+        .collect()
 }
 
 /// The child: runs only when spawned by `crash_recovery_keeps_every_acknowledged_batch`.
 #[test]
 #[ignore = "spawned by the crash test"]
 fn crash_child() {
-    let Ok(dir) = std::env::var(DIR_ENV) else { return };
+    let Ok(dir) = std::env::var(DIR_ENV) else {
+        return;
+    };
     let c = clock();
     let engine = Engine::open(&dir, child_options(&c)).unwrap();
-    let start: u64 = std::env::var("DAYBOOK_CRASH_START").unwrap().parse().unwrap();
+    let start: u64 = std::env::var("DAYBOOK_CRASH_START")
+        .unwrap()
+        .parse()
+        .unwrap();
     for b in start.. {
         let mut evs = batch(b);
         // Re-send part of an earlier batch: acknowledged as duplicates.
@@ -52,7 +69,13 @@ fn crash_child() {
 fn one_iteration(dir: &std::path::Path, start: u64, kill_after: Duration) -> (u64, Option<u64>) {
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
-        .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "crash_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(DIR_ENV, dir)
         .env("DAYBOOK_CRASH_START", start.to_string())
         .stdout(Stdio::piped())
@@ -88,7 +111,10 @@ fn one_iteration(dir: &std::path::Path, start: u64, kill_after: Duration) -> (u6
 
 #[test]
 fn crash_recovery_keeps_every_acknowledged_batch() {
-    let iterations: u64 = std::env::var("DAYBOOK_CRASH_ITERATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
+    let iterations: u64 = std::env::var("DAYBOOK_CRASH_ITERATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
@@ -109,23 +135,48 @@ fn crash_recovery_keeps_every_acknowledged_batch() {
         let mut per_batch: BTreeMap<u64, usize> = BTreeMap::new();
         for (_, evs) in contents(&engine) {
             for e in evs {
-                let b: u64 = e.event_id[1..e.event_id.find('-').unwrap()].parse().unwrap();
-                assert!(ids.insert(e.event_id.clone()), "iteration {it}: {} stored twice", e.event_id);
-                assert_eq!(e, batch(b)[e.event_id[e.event_id.find('-').unwrap() + 1..].parse::<usize>().unwrap()]);
+                let b: u64 = e.event_id[1..e.event_id.find('-').unwrap()]
+                    .parse()
+                    .unwrap();
+                assert!(
+                    ids.insert(e.event_id.clone()),
+                    "iteration {it}: {} stored twice",
+                    e.event_id
+                );
+                assert_eq!(
+                    e,
+                    batch(b)[e.event_id[e.event_id.find('-').unwrap() + 1..]
+                        .parse::<usize>()
+                        .unwrap()]
+                );
                 *per_batch.entry(b).or_default() += 1;
             }
         }
         let top = acked_upto.map_or(0, |a| a + 1);
         for b in 0..top {
-            assert_eq!(per_batch.get(&b).copied(), Some(batch(b).len()), "iteration {it}: acknowledged batch {b} incomplete");
+            assert_eq!(
+                per_batch.get(&b).copied(),
+                Some(batch(b).len()),
+                "iteration {it}: acknowledged batch {b} incomplete"
+            );
         }
         // At most the batch in flight beyond the acknowledged ones, whole.
         for (&b, &n) in per_batch.range(top..) {
-            assert!(b == top || b == next, "iteration {it}: unacknowledged batch {b} present");
-            assert_eq!(n, batch(b).len(), "iteration {it}: batch {b} partially visible");
+            assert!(
+                b == top || b == next,
+                "iteration {it}: unacknowledged batch {b} present"
+            );
+            assert_eq!(
+                n,
+                batch(b).len(),
+                "iteration {it}: batch {b} partially visible"
+            );
         }
         next = per_batch.keys().next_back().map_or(0, |b| b + 1).max(top);
         drop(engine);
     }
-    assert!(acked_upto.unwrap_or(0) > 10, "the child acknowledged too little to test anything");
+    assert!(
+        acked_upto.unwrap_or(0) > 10,
+        "the child acknowledged too little to test anything"
+    );
 }

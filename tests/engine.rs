@@ -12,7 +12,9 @@ use daybook::{Day, Durability, Engine, Error, Options, RejectReason};
 fn append_is_visible_and_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
-    let evs: Vec<_> = (0..100).map(|i| event(&format!("e{i}"), day_ms(i % 3, i * 1000), i as u64)).collect();
+    let evs: Vec<_> = (0..100)
+        .map(|i| event(&format!("e{i}"), day_ms(i % 3, i * 1000), i as u64))
+        .collect();
     {
         let engine = Engine::open(dir.path(), options(&c)).unwrap();
         let r = engine.append(evs.clone()).unwrap();
@@ -44,19 +46,35 @@ fn duplicates_are_counted_once_across_buffer_segments_and_restarts() {
     let a = event("same-id", day_ms(0, 1000), 1);
     let mut b = event("same-id", day_ms(2, 5000), 2); // other fields and day differ
     b.user_name = "Somebody Else".into();
-    let r = engine.append(vec![a.clone(), b.clone(), a.clone()]).unwrap();
+    let r = engine
+        .append(vec![a.clone(), b.clone(), a.clone()])
+        .unwrap();
     assert_eq!((r.stored, r.duplicates), (1, 2));
     let r = engine.append(vec![b.clone()]).unwrap();
-    assert_eq!((r.stored, r.duplicates), (0, 1), "duplicate of a buffered event");
+    assert_eq!(
+        (r.stored, r.duplicates),
+        (0, 1),
+        "duplicate of a buffered event"
+    );
     engine.flush().unwrap();
     let r = engine.append(vec![b.clone()]).unwrap();
-    assert_eq!((r.stored, r.duplicates), (0, 1), "duplicate of a sealed event");
+    assert_eq!(
+        (r.stored, r.duplicates),
+        (0, 1),
+        "duplicate of a sealed event"
+    );
     drop(engine);
     let engine = Engine::open(dir.path(), options(&c)).unwrap();
-    let r = engine.append(vec![b, event("other", day_ms(1, 0), 3)]).unwrap();
+    let r = engine
+        .append(vec![b, event("other", day_ms(1, 0), 3)])
+        .unwrap();
     assert_eq!((r.stored, r.duplicates), (1, 1), "duplicate after restart");
     let got = contents(&engine);
-    assert_eq!(got[&Day::of_ms(day_ms(0, 0))], vec![a], "first stored copy wins");
+    assert_eq!(
+        got[&Day::of_ms(day_ms(0, 0))],
+        vec![a],
+        "first stored copy wins"
+    );
 }
 
 #[test]
@@ -64,9 +82,13 @@ fn late_events_land_in_their_day() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
     let engine = Engine::open(dir.path(), options(&c)).unwrap();
-    engine.append(vec![event("today", day_ms(0, 10), 1)]).unwrap();
+    engine
+        .append(vec![event("today", day_ms(0, 10), 1)])
+        .unwrap();
     engine.flush().unwrap();
-    engine.append(vec![event("late", day_ms(30, 10), 2)]).unwrap();
+    engine
+        .append(vec![event("late", day_ms(30, 10), 2)])
+        .unwrap();
     let snap = engine.snapshot();
     let old_day = Day::of_ms(day_ms(30, 0));
     assert_eq!(snap.day_events(old_day).unwrap().len(), 1);
@@ -86,7 +108,11 @@ fn rejections_name_index_and_reason() {
     let ok = event("ok", day_ms(30, 0), 4);
     let r = engine.append(vec![ok, bad, expired, future]).unwrap();
     assert_eq!(r.stored, 1);
-    let reasons: Vec<(usize, String)> = r.rejected.iter().map(|x| (x.index, x.reason.to_string())).collect();
+    let reasons: Vec<(usize, String)> = r
+        .rejected
+        .iter()
+        .map(|x| (x.index, x.reason.to_string()))
+        .collect();
     assert_eq!(
         reasons,
         vec![
@@ -111,7 +137,9 @@ fn retention_drops_whole_days_as_the_clock_advances() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
     let engine = Engine::open(dir.path(), options(&c)).unwrap();
-    let evs: Vec<_> = (0..31).map(|d| event(&format!("d{d}"), day_ms(d, 0), d as u64)).collect();
+    let evs: Vec<_> = (0..31)
+        .map(|d| event(&format!("d{d}"), day_ms(d, 0), d as u64))
+        .collect();
     engine.append(evs).unwrap();
     engine.flush().unwrap();
     assert_eq!(engine.snapshot().days().len(), 31);
@@ -140,7 +168,9 @@ fn day_rollover_seals_the_buffer() {
     engine.append(vec![event("a", day_ms(0, 5), 1)]).unwrap();
     assert_eq!(engine.stats().segments(), 0);
     c.advance_ms(86_400_000);
-    engine.append(vec![event("b", NOW_MS + 86_400_000, 2)]).unwrap();
+    engine
+        .append(vec![event("b", NOW_MS + 86_400_000, 2)])
+        .unwrap();
     let stats = engine.stats();
     assert_eq!(stats.segments(), 1);
     assert_eq!(stats.days.iter().map(|d| d.buffered_events).sum::<u64>(), 1);
@@ -150,10 +180,16 @@ fn day_rollover_seals_the_buffer() {
 fn buffer_threshold_seals_and_compaction_merges() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
-    let opts = Options { max_buffered_events: 50, compact_min_segments: 0, ..options(&c) };
+    let opts = Options {
+        max_buffered_events: 50,
+        compact_min_segments: 0,
+        ..options(&c)
+    };
     let engine = Engine::open(dir.path(), opts).unwrap();
     for batch in 0..10 {
-        let evs: Vec<_> = (0..25).map(|i| event(&format!("b{batch}-{i}"), day_ms(1, i * 60_000), i as u64)).collect();
+        let evs: Vec<_> = (0..25)
+            .map(|i| event(&format!("b{batch}-{i}"), day_ms(1, i * 60_000), i as u64))
+            .collect();
         engine.append(evs).unwrap();
     }
     let before = contents(&engine);
@@ -168,7 +204,14 @@ fn buffer_threshold_seals_and_compaction_merges() {
     let day = Day::of_ms(day_ms(1, 0));
     assert_eq!(held.day_events(day).unwrap().len(), 250);
     drop(engine);
-    let engine = Engine::open(dir.path(), Options { compact_min_segments: 0, ..options(&c) }).unwrap();
+    let engine = Engine::open(
+        dir.path(),
+        Options {
+            compact_min_segments: 0,
+            ..options(&c)
+        },
+    )
+    .unwrap();
     assert_eq!(contents(&engine), before);
     assert_eq!(engine.stats().segments(), 1);
 }
@@ -177,10 +220,16 @@ fn buffer_threshold_seals_and_compaction_merges() {
 fn automatic_compaction_bounds_segments_per_day() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
-    let opts = Options { max_buffered_events: 10, compact_min_segments: 3, ..options(&c) };
+    let opts = Options {
+        max_buffered_events: 10,
+        compact_min_segments: 3,
+        ..options(&c)
+    };
     let engine = Engine::open(dir.path(), opts).unwrap();
     for i in 0..100 {
-        engine.append(vec![event(&format!("x{i}"), day_ms(0, i), i as u64)]).unwrap();
+        engine
+            .append(vec![event(&format!("x{i}"), day_ms(0, i), i as u64)])
+            .unwrap();
     }
     let stats = engine.stats();
     assert!(stats.segments() < 3, "segments: {}", stats.segments());
@@ -210,7 +259,11 @@ fn foreign_files_are_ignored() {
     let today = Day::of_ms(NOW_MS).to_string();
     std::fs::write(dir.path().join("README.txt"), "notes").unwrap();
     std::fs::write(dir.path().join("log").join("notes.log"), "x").unwrap();
-    std::fs::write(dir.path().join("days").join(&today).join("backup.seg.bak"), "x").unwrap();
+    std::fs::write(
+        dir.path().join("days").join(&today).join("backup.seg.bak"),
+        "x",
+    )
+    .unwrap();
     std::fs::create_dir(dir.path().join("days").join("not-a-day")).unwrap();
     let engine = Engine::open(dir.path(), options(&c)).unwrap();
     assert_eq!(engine.snapshot().event_count(), 1);
@@ -222,10 +275,15 @@ fn interval_durability_still_reads_back_after_clean_close() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
     {
-        let opts = Options { durability: Durability::IntervalMs(5), ..options(&c) };
+        let opts = Options {
+            durability: Durability::IntervalMs(5),
+            ..options(&c)
+        };
         let engine = Engine::open(dir.path(), opts).unwrap();
         for i in 0..20 {
-            engine.append(vec![event(&format!("i{i}"), day_ms(0, i), i as u64)]).unwrap();
+            engine
+                .append(vec![event(&format!("i{i}"), day_ms(0, i), i as u64)])
+                .unwrap();
         }
     }
     let engine = Engine::open(dir.path(), options(&c)).unwrap();
@@ -236,7 +294,11 @@ fn interval_durability_still_reads_back_after_clean_close() {
 fn readers_run_concurrently_with_the_writer() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
-    let opts = Options { max_buffered_events: 200, compact_min_segments: 3, ..options(&c) };
+    let opts = Options {
+        max_buffered_events: 200,
+        compact_min_segments: 3,
+        ..options(&c)
+    };
     let engine = Arc::new(Engine::open(dir.path(), opts).unwrap());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut readers = Vec::new();
@@ -253,7 +315,11 @@ fn readers_run_concurrently_with_the_writer() {
                 // and never fewer events than an earlier snapshot.
                 assert_eq!(n % 50, 0);
                 assert!(n >= last);
-                let total: usize = snap.days().iter().map(|d| snap.day_events(*d).unwrap().len()).sum();
+                let total: usize = snap
+                    .days()
+                    .iter()
+                    .map(|d| snap.day_events(*d).unwrap().len())
+                    .sum();
                 assert_eq!(total as u64, n);
                 last = n;
                 checks += 1;
@@ -262,7 +328,9 @@ fn readers_run_concurrently_with_the_writer() {
         }));
     }
     for b in 0..40 {
-        let evs: Vec<_> = (0..50).map(|i| event(&format!("c{b}-{i}"), day_ms(b % 4, i), i as u64)).collect();
+        let evs: Vec<_> = (0..50)
+            .map(|i| event(&format!("c{b}-{i}"), day_ms(b % 4, i), i as u64))
+            .collect();
         assert_eq!(engine.append(evs).unwrap().stored, 50);
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -34,8 +34,22 @@ enum Op {
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
-    (0u8..60, 0i64..34, 0i64..86_400_000, 0u64..1000, prop::bool::weighted(0.05), prop::bool::weighted(0.03))
-        .prop_map(|(id, days_ago, ms, n, invalid, future)| Spec { id, days_ago, ms, n, invalid, future })
+    (
+        0u8..60,
+        0i64..34,
+        0i64..86_400_000,
+        0u64..1000,
+        prop::bool::weighted(0.05),
+        prop::bool::weighted(0.03),
+    )
+        .prop_map(|(id, days_ago, ms, n, invalid, future)| Spec {
+            id,
+            days_ago,
+            ms,
+            n,
+            invalid,
+            future,
+        })
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -107,7 +121,11 @@ impl Model {
 }
 
 fn opts(c: &ManualClock) -> Options {
-    Options { max_buffered_events: 7, compact_min_segments: 4, ..options(c) }
+    Options {
+        max_buffered_events: 7,
+        compact_min_segments: 4,
+        ..options(c)
+    }
 }
 
 fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
@@ -123,7 +141,13 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let evs: Vec<Event> = specs.iter().map(|s| make(s, now)).collect();
                 let want = model.append(&evs, now);
                 let r = e.append(evs).unwrap();
-                prop_assert_eq!((r.stored, r.duplicates, r.rejected.len()), want, "step {}: {:?}", step, op);
+                prop_assert_eq!(
+                    (r.stored, r.duplicates, r.rejected.len()),
+                    want,
+                    "step {}: {:?}",
+                    step,
+                    op
+                );
             }
             Op::Flush => e.flush().unwrap(),
             Op::Compact => {
@@ -139,7 +163,13 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
         }
         let e = engine.as_ref().unwrap();
-        prop_assert_eq!(contents(e), model.contents(c.now()), "after step {}: {:?}", step, op);
+        prop_assert_eq!(
+            contents(e),
+            model.contents(c.now()),
+            "after step {}: {:?}",
+            step,
+            op
+        );
     }
     Ok(())
 }

@@ -5,7 +5,13 @@
 use crate::codec::le_u32_at;
 
 const SALT: [u32; 8] = [
-    0x47b6_137b, 0x4497_4d91, 0x8824_ad5b, 0xa2b7_289d, 0x7054_95c7, 0x2df1_424b, 0x9efc_4947,
+    0x47b6_137b,
+    0x4497_4d91,
+    0x8824_ad5b,
+    0xa2b7_289d,
+    0x7054_95c7,
+    0x2df1_424b,
+    0x9efc_4947,
     0x5c6b_fb31,
 ];
 pub const BLOCK_BYTES: usize = 32;
@@ -55,7 +61,9 @@ mod tests {
 
     #[test]
     fn no_false_negatives_and_few_false_positives() {
-        let keys: Vec<u64> = (0..10_000u64).map(|i| xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes())).collect();
+        let keys: Vec<u64> = (0..10_000u64)
+            .map(|i| xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes()))
+            .collect();
         let f = build(&keys);
         assert!(keys.iter().all(|&k| may_contain(&f, k)));
         let fp = (10_000..110_000u64)

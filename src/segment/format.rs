@@ -115,14 +115,21 @@ impl SectionEntry {
     pub fn decode(r: &mut Reader<'_>) -> Result<SectionEntry, String> {
         let short = || "section table cut short".to_string();
         let kind_n = r.u16().ok_or_else(short)?;
-        let kind = SectionKind::from_u16(kind_n).ok_or_else(|| format!("unknown section kind {kind_n}"))?;
+        let kind = SectionKind::from_u16(kind_n)
+            .ok_or_else(|| format!("unknown section kind {kind_n}"))?;
         let field = r.u16().ok_or_else(short)?;
         let _reserved = r.u32().ok_or_else(short)?;
         let offset = r.u64().ok_or_else(short)?;
         let len = r.u64().ok_or_else(short)?;
         let crc = r.u32().ok_or_else(short)?;
         let _reserved = r.u32().ok_or_else(short)?;
-        Ok(SectionEntry { kind, field, offset, len, crc })
+        Ok(SectionEntry {
+            kind,
+            field,
+            offset,
+            len,
+            crc,
+        })
     }
 }
 
@@ -274,15 +281,30 @@ impl Meta {
         for _ in 0..n {
             let field = r.u16().ok_or_else(short)?;
             let enc = r.u8().ok_or_else(short)?;
-            let encoding = Encoding::from_u8(enc).ok_or_else(|| format!("unknown column encoding {enc}"))?;
+            let encoding =
+                Encoding::from_u8(enc).ok_or_else(|| format!("unknown column encoding {enc}"))?;
             let width = r.u8().ok_or_else(short)?;
             let count = r.u32().ok_or_else(short)?;
-            columns.push(ColumnMeta { field, encoding, width, count });
+            columns.push(ColumnMeta {
+                field,
+                encoding,
+                width,
+                count,
+            });
         }
         if r.remaining() != 0 {
             return Err("bytes left over after the meta section".into());
         }
-        Ok(Meta { segment_id, day, row_count, base_ts_ms, min_ts_ms, max_ts_ms, supersedes, columns })
+        Ok(Meta {
+            segment_id,
+            day,
+            row_count,
+            base_ts_ms,
+            min_ts_ms,
+            max_ts_ms,
+            supersedes,
+            columns,
+        })
     }
 }
 

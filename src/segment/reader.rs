@@ -54,9 +54,15 @@ impl SegmentReader {
     pub fn open(path: &Path) -> Result<SegmentReader> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        let bad = |offset: u64, section: &str, reason: String| Error::corrupted(path, offset, section, reason);
+        let bad = |offset: u64, section: &str, reason: String| {
+            Error::corrupted(path, offset, section, reason)
+        };
         if len < (HEADER_LEN + FOOTER_LEN) as u64 {
-            return Err(bad(0, "file", format!("{len} bytes is shorter than a header and footer")));
+            return Err(bad(
+                0,
+                "file",
+                format!("{len} bytes is shorter than a header and footer"),
+            ));
         }
         // SAFETY: segment files are immutable once renamed into place; the
         // engine never writes to or truncates them (it only unlinks), so the
@@ -64,7 +70,11 @@ impl SegmentReader {
         // checked above and every access below is bounds-checked.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
         if map.len() as u64 != len {
-            return Err(bad(0, "file", "file changed size while being opened".into()));
+            return Err(bad(
+                0,
+                "file",
+                "file changed size while being opened".into(),
+            ));
         }
         if map.get(0..8) != Some(&SEGMENT_MAGIC[..]) {
             return Err(bad(0, "header", "bad magic".into()));
@@ -84,11 +94,19 @@ impl SegmentReader {
             .ok_or_else(|| bad(footer_at as u64, "footer", "section count overflows".into()))?;
         let table_start = usize::try_from(footer.table_offset).unwrap_or(usize::MAX);
         if table_start < HEADER_LEN || table_start.checked_add(table_len) != Some(footer_at) {
-            return Err(bad(footer_at as u64, "footer", "section table does not end at the footer".into()));
+            return Err(bad(
+                footer_at as u64,
+                "footer",
+                "section table does not end at the footer".into(),
+            ));
         }
         let table = &map[table_start..footer_at];
         if crc32fast::hash(table) != footer.table_crc {
-            return Err(bad(footer.table_offset, "section table", "checksum mismatch".into()));
+            return Err(bad(
+                footer.table_offset,
+                "section table",
+                "checksum mismatch".into(),
+            ));
         }
         let mut r = Reader::new(table);
         let mut sections = Vec::with_capacity(footer.section_count as usize);
@@ -98,24 +116,50 @@ impl SegmentReader {
             let s = SectionEntry::decode(&mut r).map_err(|why| bad(at, "section table", why))?;
             let end = s.offset.checked_add(s.len);
             if s.offset < HEADER_LEN as u64 || end.is_none_or(|e| e > footer.table_offset) {
-                return Err(bad(at, "section table", format!("{} section out of bounds", s.kind.name())));
+                return Err(bad(
+                    at,
+                    "section table",
+                    format!("{} section out of bounds", s.kind.name()),
+                ));
             }
             if by_key.insert((s.kind, s.field), i).is_some() {
-                return Err(bad(at, "section table", format!("duplicate {} section", s.kind.name())));
+                return Err(bad(
+                    at,
+                    "section table",
+                    format!("duplicate {} section", s.kind.name()),
+                ));
             }
             sections.push(s);
         }
-        let meta_idx = *by_key
-            .get(&(SectionKind::Meta, NO_FIELD))
-            .ok_or_else(|| bad(footer.table_offset, "section table", "no meta section".into()))?;
+        let meta_idx = *by_key.get(&(SectionKind::Meta, NO_FIELD)).ok_or_else(|| {
+            bad(
+                footer.table_offset,
+                "section table",
+                "no meta section".into(),
+            )
+        })?;
         let ms = sections[meta_idx];
         let meta_bytes = &map[ms.offset as usize..(ms.offset + ms.len) as usize];
-        if section_crc(footer.segment_id, footer.day, SectionKind::Meta, NO_FIELD, meta_bytes) != ms.crc {
+        if section_crc(
+            footer.segment_id,
+            footer.day,
+            SectionKind::Meta,
+            NO_FIELD,
+            meta_bytes,
+        ) != ms.crc
+        {
             return Err(bad(ms.offset, "meta", "checksum mismatch".into()));
         }
         let meta = Meta::decode(meta_bytes).map_err(|why| bad(ms.offset, "meta", why))?;
-        if meta.segment_id != footer.segment_id || meta.day != footer.day || meta.row_count != footer.row_count {
-            return Err(bad(ms.offset, "meta", "meta disagrees with the footer".into()));
+        if meta.segment_id != footer.segment_id
+            || meta.day != footer.day
+            || meta.row_count != footer.row_count
+        {
+            return Err(bad(
+                ms.offset,
+                "meta",
+                "meta disagrees with the footer".into(),
+            ));
         }
         if meta.row_count == 0
             || Day::of_ms(meta.min_ts_ms) != meta.day
@@ -123,7 +167,11 @@ impl SegmentReader {
             || meta.min_ts_ms > meta.max_ts_ms
             || meta.base_ts_ms != meta.min_ts_ms
         {
-            return Err(bad(ms.offset, "meta", "row count or time range inconsistent with the day".into()));
+            return Err(bad(
+                ms.offset,
+                "meta",
+                "row count or time range inconsistent with the day".into(),
+            ));
         }
         let checked = (0..sections.len()).map(|_| OnceLock::new()).collect();
         let mut seg = SegmentReader {
@@ -143,7 +191,9 @@ impl SegmentReader {
     /// row count, so later reads stay inside the map.
     fn check_layout(&mut self) -> Result<()> {
         let rows = self.meta.row_count as u64;
-        let meta_offset = self.entry(SectionKind::Meta, NO_FIELD).map_or(0, |s| s.offset);
+        let meta_offset = self
+            .entry(SectionKind::Meta, NO_FIELD)
+            .map_or(0, |s| s.offset);
         let cols = self.meta.columns.clone();
         for c in cols {
             let bad = |why: String| Error::corrupted(&self.path, meta_offset, "meta", why);
@@ -158,11 +208,21 @@ impl SegmentReader {
             }
             let need = |kind: SectionKind| -> Result<SectionEntry> {
                 self.entry(kind, c.field).ok_or_else(|| {
-                    Error::corrupted(&self.path, meta_offset, "meta", format!("column {field} has no {} section", kind.name()))
+                    Error::corrupted(
+                        &self.path,
+                        meta_offset,
+                        "meta",
+                        format!("column {field} has no {} section", kind.name()),
+                    )
                 })
             };
             let size_err = |s: SectionEntry, why: &str| {
-                Error::corrupted(&self.path, s.offset, format!("{} of {field}", s.kind.name()), why.to_string())
+                Error::corrupted(
+                    &self.path,
+                    s.offset,
+                    format!("{} of {field}", s.kind.name()),
+                    why.to_string(),
+                )
             };
             match c.encoding {
                 Encoding::Timestamps => {
@@ -181,7 +241,11 @@ impl SegmentReader {
                     }
                     let dict = need(SectionKind::DictValues)?;
                     let n = u64::from(c.count);
-                    let min_len = if field.kind() == FieldKind::Str { 4 + 4 * (n + 1) } else { 4 + 8 * n };
+                    let min_len = if field.kind() == FieldKind::Str {
+                        4 + 4 * (n + 1)
+                    } else {
+                        4 + 8 * n
+                    };
                     let ok = dict.len >= min_len
                         && (field.kind() == FieldKind::Str || dict.len == min_len)
                         && le_u32_at(self.raw(dict), 0) == Some(c.count);
@@ -189,14 +253,17 @@ impl SegmentReader {
                         return Err(size_err(dict, "length does not match the value count"));
                     }
                     if let Some(b) = self.entry(SectionKind::Bitmaps, c.field)
-                        && (b.len < 4 + 4 * (n + 2) || le_u32_at(self.raw(b), 0) != Some(c.count + 1)) {
-                            return Err(size_err(b, "bitmap count does not match the dictionary"));
-                        }
+                        && (b.len < 4 + 4 * (n + 2)
+                            || le_u32_at(self.raw(b), 0) != Some(c.count + 1))
+                    {
+                        return Err(size_err(b, "bitmap count does not match the dictionary"));
+                    }
                 }
                 Encoding::Blocks => {
                     let s = need(SectionKind::Blocks)?;
                     let raw = self.raw(s);
-                    let (Some(block_rows), Some(n_blocks)) = (le_u32_at(raw, 0), le_u32_at(raw, 1)) else {
+                    let (Some(block_rows), Some(n_blocks)) = (le_u32_at(raw, 0), le_u32_at(raw, 1))
+                    else {
                         return Err(size_err(s, "block header cut short"));
                     };
                     if block_rows == 0
@@ -210,20 +277,38 @@ impl SegmentReader {
         }
         for f in Field::stored() {
             if self.columns[f as usize].is_none() {
-                return Err(Error::corrupted(&self.path, meta_offset, "meta", format!("no column for {f}")));
+                return Err(Error::corrupted(
+                    &self.path,
+                    meta_offset,
+                    "meta",
+                    format!("no column for {f}"),
+                ));
             }
         }
-        for (kind, len) in [(SectionKind::IdHashes, rows * 8), (SectionKind::IdRows, rows * 4)] {
+        for (kind, len) in [
+            (SectionKind::IdHashes, rows * 8),
+            (SectionKind::IdRows, rows * 4),
+        ] {
             match self.entry(kind, NO_FIELD) {
                 Some(s) if s.len == len => {}
                 _ => {
-                    return Err(Error::corrupted(&self.path, meta_offset, kind.name(), "missing or wrong length"));
+                    return Err(Error::corrupted(
+                        &self.path,
+                        meta_offset,
+                        kind.name(),
+                        "missing or wrong length",
+                    ));
                 }
             }
         }
         match self.entry(SectionKind::IdBloom, NO_FIELD) {
             Some(s) if s.len > 0 && s.len % bloom::BLOCK_BYTES as u64 == 0 => Ok(()),
-            _ => Err(Error::corrupted(&self.path, meta_offset, "id bloom", "missing or wrong length")),
+            _ => Err(Error::corrupted(
+                &self.path,
+                meta_offset,
+                "id bloom",
+                "missing or wrong length",
+            )),
         }
     }
 
@@ -233,23 +318,37 @@ impl SegmentReader {
 
     /// The bytes of a section, unchecked (bounds were checked at open).
     fn raw(&self, s: SectionEntry) -> &[u8] {
-        self.map.get(s.offset as usize..(s.offset + s.len) as usize).unwrap_or(&[])
+        self.map
+            .get(s.offset as usize..(s.offset + s.len) as usize)
+            .unwrap_or(&[])
     }
 
     /// The bytes of a section, checksum verified on first use.
     pub fn section(&self, kind: SectionKind, field: u16) -> Result<&[u8]> {
         let idx = *self.by_key.get(&(kind, field)).ok_or_else(|| {
-            Error::corrupted(&self.path, 0, kind.name(), format!("no {} section for {}", kind.name(), field_name(field)))
+            Error::corrupted(
+                &self.path,
+                0,
+                kind.name(),
+                format!("no {} section for {}", kind.name(), field_name(field)),
+            )
         })?;
         let s = self.sections[idx];
         let bytes = self.raw(s);
-        let ok = *self.checked[idx]
-            .get_or_init(|| section_crc(self.meta.segment_id, self.meta.day, kind, field, bytes) == s.crc);
+        let ok = *self.checked[idx].get_or_init(|| {
+            section_crc(self.meta.segment_id, self.meta.day, kind, field, bytes) == s.crc
+        });
         if !ok {
             return Err(Error::corrupted(
                 &self.path,
                 s.offset,
-                format!("{} of {} (day {}, segment {})", kind.name(), field_name(field), self.meta.day, self.meta.segment_id),
+                format!(
+                    "{} of {} (day {}, segment {})",
+                    kind.name(),
+                    field_name(field),
+                    self.meta.day,
+                    self.meta.segment_id
+                ),
                 "checksum mismatch",
             ));
         }
@@ -258,7 +357,12 @@ impl SegmentReader {
 
     fn corrupt(&self, kind: SectionKind, field: u16, why: impl Into<String>) -> Error {
         let offset = self.entry(kind, field).map_or(0, |s| s.offset);
-        Error::corrupted(&self.path, offset, format!("{} of {}", kind.name(), field_name(field)), why)
+        Error::corrupted(
+            &self.path,
+            offset,
+            format!("{} of {}", kind.name(), field_name(field)),
+            why,
+        )
     }
 
     pub fn path(&self) -> &Path {
@@ -294,12 +398,18 @@ impl SegmentReader {
 
     /// Bytes per section kind, for stats.
     pub fn section_sizes(&self) -> Vec<(SectionKind, u16, u64)> {
-        self.sections.iter().map(|s| (s.kind, s.field, s.len)).collect()
+        self.sections
+            .iter()
+            .map(|s| (s.kind, s.field, s.len))
+            .collect()
     }
 
     /// The timestamps column: row `i` is `base + le_u32[i]`.
     pub fn timestamps(&self) -> Result<(i64, &[u8])> {
-        Ok((self.meta.base_ts_ms, self.section(SectionKind::Timestamps, Field::EventTimestamp as u16)?))
+        Ok((
+            self.meta.base_ts_ms,
+            self.section(SectionKind::Timestamps, Field::EventTimestamp as u16)?,
+        ))
     }
 
     /// The timestamp of `row`.
@@ -307,7 +417,13 @@ impl SegmentReader {
         let (base, bytes) = self.timestamps()?;
         le_u32_at(bytes, row as usize)
             .map(|d| base + i64::from(d))
-            .ok_or_else(|| self.corrupt(SectionKind::Timestamps, Field::EventTimestamp as u16, "row out of range"))
+            .ok_or_else(|| {
+                self.corrupt(
+                    SectionKind::Timestamps,
+                    Field::EventTimestamp as u16,
+                    "row out of range",
+                )
+            })
     }
 
     /// A dictionary-coded column.
@@ -350,7 +466,8 @@ impl SegmentReader {
             .get(body + start as usize..body + end as usize)
             .filter(|_| start <= end)
             .ok_or_else(|| bad("bitmap offsets out of range"))?;
-        let bm = RoaringBitmap::deserialize_from(slice).map_err(|e| bad(&format!("bad bitmap: {e}")))?;
+        let bm =
+            RoaringBitmap::deserialize_from(slice).map_err(|e| bad(&format!("bad bitmap: {e}")))?;
         if bm.max().is_some_and(|m| m >= self.rows()) {
             return Err(bad("bitmap names a row past the end"));
         }
@@ -373,38 +490,20 @@ impl SegmentReader {
         })
     }
 
+    /// The event-id index, for duplicate checks of many ids.
+    pub fn id_index(&self) -> Result<IdIndex<'_>> {
+        Ok(IdIndex {
+            seg: self,
+            bloom: self.section(SectionKind::IdBloom, NO_FIELD)?,
+            hashes: self.section(SectionKind::IdHashes, NO_FIELD)?,
+            rows: self.section(SectionKind::IdRows, NO_FIELD)?,
+            ids: None,
+        })
+    }
+
     /// Whether an event with this id (and its xxh3-64 `hash`) is stored here.
     pub fn contains_id(&self, id: &str, hash: u64) -> Result<bool> {
-        let filter = self.section(SectionKind::IdBloom, NO_FIELD)?;
-        if !bloom::may_contain(filter, hash) {
-            return Ok(false);
-        }
-        let hashes = self.section(SectionKind::IdHashes, NO_FIELD)?;
-        let rows = self.section(SectionKind::IdRows, NO_FIELD)?;
-        let n = self.rows() as usize;
-        // First index whose hash is >= `hash` (hashes are sorted).
-        let (mut lo, mut hi) = (0usize, n);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if le_u64_at(hashes, mid).unwrap_or(u64::MAX) < hash {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        let mut ids = None;
-        while lo < n && le_u64_at(hashes, lo) == Some(hash) {
-            let row = le_u32_at(rows, lo).ok_or_else(|| self.corrupt(SectionKind::IdRows, NO_FIELD, "short"))?;
-            let cursor = match &mut ids {
-                Some(c) => c,
-                None => ids.insert(self.blocks(Field::EventId)?),
-            };
-            if cursor.get(row)? == Value::Str(id) {
-                return Ok(true);
-            }
-            lo += 1;
-        }
-        Ok(false)
+        self.id_index()?.contains(id, hash)
     }
 
     /// Decodes every row into events, in row (timestamp) order.
@@ -423,21 +522,41 @@ impl SegmentReader {
         // not read by queries, but a flip there is still damage: they must be
         // exactly what the writer puts there.
         if self.map.get(8..16) != Some(&super::format::header_bytes()[8..16]) {
-            return Err(Error::corrupted(&self.path, 8, "header", "header fields differ from this version's"));
+            return Err(Error::corrupted(
+                &self.path,
+                8,
+                "header",
+                "header fields differ from this version's",
+            ));
         }
-        let mut spans: Vec<(u64, u64)> = self.sections.iter().map(|s| (s.offset, s.offset + s.len)).collect();
+        let mut spans: Vec<(u64, u64)> = self
+            .sections
+            .iter()
+            .map(|s| (s.offset, s.offset + s.len))
+            .collect();
         spans.sort_unstable();
         let mut pos = HEADER_LEN as u64;
-        let table = self.map.len() as u64 - (FOOTER_LEN + self.sections.len() * SECTION_ENTRY_LEN) as u64;
+        let table =
+            self.map.len() as u64 - (FOOTER_LEN + self.sections.len() * SECTION_ENTRY_LEN) as u64;
         spans.push((table, table));
         for (start, end) in spans {
             if start < pos {
-                return Err(Error::corrupted(&self.path, start, "section table", "sections overlap"));
+                return Err(Error::corrupted(
+                    &self.path,
+                    start,
+                    "section table",
+                    "sections overlap",
+                ));
             }
-            if let Some(gap) = self.map.get(pos as usize..start as usize) {
-                if let Some(i) = gap.iter().position(|&b| b != 0) {
-                    return Err(Error::corrupted(&self.path, pos + i as u64, "padding", "non-zero byte between sections"));
-                }
+            if let Some(gap) = self.map.get(pos as usize..start as usize)
+                && let Some(i) = gap.iter().position(|&b| b != 0)
+            {
+                return Err(Error::corrupted(
+                    &self.path,
+                    pos + i as u64,
+                    "padding",
+                    "non-zero byte between sections",
+                ));
             }
             pos = end;
         }
@@ -445,7 +564,11 @@ impl SegmentReader {
         for row in 0..self.rows() {
             let e = dec.event(row)?;
             if e.day() != self.day() {
-                return Err(self.corrupt(SectionKind::Timestamps, Field::EventTimestamp as u16, "row outside the day"));
+                return Err(self.corrupt(
+                    SectionKind::Timestamps,
+                    Field::EventTimestamp as u16,
+                    "row outside the day",
+                ));
             }
         }
         for field in super::INDEXED_FIELDS {
@@ -455,16 +578,66 @@ impl SegmentReader {
                 let bm = self.bitmap(field, code)?.unwrap_or_default();
                 for row in bm.iter().take(4) {
                     if dict.code(row) != code {
-                        return Err(self.corrupt(SectionKind::Bitmaps, field as u16, "bitmap disagrees with codes"));
+                        return Err(self.corrupt(
+                            SectionKind::Bitmaps,
+                            field as u16,
+                            "bitmap disagrees with codes",
+                        ));
                     }
                 }
                 total += bm.len();
             }
             if total != u64::from(self.rows()) {
-                return Err(self.corrupt(SectionKind::Bitmaps, field as u16, "bitmaps do not cover every row once"));
+                return Err(self.corrupt(
+                    SectionKind::Bitmaps,
+                    field as u16,
+                    "bitmaps do not cover every row once",
+                ));
             }
         }
         Ok(())
+    }
+}
+
+/// A segment's event-id index: Bloom filter, sorted hashes, their rows.
+pub struct IdIndex<'a> {
+    seg: &'a SegmentReader,
+    bloom: &'a [u8],
+    hashes: &'a [u8],
+    rows: &'a [u8],
+    ids: Option<BlockCursor<'a>>,
+}
+
+impl IdIndex<'_> {
+    /// Whether an event with this id (and its xxh3-64 `hash`) is stored.
+    pub fn contains(&mut self, id: &str, hash: u64) -> Result<bool> {
+        if !bloom::may_contain(self.bloom, hash) {
+            return Ok(false);
+        }
+        let n = self.seg.rows() as usize;
+        // First index whose hash is >= `hash` (hashes are sorted).
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if le_u64_at(self.hashes, mid).unwrap_or(u64::MAX) < hash {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        while lo < n && le_u64_at(self.hashes, lo) == Some(hash) {
+            let row = le_u32_at(self.rows, lo)
+                .ok_or_else(|| self.seg.corrupt(SectionKind::IdRows, NO_FIELD, "cut short"))?;
+            let cursor = match &mut self.ids {
+                Some(c) => c,
+                None => self.ids.insert(self.seg.blocks(Field::EventId)?),
+            };
+            if cursor.get(row)? == Value::Str(id) {
+                return Ok(true);
+            }
+            lo += 1;
+        }
+        Ok(false)
     }
 }
 
@@ -506,13 +679,22 @@ impl<'a> DictColumn<'a> {
             return Ok(Value::Null);
         }
         if code > self.count {
-            return Err(self.seg.corrupt(SectionKind::Codes, self.field as u16, format!("code {code} past the dictionary")));
+            return Err(self.seg.corrupt(
+                SectionKind::Codes,
+                self.field as u16,
+                format!("code {code} past the dictionary"),
+            ));
         }
         let i = code as usize - 1;
-        let bad = |why: &str| self.seg.corrupt(SectionKind::DictValues, self.field as u16, why);
+        let bad = |why: &str| {
+            self.seg
+                .corrupt(SectionKind::DictValues, self.field as u16, why)
+        };
         if self.field.kind() == FieldKind::Str {
             let body = 4 + 4 * (self.count as usize + 1);
-            let (Some(start), Some(end)) = (le_u32_at(self.values, 1 + i), le_u32_at(self.values, 2 + i)) else {
+            let (Some(start), Some(end)) =
+                (le_u32_at(self.values, 1 + i), le_u32_at(self.values, 2 + i))
+            else {
                 return Err(bad("offsets cut short"));
             };
             let bytes = self
@@ -520,9 +702,12 @@ impl<'a> DictColumn<'a> {
                 .get(body + start as usize..body + end as usize)
                 .filter(|_| start < end)
                 .ok_or_else(|| bad("value offsets out of range"))?;
-            std::str::from_utf8(bytes).map(Value::Str).map_err(|_| bad("value is not UTF-8"))
+            std::str::from_utf8(bytes)
+                .map(Value::Str)
+                .map_err(|_| bad("value is not UTF-8"))
         } else {
-            let key = le_u64_at(self.values.get(4..).unwrap_or(&[]), i).ok_or_else(|| bad("values cut short"))?;
+            let key = le_u64_at(self.values.get(4..).unwrap_or(&[]), i)
+                .ok_or_else(|| bad("values cut short"))?;
             key_value(self.field, key).ok_or_else(|| bad(&format!("{key} is not a valid value")))
         }
     }
@@ -547,7 +732,8 @@ pub struct BlockCursor<'a> {
 
 impl BlockCursor<'_> {
     fn bad(&self, why: impl Into<String>) -> Error {
-        self.seg.corrupt(SectionKind::Blocks, self.field as u16, why)
+        self.seg
+            .corrupt(SectionKind::Blocks, self.field as u16, why)
     }
 
     fn load(&mut self, block: u32) -> Result<()> {
@@ -555,8 +741,10 @@ impl BlockCursor<'_> {
             return Err(self.bad(format!("block {block} past the end")));
         }
         let table_end = 8 + 8 * (self.n_blocks as usize + 1);
-        let (Some(start), Some(end)) = (le_u64_at(&self.bytes[8..], block as usize), le_u64_at(&self.bytes[8..], block as usize + 1))
-        else {
+        let (Some(start), Some(end)) = (
+            le_u64_at(&self.bytes[8..], block as usize),
+            le_u64_at(&self.bytes[8..], block as usize + 1),
+        ) else {
             return Err(self.bad("block table cut short"));
         };
         let frame = self
@@ -569,7 +757,8 @@ impl BlockCursor<'_> {
         if raw_len > self.block_rows as usize * (crate::event::MAX_URL_BYTES + 16) {
             return Err(self.bad(format!("block {block} claims {raw_len} bytes")));
         }
-        self.raw = zstd::bulk::decompress(&frame[4..], raw_len).map_err(|e| self.bad(format!("block {block}: {e}")))?;
+        self.raw = zstd::bulk::decompress(&frame[4..], raw_len)
+            .map_err(|e| self.bad(format!("block {block}: {e}")))?;
         if self.raw.len() != raw_len {
             return Err(self.bad(format!("block {block} decompressed to the wrong size")));
         }
@@ -578,7 +767,13 @@ impl BlockCursor<'_> {
         let mut r = Reader::new(&self.raw);
         for _ in 0..rows_in_block {
             self.starts.push(r.pos() as u32);
-            decode_value(&mut r, self.field).map_err(|why| self.seg.corrupt(SectionKind::Blocks, self.field as u16, format!("block {block}: {why}")))?;
+            decode_value(&mut r, self.field).map_err(|why| {
+                self.seg.corrupt(
+                    SectionKind::Blocks,
+                    self.field as u16,
+                    format!("block {block}: {why}"),
+                )
+            })?;
         }
         if r.remaining() != 0 {
             return Err(self.bad(format!("block {block} has bytes past its last value")));
@@ -596,7 +791,11 @@ impl BlockCursor<'_> {
         if self.current != Some(block) {
             self.load(block)?;
         }
-        let start = self.starts.get((row % self.block_rows) as usize).copied().unwrap_or(0) as usize;
+        let start = self
+            .starts
+            .get((row % self.block_rows) as usize)
+            .copied()
+            .unwrap_or(0) as usize;
         let mut r = Reader::new(self.raw.get(start..).unwrap_or(&[]));
         decode_value(&mut r, self.field).map_err(|why| self.bad(why))
     }
@@ -631,14 +830,18 @@ impl<'a> RowDecoder<'a> {
         e.event_timestamp_ms = self.seg.timestamp(row)?;
         for d in &self.dicts {
             let v = d.get(row)?;
-            e.set(d.field, v).map_err(|why| fix(self.seg, d.field, why))?;
+            e.set(d.field, v)
+                .map_err(|why| fix(self.seg, d.field, why))?;
         }
         for b in &mut self.blocks {
             let field = b.field;
             let v = b.get(row)?;
             e.set(field, v).map_err(|why| fix(self.seg, field, why))?;
         }
-        e.validate().map_err(|why| self.seg.corrupt(SectionKind::Meta, NO_FIELD, format!("row {row}: {why}")))?;
+        e.validate().map_err(|why| {
+            self.seg
+                .corrupt(SectionKind::Meta, NO_FIELD, format!("row {row}: {why}"))
+        })?;
         Ok(e)
     }
 }

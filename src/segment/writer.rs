@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use foldhash::fast::RandomState;
 use roaring::RoaringBitmap;
-use xxhash_rust::xxh3::{Xxh3DefaultBuilder, xxh3_64};
+use xxhash_rust::xxh3::xxh3_64;
 
 use super::bloom;
 use super::format::{
@@ -21,8 +22,8 @@ use crate::time::Day;
 const ZSTD_LEVEL: i32 = 3;
 
 enum DictValues {
-    Str(HashMap<Box<str>, u32, Xxh3DefaultBuilder>, Vec<Box<str>>),
-    Num(HashMap<u64, u32, Xxh3DefaultBuilder>, Vec<u64>),
+    Str(HashMap<Box<str>, u32, RandomState>, Vec<Box<str>>),
+    Num(HashMap<u64, u32, RandomState>, Vec<u64>),
 }
 
 /// A dictionary column being built: values interned as they arrive, codes in
@@ -40,7 +41,11 @@ impl DictBuilder {
         } else {
             DictValues::Num(HashMap::default(), Vec::new())
         };
-        DictBuilder { field, values, codes: Vec::new() }
+        DictBuilder {
+            field,
+            values,
+            codes: Vec::new(),
+        }
     }
 
     fn push(&mut self, v: Value<'_>) {
@@ -101,7 +106,13 @@ impl SegmentWriter {
                 Encoding::Timestamps => {}
             }
         }
-        SegmentWriter { day, ts: Vec::new(), ids: Vec::new(), dicts, blocks }
+        SegmentWriter {
+            day,
+            ts: Vec::new(),
+            ids: Vec::new(),
+            dicts,
+            blocks,
+        }
     }
 
     pub fn rows(&self) -> usize {
@@ -141,7 +152,12 @@ impl SegmentWriter {
     pub fn finish(self, id: u64, supersedes: Vec<u64>, path: &Path) -> Result<WrittenSegment> {
         let bytes = self.encode(id, supersedes)?;
         crate::files::write_atomic(path, &bytes)?;
-        Ok(WrittenSegment { id, day: self.day, rows: self.ts.len() as u32, bytes: bytes.len() as u64 })
+        Ok(WrittenSegment {
+            id,
+            day: self.day,
+            rows: self.ts.len() as u32,
+            bytes: bytes.len() as u64,
+        })
     }
 
     /// The whole file's bytes.
@@ -155,7 +171,10 @@ impl SegmentWriter {
         let min_ts = self.ts.iter().copied().min().unwrap_or(0);
         let max_ts = self.ts.iter().copied().max().unwrap_or(0);
         // Invariant: a segment holds one UTC day, so offsets fit in u32.
-        assert!(max_ts - min_ts < i64::from(u32::MAX), "segment spans more than a day");
+        assert!(
+            max_ts - min_ts < i64::from(u32::MAX),
+            "segment spans more than a day"
+        );
 
         let mut out = header_bytes().to_vec();
         let mut sections: Vec<SectionEntry> = Vec::new();
@@ -179,7 +198,12 @@ impl SegmentWriter {
             .iter()
             .flat_map(|&i| ((self.ts[i as usize] - min_ts) as u32).to_le_bytes())
             .collect();
-        add(&mut out, SectionKind::Timestamps, Field::EventTimestamp as u16, &ts_bytes);
+        add(
+            &mut out,
+            SectionKind::Timestamps,
+            Field::EventTimestamp as u16,
+            &ts_bytes,
+        );
         columns.push(ColumnMeta {
             field: Field::EventTimestamp as u16,
             encoding: Encoding::Timestamps,
@@ -197,7 +221,11 @@ impl SegmentWriter {
             let index = INDEXED_FIELDS.contains(&d.field);
             // Row ids per code, collected first: roaring's push is slow on
             // dense containers, from_sorted_iter is not (docs/benchmarks.md).
-            let mut rows_of: Vec<Vec<u32>> = if index { vec![Vec::new(); count + 1] } else { Vec::new() };
+            let mut rows_of: Vec<Vec<u32>> = if index {
+                vec![Vec::new(); count + 1]
+            } else {
+                Vec::new()
+            };
             for (row, &i) in order.iter().enumerate() {
                 let code = remap[d.codes[i as usize] as usize];
                 match width {
@@ -219,9 +247,19 @@ impl SegmentWriter {
                             .map_err(|e| Error::Invalid(format!("bitmap rows not sorted: {e}")))?,
                     );
                 }
-                add(&mut out, SectionKind::Bitmaps, field, &encode_bitmaps(&bitmaps)?);
+                add(
+                    &mut out,
+                    SectionKind::Bitmaps,
+                    field,
+                    &encode_bitmaps(&bitmaps)?,
+                );
             }
-            columns.push(ColumnMeta { field, encoding: Encoding::Dict, width, count: count as u32 });
+            columns.push(ColumnMeta {
+                field,
+                encoding: Encoding::Dict,
+                width,
+                count: count as u32,
+            });
         }
 
         // Block-compressed columns.
@@ -237,15 +275,23 @@ impl SegmentWriter {
         }
 
         // Event-id hashes (sorted, with their rows) and their Bloom filter.
-        let mut pairs: Vec<(u64, u32)> =
-            order.iter().enumerate().map(|(row, &i)| (self.ids[i as usize], row as u32)).collect();
+        let mut pairs: Vec<(u64, u32)> = order
+            .iter()
+            .enumerate()
+            .map(|(row, &i)| (self.ids[i as usize], row as u32))
+            .collect();
         pairs.sort_unstable();
         let hashes: Vec<u64> = pairs.iter().map(|p| p.0).collect();
         let hash_bytes: Vec<u8> = hashes.iter().flat_map(|h| h.to_le_bytes()).collect();
         let row_bytes: Vec<u8> = pairs.iter().flat_map(|p| p.1.to_le_bytes()).collect();
         add(&mut out, SectionKind::IdHashes, NO_FIELD, &hash_bytes);
         add(&mut out, SectionKind::IdRows, NO_FIELD, &row_bytes);
-        add(&mut out, SectionKind::IdBloom, NO_FIELD, &bloom::build(&hashes));
+        add(
+            &mut out,
+            SectionKind::IdBloom,
+            NO_FIELD,
+            &bloom::build(&hashes),
+        );
 
         let meta = Meta {
             segment_id: id,

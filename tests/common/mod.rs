@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::manual_is_multiple_of)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,10 +29,20 @@ pub fn event(id: &str, ts_ms: i64, n: u64) -> Event {
         project_number: (n % 7 != 0).then(|| format!("2026-0{}", n % 3)),
         project_is_demo: (n % 5 == 0).then_some(n % 2 == 0),
         object_id: (n % 11 != 0).then_some(n * 7919),
-        url: (n % 13 != 0).then(|| format!("https://app.example.com/projects/{}/rfis/{}", n % 3, n * 7919)),
+        url: (n % 13 != 0).then(|| {
+            format!(
+                "https://app.example.com/projects/{}/rfis/{}",
+                n % 3,
+                n * 7919
+            )
+        }),
         device_type: ["Web", "iOS", "Android", "API"][(n % 4) as usize].to_string(),
         is_api: n % 4 == 3,
-        user_id: if n % 17 == 0 { 9_223_372_036_854_775_807 - n } else { 1000 + n % 50 },
+        user_id: if n % 17 == 0 {
+            9_223_372_036_854_775_807 - n
+        } else {
+            1000 + n % 50
+        },
         user_email: format!("user{}@example.com", n % 50),
         user_login_email: (n % 2 == 0).then(|| format!("u{}@sso.example.com", n % 50)),
         user_name: format!("User {}", n % 50),
