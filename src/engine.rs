@@ -22,10 +22,12 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::files::{self, DAYS_DIR, FileKind, LOCK_FILE, LOG_DIR};
+use crate::idset::IdSet;
 use crate::log::LogWriter;
 use crate::options::{Durability, Options};
 use crate::report::{AppendReport, Counters, DayStats, RejectReason, Rejection, Stats};
-use crate::segment::{RowDecoder, SectionKind, SegmentReader, SegmentWriter};
+use crate::seal::{self, DayJob, InFlight, SealDone, SealJob};
+use crate::segment::SectionKind;
 use crate::state::{DayState, Snapshot, State};
 use crate::time::Day;
 
@@ -51,7 +53,12 @@ pub(crate) struct Writer {
     pub(crate) old_logs: Vec<u64>,
     pub(crate) next_segment_id: u64,
     /// Ids of buffered events (bounded by `max_buffered_events`).
-    pub(crate) mem_ids: HashSet<Box<str>, RandomState>,
+    pub(crate) mem_ids: IdSet,
+    /// Ids of the events of the seal in flight (at most one).
+    pub(crate) frozen_ids: IdSet,
+    pub(crate) in_flight: Option<InFlight>,
+    /// The last background seal failure (not sticky: the next seal retries).
+    pub(crate) seal_error: Option<String>,
     pub(crate) buffered: usize,
     pub(crate) last_today: Day,
     /// Unsynced log writes (interval durability).
@@ -127,10 +134,8 @@ impl Engine {
             self.inner.note(&mut w, r)?;
             w.dirty = false;
         }
-        if w.buffered > 0 {
-            let r = self.inner.seal(&mut w);
-            self.inner.note(&mut w, r)?;
-        }
+        let r = self.inner.seal_now(&mut w);
+        self.inner.note(&mut w, r)?;
         Ok(())
     }
 
@@ -149,6 +154,7 @@ impl Engine {
     pub fn compact(&self) -> Result<usize> {
         let mut w = self.inner.writer.lock();
         self.inner.check_failed(&w)?;
+        self.inner.finish_seal(&mut w, true)?;
         let days: Vec<Day> = self
             .inner
             .snapshot_state()
@@ -259,6 +265,7 @@ impl Drop for Engine {
         // shutdown. Errors cannot be reported from drop; callers who care
         // call `sync` or `flush` first.
         let mut w = self.inner.writer.lock();
+        let _ = self.inner.finish_seal(&mut w, true);
         if w.dirty && w.failed.is_none() {
             let _ = w.log.sync();
             w.dirty = false;
@@ -343,11 +350,22 @@ impl Inner {
             let r = self.roll_day(w, today);
             self.note(w, r)?;
         }
+        // Publish a background seal that has finished. A failure there is
+        // not this batch's: it is recorded (and is sticky only for fsync).
+        let r = self.finish_seal(w, false);
+        if self.note(w, r).is_err() {
+            self.check_failed(w)?;
+        }
         let horizon = self.horizon(today);
         let state = self.snapshot_state();
         let mut report = AppendReport::default();
 
         // Validate, and drop duplicates within the batch and the buffer.
+        // Each id is hashed once (xxh3-64, the hash the segments index).
+        let hashes: Vec<u64> = events
+            .iter()
+            .map(|e| xxh3_64(e.event_id.as_bytes()))
+            .collect();
         let mut keep = vec![false; events.len()];
         let mut candidates: Vec<usize> = Vec::with_capacity(events.len());
         {
@@ -370,7 +388,9 @@ impl Inner {
                 };
                 if let Some(reason) = reason {
                     report.rejected.push(Rejection { index, reason });
-                } else if !batch_ids.insert(&e.event_id) || w.mem_ids.contains(e.event_id.as_str())
+                } else if !batch_ids.insert(&e.event_id)
+                    || w.mem_ids.contains(&e.event_id, hashes[index])
+                    || w.frozen_ids.contains(&e.event_id, hashes[index])
                 {
                     report.duplicates += 1;
                 } else {
@@ -380,10 +400,6 @@ impl Inner {
         }
         // Against sealed segments: segment by segment, so each segment's
         // Bloom filter stays in cache while the whole batch probes it.
-        let hashes: Vec<u64> = candidates
-            .iter()
-            .map(|&i| xxh3_64(events[i].event_id.as_bytes()))
-            .collect();
         let mut dup = vec![false; candidates.len()];
         for seg in state.all_segments() {
             // A segment whose id sections fail their checks cannot say; the
@@ -394,7 +410,7 @@ impl Inner {
             for (k, &i) in candidates.iter().enumerate() {
                 if !dup[k]
                     && index
-                        .contains(&events[i].event_id, hashes[k])
+                        .contains(&events[i].event_id, hashes[i])
                         .unwrap_or(false)
                 {
                     dup[k] = true;
@@ -416,8 +432,9 @@ impl Inner {
             }
         }
         w.counters.duplicates += report.duplicates as u64;
-        let accepted: Vec<Event> = events
+        let accepted: Vec<(Event, u64)> = events
             .into_iter()
+            .zip(hashes)
             .zip(keep)
             .filter(|(_, k)| *k)
             .map(|(e, _)| e)
@@ -427,7 +444,7 @@ impl Inner {
         }
 
         // Durable before visible, visible before acknowledged.
-        let r = w.log.write_batch(accepted.iter());
+        let r = w.log.write_batch(accepted.iter().map(|(e, _)| e));
         self.note(w, r)?;
         match self.opts.durability {
             Durability::EveryBatch => {
@@ -440,8 +457,8 @@ impl Inner {
         w.counters.stored += accepted.len() as u64;
         w.buffered += accepted.len();
         let mut by_day: BTreeMap<Day, Vec<Event>> = BTreeMap::new();
-        for e in accepted {
-            w.mem_ids.insert(e.event_id.as_str().into());
+        for (e, hash) in accepted {
+            w.mem_ids.insert(&e.event_id, hash);
             by_day.entry(e.day()).or_default().push(e);
         }
         let mut next = State::clone(&state);
@@ -456,78 +473,175 @@ impl Inner {
             // The batch is durable and visible whatever happens here; a
             // failed seal leaves the events buffered (and logged) for the
             // next attempt, unless it was an fsync failure (sticky).
-            let r = self.seal(w);
+            let r = self.start_seal(w);
             let _ = self.note(w, r);
         }
         Ok(report)
     }
 
-    /// Seals every day's buffer into one new segment per day, then starts a
-    /// new log and deletes the old ones.
-    pub(crate) fn seal(&self, w: &mut Writer) -> Result<()> {
-        let started = std::time::Instant::now();
-        let r = self.seal_inner(w);
-        w.counters.seal_ms += started.elapsed().as_millis() as u64;
-        r
-    }
-
-    fn seal_inner(&self, w: &mut Writer) -> Result<()> {
+    /// Step 1 of a seal (see seal.rs): freezes the buffer into a job.
+    fn freeze(&self, w: &mut Writer) -> Result<Option<SealJob>> {
+        if w.buffered == 0 {
+            return Ok(None);
+        }
         let state = self.snapshot_state();
+        let mut days = Vec::new();
         for (&day, d) in &state.days {
             if d.mem.is_empty() {
                 continue;
             }
-            let mut sw = SegmentWriter::new(day);
-            for chunk in &d.mem {
-                for e in chunk.iter() {
-                    sw.push(e)?;
-                }
-            }
             let id = w.next_segment_id;
             w.next_segment_id += 1;
-            files::create_dir_durable(&files::day_dir(&self.root, day))?;
-            let path = files::segment_path(&self.root, day, id);
-            sw.finish(id, Vec::new(), &path)?;
-            let reader = Arc::new(SegmentReader::open(&path)?);
-            // Publish day by day: a failure on a later day must not leave this
-            // day's events both buffered and sealed.
-            let mut next = State::clone(&self.snapshot_state());
-            let ds = Arc::make_mut(next.days.entry(day).or_default());
-            let n = ds.mem_events();
-            ds.mem.clear();
-            ds.segments.push(reader);
-            self.publish(next);
-            w.buffered = w.buffered.saturating_sub(n);
-            w.counters.segments_written += 1;
+            let min = self.opts.compact_min_segments;
+            let compact = if min > 1 && d.damaged.is_empty() && d.segments.len() + 1 >= min {
+                w.next_segment_id += 1;
+                Some((d.segments.clone(), w.next_segment_id - 1))
+            } else {
+                None
+            };
+            days.push(DayJob {
+                day,
+                chunks: d.mem.clone(),
+                id,
+                compact,
+            });
         }
-        w.counters.seals += 1;
-        w.mem_ids.clear();
-        w.buffered = 0;
-        self.rotate_log(w)?;
-        if self.opts.compact_min_segments > 1 {
-            let state = self.snapshot_state();
-            let due: Vec<Day> = state
-                .days
-                .iter()
-                .filter(|(_, d)| d.segments.len() >= self.opts.compact_min_segments)
-                .map(|(d, _)| *d)
-                .collect();
-            for day in due {
-                self.compact_day(w, day)?;
+        let old_logs = self.start_new_log(w)?;
+        w.frozen_ids = std::mem::replace(
+            &mut w.mem_ids,
+            IdSet::with_capacity(self.opts.max_buffered_events),
+        );
+        let frozen_events = std::mem::take(&mut w.buffered);
+        Ok(Some(SealJob {
+            days,
+            old_logs,
+            frozen_events,
+        }))
+    }
+
+    /// Step 3 of a seal: publishes its segments, or undoes the freeze.
+    fn complete(&self, w: &mut Writer, job: &SealJob, result: Result<SealDone>) -> Result<()> {
+        let done = match result {
+            Ok(done) => done,
+            Err(e) => {
+                let frozen = std::mem::take(&mut w.frozen_ids);
+                w.mem_ids.absorb(frozen);
+                w.buffered += job.frozen_events;
+                w.old_logs.extend(job.old_logs.iter().copied());
+                w.seal_error = Some(e.to_string());
+                return Err(e);
             }
+        };
+        let mut next = State::clone(&self.snapshot_state());
+        let mut unlink: Vec<PathBuf> = Vec::new();
+        for d in done.days {
+            match next.days.get_mut(&d.day) {
+                Some(ds) => {
+                    let ds = Arc::make_mut(ds);
+                    ds.mem
+                        .retain(|c| !d.chunks.iter().any(|f| Arc::ptr_eq(c, f)));
+                    ds.segments
+                        .retain(|s| !d.replaced.iter().any(|r| r.id() == s.id()));
+                    ds.segments.push(d.segment);
+                    ds.segments.sort_by_key(|s| s.id());
+                }
+                // The day was dropped while the seal ran.
+                None => unlink.push(d.segment.path().to_path_buf()),
+            }
+            unlink.extend(d.replaced.iter().map(|r| r.path().to_path_buf()));
+        }
+        self.publish(next);
+        w.frozen_ids.clear();
+        w.seal_error = None;
+        w.counters.seals += 1;
+        w.counters.segments_written += done.segments_written;
+        w.counters.compactions += done.compactions;
+        w.counters.seal_ms += done.seal_ms;
+        w.counters.compact_ms += done.compact_ms;
+        // Compaction inputs: the merged segment is durable and names them, so
+        // unlinking them now (or a crash before it) is safe. Snapshots that
+        // still map them keep reading.
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for p in &unlink {
+            files::remove_file(p)?;
+            if let Some(d) = p.parent()
+                && !dirs.iter().any(|x| x == d)
+            {
+                dirs.push(d.to_path_buf());
+            }
+        }
+        for d in dirs {
+            files::sync_dir(&d)?;
+        }
+        self.delete_logs(&job.old_logs)
+    }
+
+    /// Publishes a background seal that has finished; with `wait`, waits for
+    /// one that is still running.
+    pub(crate) fn finish_seal(&self, w: &mut Writer, wait: bool) -> Result<()> {
+        let Some(f) = w.in_flight.take() else {
+            return Ok(());
+        };
+        if !wait && !f.handle.is_finished() {
+            w.in_flight = Some(f);
+            return Ok(());
+        }
+        let result = f
+            .handle
+            .join()
+            .unwrap_or_else(|_| Err(Error::Invalid("the seal thread panicked".into())));
+        let r = self.complete(w, &f.job, result);
+        self.note(w, r)
+    }
+
+    /// Starts a seal on a background thread (after the previous one).
+    fn start_seal(&self, w: &mut Writer) -> Result<()> {
+        self.finish_seal(w, true)?;
+        let Some(job) = self.freeze(w)? else {
+            return Ok(());
+        };
+        let job = Arc::new(job);
+        match seal::spawn(self.root.clone(), Arc::clone(&job)) {
+            Ok(f) => {
+                w.in_flight = Some(f);
+                Ok(())
+            }
+            // No thread to be had: seal here instead.
+            Err(_) => {
+                let result = seal::run(&self.root, &job);
+                self.complete(w, &job, result)
+            }
+        }
+    }
+
+    /// Seals everything buffered now, on this thread.
+    pub(crate) fn seal_now(&self, w: &mut Writer) -> Result<()> {
+        self.finish_seal(w, true)?;
+        if let Some(job) = self.freeze(w)? {
+            let result = seal::run(&self.root, &job);
+            self.complete(w, &job, result)?;
         }
         Ok(())
     }
 
-    /// Starts a new log file and deletes the older ones (their events are all
-    /// sealed).
-    pub(crate) fn rotate_log(&self, w: &mut Writer) -> Result<()> {
+    /// Starts a new log file; returns the sequence numbers of the older ones
+    /// (to delete once their events are sealed).
+    fn start_new_log(&self, w: &mut Writer) -> Result<Vec<u64>> {
         let next = LogWriter::create(&self.root, w.log.seq() + 1)?;
         let old = std::mem::replace(&mut w.log, next);
-        w.dirty = false;
-        w.old_logs.push(old.seq());
-        drop(old);
-        for seq in std::mem::take(&mut w.old_logs) {
+        if w.dirty {
+            // Interval durability: the old log's tail must be durable before
+            // its events are only in segments that are not yet written.
+            old.sync()?;
+            w.dirty = false;
+        }
+        let mut seqs = std::mem::take(&mut w.old_logs);
+        seqs.push(old.seq());
+        Ok(seqs)
+    }
+
+    pub(crate) fn delete_logs(&self, seqs: &[u64]) -> Result<()> {
+        for &seq in seqs {
             files::remove_file(&files::log_path(&self.root, seq))?;
         }
         files::sync_dir(&self.root.join(LOG_DIR))
@@ -536,12 +650,6 @@ impl Inner {
     /// Merges all segments of `day` into one. Returns whether it did.
     fn compact_day(&self, w: &mut Writer, day: Day) -> Result<bool> {
         let started = std::time::Instant::now();
-        let r = self.compact_day_inner(w, day);
-        w.counters.compact_ms += started.elapsed().as_millis() as u64;
-        r
-    }
-
-    fn compact_day_inner(&self, w: &mut Writer, day: Day) -> Result<bool> {
         let state = self.snapshot_state();
         let Some(d) = state.days.get(&day) else {
             return Ok(false);
@@ -550,18 +658,9 @@ impl Inner {
             return Ok(false);
         }
         let inputs = d.segments.clone();
-        let mut sw = SegmentWriter::new(day);
-        for seg in &inputs {
-            let mut rows = RowDecoder::new(seg)?;
-            for row in 0..seg.rows() {
-                sw.push(&rows.event(row)?)?;
-            }
-        }
         let id = w.next_segment_id;
         w.next_segment_id += 1;
-        let path = files::segment_path(&self.root, day, id);
-        sw.finish(id, inputs.iter().map(|s| s.id()).collect(), &path)?;
-        let merged = Arc::new(SegmentReader::open(&path)?);
+        let merged = seal::merge_segments(&self.root, day, &inputs, id)?;
         let mut next = State::clone(&self.snapshot_state());
         let ds = Arc::make_mut(next.days.entry(day).or_default());
         ds.segments
@@ -575,14 +674,16 @@ impl Inner {
         }
         files::sync_dir(&files::day_dir(&self.root, day))?;
         w.counters.compactions += 1;
+        w.counters.compact_ms += started.elapsed().as_millis() as u64;
         Ok(true)
     }
 
     /// Handles a new "today": seals what is buffered (its day may have
     /// ended) and drops partitions that fell out of retention.
     fn roll_day(&self, w: &mut Writer, today: Day) -> Result<usize> {
+        self.finish_seal(w, true)?;
         if w.buffered > 0 && today != w.last_today {
-            self.seal(w)?;
+            self.seal_now(w)?;
         }
         let dropped = self.drop_expired(w, today)?;
         w.last_today = today;
@@ -601,7 +702,8 @@ impl Inner {
                 if let Some(d) = next.days.remove(day) {
                     w.buffered = w.buffered.saturating_sub(d.mem_events());
                     for e in d.mem.iter().flat_map(|c| c.iter()) {
-                        w.mem_ids.remove(e.event_id.as_str());
+                        w.mem_ids
+                            .remove(&e.event_id, xxh3_64(e.event_id.as_bytes()));
                     }
                 }
             }

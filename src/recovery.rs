@@ -23,6 +23,7 @@ use crate::engine::{Inner, Writer, remove_day_dir};
 use crate::error::Result;
 use crate::event::Event;
 use crate::files::{self, DAYS_DIR, FileKind, LOG_DIR};
+use crate::idset::IdSet;
 use crate::log::{LogWriter, replay};
 use crate::options::Options;
 use crate::report::Counters;
@@ -118,7 +119,7 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner>
     let mut state = State {
         days: days.into_iter().map(|(d, s)| (d, Arc::new(s))).collect(),
     };
-    let mut mem_ids = HashSet::default();
+    let mut mem_ids = IdSet::with_capacity(opts.max_buffered_events);
     let mut buffered = 0usize;
     let mut by_day: BTreeMap<Day, Vec<Event>> = BTreeMap::new();
     for (i, &seq) in logs.iter().enumerate() {
@@ -126,17 +127,17 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner>
         let r = replay(&path, i + 1 == logs.len())?;
         counters.torn_tail_bytes += r.truncated_bytes;
         for e in r.batches.into_iter().flatten() {
-            if e.day() < horizon || mem_ids.contains(e.event_id.as_str()) {
+            let h = xxh3_64(e.event_id.as_bytes());
+            if e.day() < horizon || mem_ids.contains(&e.event_id, h) {
                 continue;
             }
-            let h = xxh3_64(e.event_id.as_bytes());
             if state
                 .all_segments()
                 .any(|s| s.contains_id(&e.event_id, h).unwrap_or(false))
             {
                 continue;
             }
-            mem_ids.insert(e.event_id.as_str().into());
+            mem_ids.insert(&e.event_id, h);
             buffered += 1;
             counters.replayed_events += 1;
             by_day.entry(e.day()).or_default().push(e);
@@ -154,6 +155,9 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner>
         old_logs: logs,
         next_segment_id: max_id + 1,
         mem_ids,
+        frozen_ids: IdSet::default(),
+        in_flight: None,
+        seal_error: None,
         buffered,
         last_today: today,
         dirty: false,
@@ -166,9 +170,10 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner>
         // can then go.
         let mut w = inner.writer.lock();
         if w.buffered > 0 {
-            inner.seal(&mut w)?;
+            inner.seal_now(&mut w)?;
         } else {
-            inner.rotate_log(&mut w)?;
+            let old = std::mem::take(&mut w.old_logs);
+            inner.delete_logs(&old)?;
         }
     }
     Ok(inner)

@@ -193,8 +193,13 @@ fn buffer_threshold_seals_and_compaction_merges() {
         engine.append(evs).unwrap();
     }
     let before = contents(&engine);
+    // Seals run in the background; flush waits for the last one (and has
+    // nothing left to seal: 250 events is a multiple of 50).
+    engine.flush().unwrap();
+    assert_eq!(contents(&engine), before);
     let stats = engine.stats();
     assert_eq!(stats.segments(), 5);
+    assert_eq!(stats.counters.seals, 5);
     assert_eq!(stats.events(), 250);
     let held = engine.snapshot();
     assert_eq!(engine.compact().unwrap(), 1);

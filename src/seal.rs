@@ -1,0 +1,169 @@
+//! Sealing: turning buffered events into segments, off the append path.
+//!
+//! A seal has three steps:
+//!
+//! 1. **freeze** (writer lock held, fast): take each day's buffered chunks,
+//!    allocate segment ids, start a new log file, move the buffered ids to
+//!    the "frozen" set. Appends carry on into fresh buffers and the new log.
+//! 2. **write** (no lock, on a background thread): one segment per day;
+//!    where a day has too many segments, merge them with the new one into a
+//!    single segment that supersedes them all.
+//! 3. **publish** (writer lock held, fast): swap the frozen chunks for the new
+//!    segment in the state, unlink compacted inputs and the old log files.
+//!
+//! Until step 3 the frozen events stay visible from their buffer chunks, so
+//! readers never miss them. If step 2 fails, it removes what it wrote and
+//! the freeze is undone (the events stay buffered, the old logs stay).
+//! A crash at any point is repaired by recovery: the old logs are replayed
+//! and events already sealed are skipped as duplicates; a merged segment
+//! names its inputs in `supersedes`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::error::Result;
+use crate::event::Event;
+use crate::files;
+use crate::segment::{RowDecoder, SegmentReader, SegmentWriter};
+use crate::time::Day;
+
+/// One day's share of a seal.
+pub(crate) struct DayJob {
+    pub day: Day,
+    /// The buffer chunks being sealed (compared by pointer at publish).
+    pub chunks: Vec<Arc<Vec<Event>>>,
+    pub id: u64,
+    /// Segments to merge with the new one, and the merged segment's id.
+    pub compact: Option<(Vec<Arc<SegmentReader>>, u64)>,
+}
+
+/// Everything a frozen buffer needs to become segments.
+pub(crate) struct SealJob {
+    pub days: Vec<DayJob>,
+    /// Log files whose events are all in this job (or already sealed).
+    pub old_logs: Vec<u64>,
+    pub frozen_events: usize,
+}
+
+/// One day's result.
+pub(crate) struct DayDone {
+    pub day: Day,
+    pub chunks: Vec<Arc<Vec<Event>>>,
+    pub segment: Arc<SegmentReader>,
+    /// Segments the new one supersedes (to drop from the state and unlink).
+    pub replaced: Vec<Arc<SegmentReader>>,
+}
+
+pub(crate) struct SealDone {
+    pub days: Vec<DayDone>,
+    pub segments_written: u64,
+    pub compactions: u64,
+    pub seal_ms: u64,
+    pub compact_ms: u64,
+}
+
+/// Writes one segment of `day` from `events`, crash-safely, and maps it.
+pub(crate) fn write_segment<'a>(
+    root: &Path,
+    day: Day,
+    id: u64,
+    supersedes: Vec<u64>,
+    events: impl Iterator<Item = Result<std::borrow::Cow<'a, Event>>>,
+) -> Result<Arc<SegmentReader>> {
+    let mut w = SegmentWriter::new(day);
+    for e in events {
+        let e = e?;
+        w.push(e.as_ref())?;
+    }
+    files::create_dir_durable(&files::day_dir(root, day))?;
+    let path = files::segment_path(root, day, id);
+    w.finish(id, supersedes, &path)?;
+    Ok(Arc::new(SegmentReader::open(&path)?))
+}
+
+/// Merges `inputs` (segments of one day) into one new segment `id`.
+pub(crate) fn merge_segments(
+    root: &Path,
+    day: Day,
+    inputs: &[Arc<SegmentReader>],
+    id: u64,
+) -> Result<Arc<SegmentReader>> {
+    let mut decoders = Vec::with_capacity(inputs.len());
+    for seg in inputs {
+        decoders.push((RowDecoder::new(seg)?, seg.rows()));
+    }
+    let rows = decoders.into_iter().flat_map(|(mut dec, n)| {
+        (0..n).map(move |row| dec.event(row).map(std::borrow::Cow::Owned))
+    });
+    write_segment(root, day, id, inputs.iter().map(|s| s.id()).collect(), rows)
+}
+
+/// Step 2: writes the job's segments. On failure, unlinks whatever it wrote.
+pub(crate) fn run(root: &Path, job: &SealJob) -> Result<SealDone> {
+    let mut written: Vec<PathBuf> = Vec::new();
+    let r = run_inner(root, job, &mut written);
+    if r.is_err() {
+        for p in &written {
+            let _ = files::remove_file(p);
+        }
+    }
+    r
+}
+
+fn run_inner(root: &Path, job: &SealJob, written: &mut Vec<PathBuf>) -> Result<SealDone> {
+    let started = Instant::now();
+    let mut done = SealDone {
+        days: Vec::new(),
+        segments_written: 0,
+        compactions: 0,
+        seal_ms: 0,
+        compact_ms: 0,
+    };
+    for d in &job.days {
+        let events = d
+            .chunks
+            .iter()
+            .flat_map(|c| c.iter())
+            .map(|e| Ok(std::borrow::Cow::Borrowed(e)));
+        written.push(files::segment_path(root, d.day, d.id));
+        let segment = write_segment(root, d.day, d.id, Vec::new(), events)?;
+        done.segments_written += 1;
+        let (segment, replaced) = match &d.compact {
+            Some((existing, merged_id)) => {
+                let t = Instant::now();
+                let mut inputs = existing.clone();
+                inputs.push(Arc::clone(&segment));
+                written.push(files::segment_path(root, d.day, *merged_id));
+                let merged = merge_segments(root, d.day, &inputs, *merged_id)?;
+                done.compactions += 1;
+                done.compact_ms += t.elapsed().as_millis() as u64;
+                (merged, inputs)
+            }
+            None => (segment, Vec::new()),
+        };
+        done.days.push(DayDone {
+            day: d.day,
+            chunks: d.chunks.clone(),
+            segment,
+            replaced,
+        });
+    }
+    done.seal_ms = started.elapsed().as_millis() as u64;
+    Ok(done)
+}
+
+/// A seal running on a background thread.
+pub(crate) struct InFlight {
+    pub job: Arc<SealJob>,
+    pub handle: std::thread::JoinHandle<Result<SealDone>>,
+}
+
+/// Starts writing `job` on a background thread.
+pub(crate) fn spawn(root: PathBuf, job: Arc<SealJob>) -> std::io::Result<InFlight> {
+    let j2 = Arc::clone(&job);
+    let handle = std::thread::Builder::new()
+        .name("daybook-seal".into())
+        .spawn(move || run(&root, &j2))?;
+    Ok(InFlight { job, handle })
+}
