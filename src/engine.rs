@@ -495,7 +495,10 @@ impl Inner {
             let min = self.opts.compact_min_segments;
             let compact = if min > 1 && d.damaged.is_empty() && d.segments.len() + 1 >= min {
                 w.next_segment_id += 1;
-                Some((d.segments.clone(), w.next_segment_id - 1))
+                Some((
+                    compaction_inputs(&d.segments, d.mem_events()),
+                    w.next_segment_id - 1,
+                ))
             } else {
                 None
             };
@@ -721,6 +724,26 @@ impl Inner {
         }
         w.counters.days_dropped += dropped as u64;
         Ok(dropped)
+    }
+}
+
+/// Which of a day's segments a seal merges with its new one. All of them,
+/// unless the largest holds more than twice the rest (and the new rows): then
+/// it is left alone, so a big day is not rewritten for every trickle of late
+/// events, and each row is rewritten only a logarithmic number of times.
+fn compaction_inputs(
+    segments: &[Arc<crate::segment::SegmentReader>],
+    new_rows: usize,
+) -> Vec<Arc<crate::segment::SegmentReader>> {
+    let total: u64 = segments.iter().map(|s| u64::from(s.rows())).sum::<u64>() + new_rows as u64;
+    let largest = segments.iter().max_by_key(|s| s.rows());
+    match largest {
+        Some(big) if u64::from(big.rows()) * 3 > total * 2 => segments
+            .iter()
+            .filter(|s| s.id() != big.id())
+            .cloned()
+            .collect(),
+        _ => segments.to_vec(),
     }
 }
 
