@@ -630,7 +630,7 @@ impl Inner {
     /// Starts a new log file; returns the sequence numbers of the older ones
     /// (to delete once their events are sealed).
     fn start_new_log(&self, w: &mut Writer) -> Result<Vec<u64>> {
-        let next = LogWriter::create(&self.root, w.log.seq() + 1)?;
+        let next = LogWriter::create(&self.root, w.log.seq() + 1, self.opts.fault.clone())?;
         let old = std::mem::replace(&mut w.log, next);
         if w.dirty {
             // Interval durability: the old log's tail must be durable before

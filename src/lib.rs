@@ -11,6 +11,8 @@ pub mod codec;
 mod engine;
 pub mod error;
 pub mod event;
+#[doc(hidden)]
+pub mod fault;
 pub mod files;
 pub mod generate;
 mod idset;

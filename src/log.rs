@@ -54,11 +54,16 @@ pub struct LogWriter {
     len: u64,
     buf: Vec<u8>,
     payload: Vec<u8>,
+    fault: Option<Arc<crate::fault::FaultInjector>>,
 }
 
 impl LogWriter {
     /// Creates a new, empty log file (header synced, directory entry synced).
-    pub fn create(root: &Path, seq: u64) -> Result<LogWriter> {
+    pub fn create(
+        root: &Path,
+        seq: u64,
+        fault: Option<Arc<crate::fault::FaultInjector>>,
+    ) -> Result<LogWriter> {
         let path = crate::files::log_path(root, seq);
         let mut file = OpenOptions::new()
             .create_new(true)
@@ -81,6 +86,7 @@ impl LogWriter {
             len: LOG_HEADER_LEN as u64,
             buf: Vec::new(),
             payload: Vec::new(),
+            fault,
         })
     }
 
@@ -135,6 +141,12 @@ impl LogWriter {
 
     /// Makes everything written so far durable.
     pub fn sync(&self) -> Result<()> {
+        if let Some(f) = &self.fault {
+            f.before_fsync().map_err(|e| Error::Fsync {
+                path: self.path.clone(),
+                source: e,
+            })?;
+        }
         self.file.sync_data().map_err(|e| Error::Fsync {
             path: self.path.clone(),
             source: e,

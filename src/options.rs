@@ -36,6 +36,9 @@ pub struct Options {
     /// A day with at least this many segments is compacted after a seal.
     /// 0 disables automatic compaction.
     pub compact_min_segments: usize,
+    /// Test hook: injected fsync failures. Leave `None`.
+    #[doc(hidden)]
+    pub fault: Option<Arc<crate::fault::FaultInjector>>,
 }
 
 impl Default for Options {
@@ -47,6 +50,7 @@ impl Default for Options {
             max_buffered_events: 131_072,
             max_future_ms: crate::time::MS_PER_DAY,
             compact_min_segments: 8,
+            fault: None,
         }
     }
 }

@@ -149,7 +149,7 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner>
             .push(Arc::new(evs));
     }
     let next_seq = logs.last().map_or(1, |s| s + 1);
-    let log = LogWriter::create(&root, next_seq)?;
+    let log = LogWriter::create(&root, next_seq, opts.fault.clone())?;
     let writer = Writer {
         log,
         old_logs: logs,
