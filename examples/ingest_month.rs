@@ -33,11 +33,16 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(Options::default().max_buffered_events);
+    let compact_min_segments: usize = std::env::var("COMPACT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(Options::default().compact_min_segments);
     let engine = Engine::open(
         &dir,
         Options {
             clock: Arc::new(clock),
             max_buffered_events,
+            compact_min_segments,
             ..Options::default()
         },
     )

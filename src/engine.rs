@@ -456,7 +456,14 @@ impl Inner {
         report.stored = accepted.len();
         w.counters.stored += accepted.len() as u64;
         w.buffered += accepted.len();
-        let mut by_day: BTreeMap<Day, Vec<Event>> = BTreeMap::new();
+        let mut per_day: BTreeMap<Day, usize> = BTreeMap::new();
+        for (e, _) in &accepted {
+            *per_day.entry(e.day()).or_default() += 1;
+        }
+        let mut by_day: BTreeMap<Day, Vec<Event>> = per_day
+            .into_iter()
+            .map(|(d, n)| (d, Vec::with_capacity(n)))
+            .collect();
         for (e, hash) in accepted {
             w.mem_ids.insert(&e.event_id, hash);
             by_day.entry(e.day()).or_default().push(e);

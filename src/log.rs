@@ -34,16 +34,19 @@ fn header_bytes(seq: u64) -> [u8; LOG_HEADER_LEN] {
     h
 }
 
-/// Frames `payload` as one record: magic, length, CRC of length and payload.
-fn frame(out: &mut Vec<u8>, payload: &[u8]) {
+/// Fills in the record header in front of a payload: `record` is
+/// `RECORD_HEADER_LEN` placeholder bytes followed by the payload.
+fn frame_in_place(record: &mut [u8]) {
+    let Some((header, payload)) = record.split_at_mut_checked(RECORD_HEADER_LEN) else {
+        return;
+    };
     let len = payload.len() as u32;
     let mut crc = crc32fast::Hasher::new();
     crc.update(&len.to_le_bytes());
     crc.update(payload);
-    out.extend_from_slice(&RECORD_MAGIC.to_le_bytes());
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
-    out.extend_from_slice(payload);
+    header[0..4].copy_from_slice(&RECORD_MAGIC.to_le_bytes());
+    header[4..8].copy_from_slice(&len.to_le_bytes());
+    header[8..12].copy_from_slice(&crc.finalize().to_le_bytes());
 }
 
 /// Appends records to one log file.
@@ -53,7 +56,6 @@ pub struct LogWriter {
     seq: u64,
     len: u64,
     buf: Vec<u8>,
-    payload: Vec<u8>,
     fault: Option<Arc<crate::fault::FaultInjector>>,
 }
 
@@ -85,7 +87,6 @@ impl LogWriter {
             seq,
             len: LOG_HEADER_LEN as u64,
             buf: Vec::new(),
-            payload: Vec::new(),
             fault,
         })
     }
@@ -113,20 +114,21 @@ impl LogWriter {
         &mut self,
         events: impl ExactSizeIterator<Item = &'a Event>,
     ) -> Result<()> {
-        self.payload.clear();
-        self.payload
+        // Header placeholder, then the payload; framed in place (no copy).
+        self.buf.clear();
+        self.buf.resize(RECORD_HEADER_LEN, 0);
+        self.buf
             .extend_from_slice(&(events.len() as u32).to_le_bytes());
         for e in events {
-            encode_event(&mut self.payload, e);
+            encode_event(&mut self.buf, e);
         }
-        if self.payload.len() > MAX_RECORD_LEN as usize {
+        let payload_len = self.buf.len() - RECORD_HEADER_LEN;
+        if payload_len > MAX_RECORD_LEN as usize {
             return Err(Error::Invalid(format!(
-                "batch encodes to {} bytes, more than a log record holds ({MAX_RECORD_LEN}); split it",
-                self.payload.len()
+                "batch encodes to {payload_len} bytes, more than a log record holds ({MAX_RECORD_LEN}); split it"
             )));
         }
-        self.buf.clear();
-        frame(&mut self.buf, &self.payload);
+        frame_in_place(&mut self.buf);
         // Positioned write: after a failed (partial) write, e.g. disk full,
         // the next record is written at the same offset, over the debris.
         if let Err(e) = self.file.write_all_at(&self.buf, self.len) {

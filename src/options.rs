@@ -47,7 +47,7 @@ impl Default for Options {
             retention_days: 31,
             clock: Arc::new(SystemClock),
             durability: Durability::EveryBatch,
-            max_buffered_events: 131_072,
+            max_buffered_events: 65_536,
             max_future_ms: crate::time::MS_PER_DAY,
             compact_min_segments: 8,
             fault: None,
