@@ -31,12 +31,15 @@ pub enum SectionKind {
     Blocks = 5,
     /// One roaring bitmap per dictionary code.
     Bitmaps = 6,
-    /// Sorted xxh3-64 hashes of every event_id.
+    /// Sorted fingerprints (the upper `fingerprint_bits` bits of the xxh3-64
+    /// hash) of every event_id, packed.
     IdHashes = 7,
-    /// The row of each hash in `IdHashes`.
+    /// The row of each fingerprint in `IdHashes`, packed in `row_bits` bits.
     IdRows = 8,
     /// A split-block Bloom filter over the event_id hashes.
     IdBloom = 9,
+    /// A mapped dictionary column's code for each code of its parent column.
+    CodeMap = 10,
 }
 
 impl SectionKind {
@@ -52,6 +55,7 @@ impl SectionKind {
             7 => IdHashes,
             8 => IdRows,
             9 => IdBloom,
+            10 => CodeMap,
             _ => return None,
         })
     }
@@ -67,6 +71,7 @@ impl SectionKind {
             SectionKind::IdHashes => "id hashes",
             SectionKind::IdRows => "id rows",
             SectionKind::IdBloom => "id bloom",
+            SectionKind::CodeMap => "code map",
         }
     }
 }
@@ -76,8 +81,14 @@ impl SectionKind {
 #[repr(u8)]
 pub enum Encoding {
     Timestamps = 1,
+    /// Dictionary, one code per row.
     Dict = 2,
     Blocks = 3,
+    /// Dictionary whose codes are a function of another (`Dict`) column's
+    /// codes in this segment: one code per code of that parent column
+    /// instead of one per row. Only ever chosen by the writer for a field
+    /// whose `encoding_of` is `Dict`; readers see a `DictColumn` either way.
+    MappedDict = 4,
 }
 
 impl Encoding {
@@ -86,7 +97,17 @@ impl Encoding {
             1 => Some(Encoding::Timestamps),
             2 => Some(Encoding::Dict),
             3 => Some(Encoding::Blocks),
+            4 => Some(Encoding::MappedDict),
             _ => None,
+        }
+    }
+
+    /// The encoding `encoding_of` names for a field stored this way
+    /// (`MappedDict` is a way of storing a `Dict` column).
+    pub fn logical(self) -> Encoding {
+        match self {
+            Encoding::MappedDict => Encoding::Dict,
+            e => e,
         }
     }
 }
@@ -207,15 +228,23 @@ pub fn header_bytes() -> [u8; HEADER_LEN] {
     h
 }
 
+/// Bytes of one column descriptor in the meta section.
+pub const COLUMN_META_LEN: usize = 12;
+
 /// One column's descriptor in the meta section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ColumnMeta {
     pub field: u16,
     pub encoding: Encoding,
-    /// Bytes per code for `Dict` (1, 2 or 4); 4 for `Timestamps`; 0 otherwise.
+    /// Bits per packed code for `Dict` and `MappedDict` (1 to 32); 32 for
+    /// `Timestamps`; 0 for `Blocks`.
     pub width: u8,
-    /// Distinct non-null values for `Dict`; rows per block for `Blocks`.
+    /// Distinct non-null values for `Dict` and `MappedDict`; rows per block
+    /// for `Blocks`.
     pub count: u32,
+    /// For `MappedDict`: the field whose codes this column's codes are a
+    /// function of. `NO_FIELD` for every other encoding.
+    pub parent: u16,
 }
 
 /// The decoded meta section.
@@ -252,6 +281,8 @@ impl Meta {
             out.push(c.encoding as u8);
             out.push(c.width);
             out.extend_from_slice(&c.count.to_le_bytes());
+            out.extend_from_slice(&c.parent.to_le_bytes());
+            out.extend_from_slice(&0u16.to_le_bytes());
         }
         out
     }
@@ -274,7 +305,7 @@ impl Meta {
             supersedes.push(r.u64().ok_or_else(short)?);
         }
         let n = r.u32().ok_or_else(short)? as usize;
-        if n > r.remaining() / 8 {
+        if n > r.remaining() / COLUMN_META_LEN {
             return Err("column list longer than the section".into());
         }
         let mut columns = Vec::with_capacity(n);
@@ -285,11 +316,21 @@ impl Meta {
                 Encoding::from_u8(enc).ok_or_else(|| format!("unknown column encoding {enc}"))?;
             let width = r.u8().ok_or_else(short)?;
             let count = r.u32().ok_or_else(short)?;
+            let parent = r.u16().ok_or_else(short)?;
+            if r.u16().ok_or_else(short)? != 0 {
+                return Err("reserved bytes of a column descriptor are not zero".into());
+            }
+            if (encoding == Encoding::MappedDict) != (parent != NO_FIELD) {
+                return Err(format!(
+                    "column {field}: parent field {parent} does not match its encoding"
+                ));
+            }
             columns.push(ColumnMeta {
                 field,
                 encoding,
                 width,
                 count,
+                parent,
             });
         }
         if r.remaining() != 0 {
@@ -311,13 +352,145 @@ impl Meta {
 /// Rows per compressed block in `Blocks` columns.
 pub const BLOCK_ROWS: u32 = 1024;
 
-/// Bytes per code for a dictionary of `distinct` values (plus code 0 for null).
+/// Bits per code for a dictionary of `distinct` values (plus code 0 for
+/// null): the fewest bits that hold the code `distinct`.
 pub fn code_width(distinct: usize) -> u8 {
-    if distinct < 0xff {
-        1
-    } else if distinct < 0xffff {
-        2
-    } else {
-        4
+    bits_for(distinct as u64)
+}
+
+/// Bits per entry of the `IdRows` section of a segment of `rows` rows: the
+/// fewest bits that hold the row number `rows - 1`.
+pub fn row_bits(rows: u32) -> u8 {
+    bits_for(u64::from(rows.saturating_sub(1)))
+}
+
+/// Bits per event-id fingerprint in a segment of `rows` rows: 8 more than
+/// `row_bits`, at most 32, so that an id that is not stored (and passed the
+/// Bloom filter) matches a stored fingerprint with probability below 1/256.
+pub fn fingerprint_bits(rows: u32) -> u8 {
+    (row_bits(rows) + 8).min(32)
+}
+
+/// The fingerprint of an event-id hash: its upper `bits` bits.
+pub fn fingerprint(hash: u64, bits: u8) -> u32 {
+    (hash >> (64 - u32::from(bits.clamp(1, 32)))) as u32
+}
+
+/// The fewest bits (1 to 64) that hold `max`.
+pub fn bits_for(max: u64) -> u8 {
+    (64 - max.leading_zeros()).max(1) as u8
+}
+
+/// Bytes of a packed array of `n` entries of `bits` bits.
+pub fn packed_len(n: usize, bits: u8) -> usize {
+    (n * usize::from(bits)).div_ceil(8)
+}
+
+/// Entry `index` of a packed array of `bits`-bit unsigned integers (`bits`
+/// 1 to 32): entry `i` is bits `i*bits .. (i+1)*bits` of the array read as
+/// one little-endian bit string (bit `j` is bit `j % 8` of byte `j / 8`).
+/// `None` past the end.
+#[inline]
+pub fn packed_get(bytes: &[u8], bits: u8, index: usize) -> Option<u32> {
+    let bits = usize::from(bits);
+    let first = index.checked_mul(bits)?;
+    let end = first.checked_add(bits)?;
+    if end.div_ceil(8) > bytes.len() || bits == 0 || bits > 32 {
+        return None;
     }
+    let at = first / 8;
+    let word = match bytes.get(at..at + 8) {
+        Some(b) => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+        None => {
+            let mut b = [0u8; 8];
+            let tail = bytes.get(at..).unwrap_or_default();
+            b[..tail.len().min(8)].copy_from_slice(&tail[..tail.len().min(8)]);
+            u64::from_le_bytes(b)
+        }
+    };
+    Some(((word >> (first % 8)) & ((1u64 << bits) - 1)) as u32)
+}
+
+/// Packs `values` (each below `2^bits`, `bits` 1 to 32) as `packed_get` reads them.
+pub fn pack(values: impl IntoIterator<Item = u32>, bits: u8) -> Vec<u8> {
+    let bits = u32::from(bits.clamp(1, 32));
+    let mask = (1u64 << bits) - 1;
+    let values = values.into_iter();
+    let mut out = Vec::with_capacity(packed_len(values.size_hint().0, bits as u8));
+    let (mut acc, mut used) = (0u64, 0u32);
+    for v in values {
+        acc |= (u64::from(v) & mask) << used;
+        used += bits;
+        if used >= 32 {
+            out.extend_from_slice(&(acc as u32).to_le_bytes());
+            acc >>= 32;
+            used -= 32;
+        }
+    }
+    while used > 0 {
+        out.push(acc as u8);
+        acc >>= 8;
+        used = used.saturating_sub(8);
+    }
+    out
+}
+
+/// Per-block formats of a `Blocks` section (the first byte of each frame).
+pub const BLOCK_ZSTD: u8 = 0;
+/// Every value of the block is a canonical lowercase UUID string, stored as
+/// its 16 bytes.
+pub const BLOCK_UUID: u8 = 1;
+/// Bytes of a UUID in text form (8-4-4-4-12 hex digits).
+pub const UUID_TEXT_LEN: usize = 36;
+
+/// The 16 bytes of `s` if it is a canonical lowercase UUID in text form:
+/// 8-4-4-4-12 digits of `0-9a-f` separated by `-` (any version or variant).
+pub fn parse_uuid(s: &[u8]) -> Option<[u8; 16]> {
+    let s: &[u8; UUID_TEXT_LEN] = s.try_into().ok()?;
+    if s[8] != b'-' || s[13] != b'-' || s[18] != b'-' || s[23] != b'-' {
+        return None;
+    }
+    // Offsets of the two digits of each byte; a bad digit sets bit 4.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    let mut out = [0u8; 16];
+    let mut bad = 0u8;
+    for (byte, &at) in out.iter_mut().zip(&AT) {
+        let (hi, lo) = (
+            HEX_VALUE[usize::from(s[at])],
+            HEX_VALUE[usize::from(s[at + 1])],
+        );
+        bad |= hi | lo;
+        *byte = (hi << 4) | (lo & 15);
+    }
+    (bad & 0x10 == 0).then_some(out)
+}
+
+/// The value of each lowercase hex digit; 0x10 for every other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0x10u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The canonical lowercase text form of a UUID's 16 bytes.
+pub fn format_uuid(b: &[u8; 16]) -> [u8; UUID_TEXT_LEN] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'-'; UUID_TEXT_LEN];
+    let mut o = 0;
+    for (k, &byte) in b.iter().enumerate() {
+        o += usize::from(matches!(k, 4 | 6 | 8 | 10));
+        out[o] = HEX[usize::from(byte >> 4)];
+        out[o + 1] = HEX[usize::from(byte & 15)];
+        o += 2;
+    }
+    out
 }

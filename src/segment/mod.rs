@@ -14,15 +14,17 @@ use crate::event::{EventType, Field, FieldKind, Value};
 use crate::time::Day;
 
 /// Fields with a roaring bitmap per distinct value: the ones reports filter
-/// and group on most.
-pub const INDEXED_FIELDS: [Field; 7] = [
+/// on most. `event_name` has none (docs/format.md, "Bitmaps section"): its
+/// bitmaps were larger than its codes, reports group by it rather than
+/// filter on it, and a filter on it narrows first with the bitmaps of
+/// `event_type` and `tool_name`, which it determines.
+pub const INDEXED_FIELDS: [Field; 6] = [
     Field::UserId,
     Field::ToolName,
     Field::EventType,
     Field::CompanyName,
     Field::ProjectName,
     Field::DeviceType,
-    Field::EventName,
 ];
 
 /// How each stored field is encoded. Unique, rarely-read columns are

@@ -15,8 +15,9 @@ use roaring::RoaringBitmap;
 
 use super::bloom;
 use super::format::{
-    ColumnMeta, Encoding, FOOTER_LEN, Footer, HEADER_LEN, Meta, NO_FIELD, SECTION_ENTRY_LEN,
-    SEGMENT_MAGIC, SEGMENT_VERSION, SectionEntry, SectionKind, section_crc,
+    BLOCK_UUID, BLOCK_ZSTD, ColumnMeta, Encoding, FOOTER_LEN, Footer, HEADER_LEN, Meta, NO_FIELD,
+    SECTION_ENTRY_LEN, SEGMENT_MAGIC, SEGMENT_VERSION, SectionEntry, SectionKind, UUID_TEXT_LEN,
+    fingerprint, fingerprint_bits, format_uuid, packed_get, packed_len, row_bits, section_crc,
 };
 use super::{encoding_of, key_value};
 use crate::codec::{Reader, decode_value, le_u32_at, le_u64_at};
@@ -200,7 +201,7 @@ impl SegmentReader {
             let field = Field::from_ordinal(c.field)
                 .filter(|f| *f != Field::EventDate)
                 .ok_or_else(|| bad(format!("column for unknown field {}", c.field)))?;
-            if encoding_of(field) != c.encoding {
+            if encoding_of(field) != c.encoding.logical() {
                 return Err(bad(format!("column {field} has an unexpected encoding")));
             }
             if self.columns[field as usize].replace(c).is_some() {
@@ -227,17 +228,21 @@ impl SegmentReader {
             match c.encoding {
                 Encoding::Timestamps => {
                     let s = need(SectionKind::Timestamps)?;
-                    if s.len != rows * 4 {
+                    if s.len != rows * 4 || c.width != 32 {
                         return Err(size_err(s, "length does not match the row count"));
                     }
                 }
-                Encoding::Dict => {
-                    if ![1, 2, 4].contains(&c.width) {
+                Encoding::Dict | Encoding::MappedDict => {
+                    if !(1..=32).contains(&c.width) || u64::from(c.count) >> c.width != 0 {
                         return Err(bad(format!("column {field} has code width {}", c.width)));
                     }
-                    let codes = need(SectionKind::Codes)?;
-                    if codes.len != rows * u64::from(c.width) {
-                        return Err(size_err(codes, "length does not match the row count"));
+                    if c.encoding == Encoding::Dict {
+                        let codes = need(SectionKind::Codes)?;
+                        if codes.len != packed_len(rows as usize, c.width) as u64 {
+                            return Err(size_err(codes, "length does not match the row count"));
+                        }
+                    } else if self.entry(SectionKind::Codes, c.field).is_some() {
+                        return Err(bad(format!("mapped column {field} has a codes section")));
                     }
                     let dict = need(SectionKind::DictValues)?;
                     let n = u64::from(c.count);
@@ -285,9 +290,76 @@ impl SegmentReader {
                 ));
             }
         }
+        // A mapped column's parent is a column with per-row codes, and its
+        // map has one entry per parent code (null included).
+        for c in self.columns.iter().flatten() {
+            if c.encoding != Encoding::MappedDict {
+                continue;
+            }
+            let bad = |why: String| Error::corrupted(&self.path, meta_offset, "meta", why);
+            let parent = Field::from_ordinal(c.parent)
+                .and_then(|f| self.columns.get(f as usize).copied().flatten())
+                .filter(|p| p.encoding == Encoding::Dict && p.field != c.field)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "column {} is mapped over {}, which has no per-row codes",
+                        field_name(c.field),
+                        field_name(c.parent)
+                    ))
+                })?;
+            let map = self.entry(SectionKind::CodeMap, c.field).ok_or_else(|| {
+                bad(format!(
+                    "mapped column {} has no code map",
+                    field_name(c.field)
+                ))
+            })?;
+            if map.len != packed_len(parent.count as usize + 1, c.width) as u64 {
+                return Err(Error::corrupted(
+                    &self.path,
+                    map.offset,
+                    format!("code map of {}", field_name(c.field)),
+                    "length does not match the parent's dictionary",
+                ));
+            }
+        }
+        // Every section belongs to something the meta describes.
+        for s in &self.sections {
+            let col = Field::from_ordinal(s.field).and_then(|f| self.columns[f as usize]);
+            let expected = match s.kind {
+                SectionKind::Meta
+                | SectionKind::IdHashes
+                | SectionKind::IdRows
+                | SectionKind::IdBloom => s.field == NO_FIELD,
+                SectionKind::Timestamps => col.is_some_and(|c| c.encoding == Encoding::Timestamps),
+                SectionKind::Blocks => col.is_some_and(|c| c.encoding == Encoding::Blocks),
+                SectionKind::Codes => col.is_some_and(|c| c.encoding == Encoding::Dict),
+                SectionKind::CodeMap => col.is_some_and(|c| c.encoding == Encoding::MappedDict),
+                SectionKind::DictValues | SectionKind::Bitmaps => {
+                    col.is_some_and(|c| c.encoding.logical() == Encoding::Dict)
+                }
+            };
+            if !expected {
+                return Err(Error::corrupted(
+                    &self.path,
+                    s.offset,
+                    "section table",
+                    format!(
+                        "{} section of {} matches no column",
+                        s.kind.name(),
+                        field_name(s.field)
+                    ),
+                ));
+            }
+        }
         for (kind, len) in [
-            (SectionKind::IdHashes, rows * 8),
-            (SectionKind::IdRows, rows * 4),
+            (
+                SectionKind::IdHashes,
+                packed_len(rows as usize, fingerprint_bits(self.meta.row_count)) as u64,
+            ),
+            (
+                SectionKind::IdRows,
+                packed_len(rows as usize, row_bits(self.meta.row_count)) as u64,
+            ),
         ] {
             match self.entry(kind, NO_FIELD) {
                 Some(s) if s.len == len => {}
@@ -429,22 +501,54 @@ impl SegmentReader {
     /// A dictionary-coded column.
     pub fn dict(&self, field: Field) -> Result<DictColumn<'_>> {
         let c = self.column(field, Encoding::Dict)?;
+        let values = self.section(SectionKind::DictValues, c.field)?;
+        let (codes, map) = match c.encoding {
+            Encoding::MappedDict => {
+                let parent = Field::from_ordinal(c.parent)
+                    .map(|f| self.column(f, Encoding::Dict))
+                    .transpose()?
+                    .ok_or_else(|| self.corrupt(SectionKind::Meta, NO_FIELD, "bad parent"))?;
+                (
+                    Codes {
+                        bytes: self.section(SectionKind::Codes, parent.field)?,
+                        width: parent.width,
+                    },
+                    Some((
+                        Field::from_ordinal(c.parent).unwrap_or(field),
+                        Codes {
+                            bytes: self.section(SectionKind::CodeMap, c.field)?,
+                            width: c.width,
+                        },
+                    )),
+                )
+            }
+            _ => (
+                Codes {
+                    bytes: self.section(SectionKind::Codes, c.field)?,
+                    width: c.width,
+                },
+                None,
+            ),
+        };
         Ok(DictColumn {
             seg: self,
             field,
-            values: self.section(SectionKind::DictValues, c.field)?,
-            codes: self.section(SectionKind::Codes, c.field)?,
-            width: c.width,
+            values,
+            text: OnceLock::new(),
+            codes,
+            map,
             count: c.count,
         })
     }
 
+    /// The descriptor of `field`'s column if it is stored with `encoding`
+    /// (`Dict` also matches `MappedDict`).
     fn column(&self, field: Field, encoding: Encoding) -> Result<ColumnMeta> {
         self.columns
             .get(field as usize)
             .copied()
             .flatten()
-            .filter(|c| c.encoding == encoding)
+            .filter(|c| c.encoding.logical() == encoding)
             .ok_or_else(|| Error::Invalid(format!("field {field} is not stored as {encoding:?}")))
     }
 
@@ -485,8 +589,11 @@ impl SegmentReader {
             block_rows: le_u32_at(bytes, 0).unwrap_or(1).max(1),
             n_blocks: le_u32_at(bytes, 1).unwrap_or(0),
             current: None,
+            uuids: None,
             raw: Vec::new(),
             starts: Vec::new(),
+            text: [0; UUID_TEXT_LEN],
+            zstd: None,
         })
     }
 
@@ -495,8 +602,10 @@ impl SegmentReader {
         Ok(IdIndex {
             seg: self,
             bloom: self.section(SectionKind::IdBloom, NO_FIELD)?,
-            hashes: self.section(SectionKind::IdHashes, NO_FIELD)?,
+            fingerprints: self.section(SectionKind::IdHashes, NO_FIELD)?,
             rows: self.section(SectionKind::IdRows, NO_FIELD)?,
+            fp_bits: fingerprint_bits(self.rows()),
+            row_bits: row_bits(self.rows()),
             ids: None,
         })
     }
@@ -571,19 +680,33 @@ impl SegmentReader {
                 ));
             }
         }
-        for field in super::INDEXED_FIELDS {
+        for field in Field::stored() {
+            if encoding_of(field) != Encoding::Dict {
+                continue;
+            }
             let dict = self.dict(field)?;
+            if let Some((_, map)) = &dict.map {
+                let entries = map.bytes.len() * 8 / usize::from(map.width.max(1));
+                if (0..entries).any(|p| map.get(p) > dict.count) {
+                    return Err(self.corrupt(
+                        SectionKind::CodeMap,
+                        field as u16,
+                        "a code past the dictionary",
+                    ));
+                }
+            }
+            if self.entry(SectionKind::Bitmaps, field as u16).is_none() {
+                continue;
+            }
             let mut total = 0u64;
             for code in 0..=dict.count() {
                 let bm = self.bitmap(field, code)?.unwrap_or_default();
-                for row in bm.iter().take(4) {
-                    if dict.code(row) != code {
-                        return Err(self.corrupt(
-                            SectionKind::Bitmaps,
-                            field as u16,
-                            "bitmap disagrees with codes",
-                        ));
-                    }
+                if bm.iter().any(|row| dict.code(row) != code) {
+                    return Err(self.corrupt(
+                        SectionKind::Bitmaps,
+                        field as u16,
+                        "bitmap disagrees with codes",
+                    ));
                 }
                 total += bm.len();
             }
@@ -599,34 +722,39 @@ impl SegmentReader {
     }
 }
 
-/// A segment's event-id index: Bloom filter, sorted hashes, their rows.
+/// A segment's event-id index: Bloom filter, sorted fingerprints (the upper
+/// `fingerprint_bits` bits of the xxh3-64 hashes), their rows.
 pub struct IdIndex<'a> {
     seg: &'a SegmentReader,
     bloom: &'a [u8],
-    hashes: &'a [u8],
+    fingerprints: &'a [u8],
     rows: &'a [u8],
+    fp_bits: u8,
+    row_bits: u8,
     ids: Option<BlockCursor<'a>>,
 }
 
 impl IdIndex<'_> {
     /// Whether an event with this id (and its xxh3-64 `hash`) is stored.
+    /// Exact: a matching fingerprint is confirmed against the stored id.
     pub fn contains(&mut self, id: &str, hash: u64) -> Result<bool> {
         if !bloom::may_contain(self.bloom, hash) {
             return Ok(false);
         }
+        let fp = fingerprint(hash, self.fp_bits);
         let n = self.seg.rows() as usize;
-        // First index whose hash is >= `hash` (hashes are sorted).
+        // First index whose fingerprint is >= `fp` (fingerprints are sorted).
         let (mut lo, mut hi) = (0usize, n);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if le_u64_at(self.hashes, mid).unwrap_or(u64::MAX) < hash {
+            if packed_get(self.fingerprints, self.fp_bits, mid).unwrap_or(u32::MAX) < fp {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        while lo < n && le_u64_at(self.hashes, lo) == Some(hash) {
-            let row = le_u32_at(self.rows, lo)
+        while lo < n && packed_get(self.fingerprints, self.fp_bits, lo) == Some(fp) {
+            let row = packed_get(self.rows, self.row_bits, lo)
                 .ok_or_else(|| self.seg.corrupt(SectionKind::IdRows, NO_FIELD, "cut short"))?;
             let cursor = match &mut self.ids {
                 Some(c) => c,
@@ -641,14 +769,36 @@ impl IdIndex<'_> {
     }
 }
 
-/// A dictionary column read in place: codes are fixed-width little-endian
-/// integers in the map; values are looked up only when needed.
+/// A packed array of `width`-bit codes, in place in the map.
+#[derive(Clone, Copy)]
+struct Codes<'a> {
+    bytes: &'a [u8],
+    width: u8,
+}
+
+impl Codes<'_> {
+    /// Entry `i`; 0 past the end (lengths were checked at open).
+    #[inline]
+    fn get(&self, i: usize) -> u32 {
+        packed_get(self.bytes, self.width, i).unwrap_or(0)
+    }
+}
+
+/// A dictionary column read in place: codes are bit-packed fixed-width
+/// integers in the map; values are looked up only when needed. A mapped
+/// column (`Encoding::MappedDict`) reads its parent's code for the row, then
+/// its own code for that parent code from the code map.
 pub struct DictColumn<'a> {
     seg: &'a SegmentReader,
     field: Field,
     values: &'a [u8],
-    codes: &'a [u8],
-    width: u8,
+    /// The string values' bytes as one `str`, validated on the first
+    /// `value` call (`None` if they are not UTF-8).
+    text: OnceLock<Option<&'a str>>,
+    /// Per-row codes: this column's, or its parent's when mapped.
+    codes: Codes<'a>,
+    /// The parent field and the code map, when mapped.
+    map: Option<(Field, Codes<'a>)>,
     count: u32,
 }
 
@@ -662,14 +812,28 @@ impl<'a> DictColumn<'a> {
     /// section's length was checked against the row count at open.
     #[inline]
     pub fn code(&self, row: u32) -> u32 {
-        let i = row as usize;
-        match self.width {
-            1 => self.codes.get(i).map_or(0, |&b| u32::from(b)),
-            2 => self
-                .codes
-                .get(i * 2..i * 2 + 2)
-                .map_or(0, |b| u32::from(u16::from_le_bytes([b[0], b[1]]))),
-            _ => le_u32_at(self.codes, i).unwrap_or(0),
+        let c = self.codes.get(row as usize);
+        match &self.map {
+            None => c,
+            Some((_, map)) => map.get(c as usize),
+        }
+    }
+
+    /// The field whose codes this column's codes are a function of in this
+    /// segment (`Encoding::MappedDict`), or `None` for per-row codes.
+    /// Grouping by such a column can count the parent's codes and then map
+    /// each with [`DictColumn::code_of_parent`].
+    pub fn parent(&self) -> Option<Field> {
+        self.map.as_ref().map(|(f, _)| *f)
+    }
+
+    /// For a mapped column, its code on the rows whose parent has code
+    /// `parent_code`; for a column with per-row codes, `parent_code` itself.
+    #[inline]
+    pub fn code_of_parent(&self, parent_code: u32) -> u32 {
+        match &self.map {
+            None => parent_code,
+            Some((_, map)) => map.get(parent_code as usize),
         }
     }
 
@@ -679,8 +843,13 @@ impl<'a> DictColumn<'a> {
             return Ok(Value::Null);
         }
         if code > self.count {
+            let kind = if self.map.is_some() {
+                SectionKind::CodeMap
+            } else {
+                SectionKind::Codes
+            };
             return Err(self.seg.corrupt(
-                SectionKind::Codes,
+                kind,
                 self.field as u16,
                 format!("code {code} past the dictionary"),
             ));
@@ -697,14 +866,14 @@ impl<'a> DictColumn<'a> {
             else {
                 return Err(bad("offsets cut short"));
             };
-            let bytes = self
-                .values
-                .get(body + start as usize..body + end as usize)
+            let text = self
+                .text
+                .get_or_init(|| std::str::from_utf8(self.values.get(body..)?).ok())
+                .ok_or_else(|| bad("values are not UTF-8"))?;
+            text.get(start as usize..end as usize)
                 .filter(|_| start < end)
-                .ok_or_else(|| bad("value offsets out of range"))?;
-            std::str::from_utf8(bytes)
                 .map(Value::Str)
-                .map_err(|_| bad("value is not UTF-8"))
+                .ok_or_else(|| bad("value offsets out of range or not on a character boundary"))
         } else {
             let key = le_u64_at(self.values.get(4..).unwrap_or(&[]), i)
                 .ok_or_else(|| bad("values cut short"))?;
@@ -726,11 +895,17 @@ pub struct BlockCursor<'a> {
     block_rows: u32,
     n_blocks: u32,
     current: Option<u32>,
+    /// The current block's 16-byte values, in place, when it is a UUID block.
+    uuids: Option<&'a [u8]>,
+    /// The current block decompressed, when it is a zstd block.
     raw: Vec<u8>,
     starts: Vec<u32>,
+    /// The text of the last UUID returned.
+    text: [u8; UUID_TEXT_LEN],
+    zstd: Option<zstd::bulk::Decompressor<'static>>,
 }
 
-impl BlockCursor<'_> {
+impl<'a> BlockCursor<'a> {
     fn bad(&self, why: impl Into<String>) -> Error {
         self.seg
             .corrupt(SectionKind::Blocks, self.field as u16, why)
@@ -740,29 +915,65 @@ impl BlockCursor<'_> {
         if block >= self.n_blocks {
             return Err(self.bad(format!("block {block} past the end")));
         }
+        self.current = None;
         let table_end = 8 + 8 * (self.n_blocks as usize + 1);
+        let table = self.bytes.get(8..).unwrap_or(&[]);
         let (Some(start), Some(end)) = (
-            le_u64_at(&self.bytes[8..], block as usize),
-            le_u64_at(&self.bytes[8..], block as usize + 1),
+            le_u64_at(table, block as usize),
+            le_u64_at(table, block as usize + 1),
         ) else {
             return Err(self.bad("block table cut short"));
         };
-        let frame = self
-            .bytes
-            .get(table_end + start as usize..table_end + end as usize)
-            .filter(|_| start + 4 <= end)
+        let bytes: &'a [u8] = self.bytes;
+        let frame = usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(end).ok())
+            .filter(|(s, e)| s < e)
+            .and_then(|(s, e)| bytes.get(table_end.checked_add(s)?..table_end.checked_add(e)?))
             .ok_or_else(|| self.bad(format!("block {block} offsets out of range")))?;
-        let raw_len = le_u32_at(frame, 0).unwrap_or(0) as usize;
+        let rows_in_block = (self.seg.rows() - block * self.block_rows).min(self.block_rows);
+        let (format, body) = frame.split_first().unwrap_or((&u8::MAX, &[]));
+        match *format {
+            BLOCK_UUID => {
+                if self.field.kind() != FieldKind::Str || body.len() != rows_in_block as usize * 16
+                {
+                    return Err(self.bad(format!("UUID block {block} has the wrong length")));
+                }
+                self.uuids = Some(body);
+            }
+            BLOCK_ZSTD => {
+                self.uuids = None;
+                self.load_zstd(block, body, rows_in_block)?;
+            }
+            f => return Err(self.bad(format!("block {block} has unknown format {f}"))),
+        }
+        self.current = Some(block);
+        Ok(())
+    }
+
+    fn load_zstd(&mut self, block: u32, body: &[u8], rows_in_block: u32) -> Result<()> {
+        let raw_len = le_u32_at(body, 0).unwrap_or(0) as usize;
+        let frame = body.get(4..).unwrap_or(&[]);
         // A block holds at most block_rows values of at most 8 KiB each.
-        if raw_len > self.block_rows as usize * (crate::event::MAX_URL_BYTES + 16) {
+        if body.len() < 4 || raw_len > self.block_rows as usize * (crate::event::MAX_URL_BYTES + 16)
+        {
             return Err(self.bad(format!("block {block} claims {raw_len} bytes")));
         }
-        self.raw = zstd::bulk::decompress(&frame[4..], raw_len)
-            .map_err(|e| self.bad(format!("block {block}: {e}")))?;
-        if self.raw.len() != raw_len {
+        let zstd = match &mut self.zstd {
+            Some(z) => z,
+            None => self.zstd.insert(
+                zstd::bulk::Decompressor::new()
+                    .map_err(|e| Error::Invalid(format!("zstd: {e}")))?,
+            ),
+        };
+        self.raw.clear();
+        self.raw.reserve(raw_len);
+        let n = zstd.decompress_to_buffer(frame, &mut self.raw);
+        if n.map_err(|e| self.bad(format!("block {block}: {e}")))? != raw_len
+            || self.raw.len() != raw_len
+        {
             return Err(self.bad(format!("block {block} decompressed to the wrong size")));
         }
-        let rows_in_block = (self.seg.rows() - block * self.block_rows).min(self.block_rows);
         self.starts.clear();
         let mut r = Reader::new(&self.raw);
         for _ in 0..rows_in_block {
@@ -778,7 +989,6 @@ impl BlockCursor<'_> {
         if r.remaining() != 0 {
             return Err(self.bad(format!("block {block} has bytes past its last value")));
         }
-        self.current = Some(block);
         Ok(())
     }
 
@@ -791,11 +1001,20 @@ impl BlockCursor<'_> {
         if self.current != Some(block) {
             self.load(block)?;
         }
-        let start = self
-            .starts
-            .get((row % self.block_rows) as usize)
-            .copied()
-            .unwrap_or(0) as usize;
+        let i = (row % self.block_rows) as usize;
+        if let Some(uuids) = self.uuids {
+            let bytes: Option<&[u8; 16]> = uuids
+                .get(i * 16..i * 16 + 16)
+                .and_then(|b| b.try_into().ok());
+            let Some(bytes) = bytes else {
+                return Err(self.bad(format!("row {row} past its UUID block")));
+            };
+            self.text = format_uuid(bytes);
+            return std::str::from_utf8(&self.text)
+                .map(Value::Str)
+                .map_err(|_| self.bad("UUID text is not UTF-8"));
+        }
+        let start = self.starts.get(i).copied().unwrap_or(0) as usize;
         let mut r = Reader::new(self.raw.get(start..).unwrap_or(&[]));
         decode_value(&mut r, self.field).map_err(|why| self.bad(why))
     }
@@ -814,7 +1033,7 @@ impl<'a> RowDecoder<'a> {
         let mut blocks = Vec::new();
         for field in Field::stored() {
             match encoding_of(field) {
-                Encoding::Dict => dicts.push(seg.dict(field)?),
+                Encoding::Dict | Encoding::MappedDict => dicts.push(seg.dict(field)?),
                 Encoding::Blocks => blocks.push(seg.blocks(field)?),
                 Encoding::Timestamps => {}
             }

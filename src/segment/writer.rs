@@ -1,33 +1,168 @@
 //! Builds one segment file from a day's events. Layout: docs/format.md.
 
+use std::cmp::Reverse;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::path::Path;
 
-use foldhash::fast::RandomState;
+use foldhash::fast::FixedState;
 use roaring::RoaringBitmap;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::bloom;
 use super::format::{
-    BLOCK_ROWS, ColumnMeta, Encoding, FOOTER_LEN, Footer, Meta, NO_FIELD, SECTION_ALIGN,
-    SEGMENT_VERSION, SectionEntry, SectionKind, code_width, header_bytes, section_crc,
+    BLOCK_ROWS, BLOCK_UUID, BLOCK_ZSTD, ColumnMeta, Encoding, FOOTER_LEN, Footer, Meta, NO_FIELD,
+    SECTION_ALIGN, SEGMENT_VERSION, SectionEntry, SectionKind, UUID_TEXT_LEN, bits_for, code_width,
+    fingerprint, fingerprint_bits, header_bytes, pack, parse_uuid, row_bits, section_crc,
 };
 use super::{INDEXED_FIELDS, encoding_of, value_key};
 use crate::codec::encode_value;
 use crate::error::{Error, Result};
-use crate::event::{Event, Field, Value};
+use crate::event::{Event, Field, FieldKind, Value};
 use crate::time::Day;
 
-/// zstd level for block columns: fast to write, still ~3x on ids and URLs.
-const ZSTD_LEVEL: i32 = 3;
+/// zstd level for block columns: fast to write, still ~3x on URLs.
+const ZSTD_LEVEL: i32 = 1;
+
+/// Interned strings of one column: the distinct values in arrival order in
+/// one arena, found through a map from their 64-bit hash to their code and
+/// place in the arena (so a hit reads one bucket and the bytes it compares).
+/// Equality is always checked against the arena (exact); strings whose hash
+/// collides with a different string's go to `spill`.
+struct StrDict {
+    hasher: FixedState,
+    by_hash: HashMap<u64, Slot, BuildHasherDefault<HashIsKey>>,
+    spill: HashMap<Box<str>, u32, FixedState>,
+    arena: Vec<u8>,
+    /// End offset in `arena` of value `code - 1`.
+    ends: Vec<u32>,
+    /// Every string hashes alike: tests of the collision path.
+    #[cfg(test)]
+    collide: bool,
+}
+
+/// Where an interned string is: its code, and its bytes in the arena.
+#[derive(Clone, Copy)]
+struct Slot {
+    code: u32,
+    start: u32,
+    len: u32,
+}
+
+impl StrDict {
+    fn new() -> StrDict {
+        StrDict {
+            hasher: FixedState::default(),
+            by_hash: HashMap::default(),
+            spill: HashMap::default(),
+            arena: Vec::new(),
+            ends: Vec::new(),
+            #[cfg(test)]
+            collide: false,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The value with arrival code `code` (1-based).
+    #[inline]
+    fn value(&self, code: u32) -> &[u8] {
+        let i = code as usize - 1;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.arena[start..self.ends[i] as usize]
+    }
+
+    #[inline]
+    fn hash(&self, s: &str) -> u64 {
+        #[cfg(test)]
+        if self.collide {
+            return 7;
+        }
+        self.hasher.hash_one(s.as_bytes())
+    }
+
+    #[inline]
+    fn intern(&mut self, s: &str) -> u32 {
+        let h = self.hash(s);
+        let next = self.ends.len() as u32 + 1;
+        let start = self.arena.len() as u32;
+        match self.by_hash.entry(h) {
+            Entry::Occupied(e) => {
+                let slot = *e.get();
+                let bytes = self
+                    .arena
+                    .get(slot.start as usize..(slot.start + slot.len) as usize)
+                    .unwrap_or_default();
+                if same_bytes(bytes, s.as_bytes()) {
+                    return slot.code;
+                }
+                match self.spill.get(s) {
+                    Some(&code) => code,
+                    None => {
+                        self.spill.insert(s.into(), next);
+                        self.push_value(s);
+                        next
+                    }
+                }
+            }
+            Entry::Vacant(e) => {
+                e.insert(Slot {
+                    code: next,
+                    start,
+                    len: s.len() as u32,
+                });
+                self.push_value(s);
+                next
+            }
+        }
+    }
+
+    fn push_value(&mut self, s: &str) {
+        self.arena.extend_from_slice(s.as_bytes());
+        self.ends.push(self.arena.len() as u32);
+    }
+}
+
+/// Byte equality, inlined: dictionary values are short, and a call to
+/// `memcmp` per lookup was the largest cost of `push`.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    ca.zip(cb).all(|(x, y)| x == y) && ra.iter().zip(rb).all(|(x, y)| x == y)
+}
+
+/// A `Hasher` for keys that are already hashes.
+#[derive(Default)]
+struct HashIsKey(u64);
+
+impl Hasher for HashIsKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 enum DictValues {
-    Str(HashMap<Box<str>, u32, RandomState>, Vec<Box<str>>),
-    Num(HashMap<u64, u32, RandomState>, Vec<u64>),
+    Str(StrDict),
+    Num(HashMap<u64, u32, FixedState>, Vec<u64>),
 }
 
 /// A dictionary column being built: values interned as they arrive, codes in
-/// arrival order (0 = null); sorted and remapped at `finish`.
+/// arrival order (0 = null); sorted and remapped at `encode`.
 struct DictBuilder {
     field: Field,
     values: DictValues,
@@ -36,8 +171,8 @@ struct DictBuilder {
 
 impl DictBuilder {
     fn new(field: Field) -> DictBuilder {
-        let values = if field.kind() == crate::event::FieldKind::Str {
-            DictValues::Str(HashMap::default(), Vec::new())
+        let values = if field.kind() == FieldKind::Str {
+            DictValues::Str(StrDict::new())
         } else {
             DictValues::Num(HashMap::default(), Vec::new())
         };
@@ -48,18 +183,19 @@ impl DictBuilder {
         }
     }
 
+    /// Distinct non-null values so far.
+    fn distinct(&self) -> usize {
+        match &self.values {
+            DictValues::Str(d) => d.len(),
+            DictValues::Num(_, list) => list.len(),
+        }
+    }
+
+    #[inline]
     fn push(&mut self, v: Value<'_>) {
         let code = match (&mut self.values, v) {
             (_, Value::Null) => 0,
-            (DictValues::Str(map, list), Value::Str(s)) => match map.get(s) {
-                Some(&c) => c,
-                None => {
-                    list.push(s.into());
-                    let c = list.len() as u32;
-                    map.insert(s.into(), c);
-                    c
-                }
-            },
+            (DictValues::Str(d), Value::Str(s)) => d.intern(s),
             (DictValues::Num(map, list), v) => {
                 let key = value_key(v);
                 *map.entry(key).or_insert_with(|| {
@@ -75,6 +211,14 @@ impl DictBuilder {
     }
 }
 
+/// A block-compressed column being built: the value encodings of its rows,
+/// concatenated in arrival order, and where each row's encoding ends.
+struct BlockBuilder {
+    field: Field,
+    buf: Vec<u8>,
+    ends: Vec<u32>,
+}
+
 /// Builds one segment. Push events in any order; rows are written in
 /// timestamp order (ties keep arrival order).
 pub struct SegmentWriter {
@@ -82,8 +226,7 @@ pub struct SegmentWriter {
     ts: Vec<i64>,
     ids: Vec<u64>,
     dicts: Vec<DictBuilder>,
-    /// Encoded values of block columns, concatenated, with row end offsets.
-    blocks: Vec<(Field, Vec<u8>, Vec<u32>)>,
+    blocks: Vec<BlockBuilder>,
 }
 
 /// What `finish` wrote.
@@ -101,8 +244,12 @@ impl SegmentWriter {
         let mut blocks = Vec::new();
         for field in Field::stored() {
             match encoding_of(field) {
-                Encoding::Dict => dicts.push(DictBuilder::new(field)),
-                Encoding::Blocks => blocks.push((field, Vec::new(), Vec::new())),
+                Encoding::Dict | Encoding::MappedDict => dicts.push(DictBuilder::new(field)),
+                Encoding::Blocks => blocks.push(BlockBuilder {
+                    field,
+                    buf: Vec::new(),
+                    ends: Vec::new(),
+                }),
                 Encoding::Timestamps => {}
             }
         }
@@ -137,12 +284,12 @@ impl SegmentWriter {
         for d in &mut self.dicts {
             d.push(e.get(d.field));
         }
-        for (field, buf, ends) in &mut self.blocks {
-            encode_value(buf, *field, e.get(*field));
-            if buf.len() > u32::MAX as usize {
+        for b in &mut self.blocks {
+            encode_value(&mut b.buf, b.field, e.get(b.field));
+            if b.buf.len() > u32::MAX as usize {
                 return Err(Error::Invalid("block column larger than 4 GiB".into()));
             }
-            ends.push(buf.len() as u32);
+            b.ends.push(b.buf.len() as u32);
         }
         Ok(())
     }
@@ -166,15 +313,23 @@ impl SegmentWriter {
         if rows == 0 {
             return Err(Error::Invalid("refusing to write an empty segment".into()));
         }
-        let mut order: Vec<u32> = (0..rows as u32).collect();
-        order.sort_by_key(|&i| self.ts[i as usize]);
         let min_ts = self.ts.iter().copied().min().unwrap_or(0);
         let max_ts = self.ts.iter().copied().max().unwrap_or(0);
-        // Invariant: a segment holds one UTC day, so offsets fit in u32.
-        assert!(
-            max_ts - min_ts < i64::from(u32::MAX),
-            "segment spans more than a day"
-        );
+        // A segment holds one UTC day (push checks it), so offsets fit in u32.
+        if max_ts - min_ts >= i64::from(u32::MAX) {
+            return Err(Error::Invalid("segment spans more than a day".into()));
+        }
+        // Rows in timestamp order, ties in arrival order: a stable sort of
+        // (offset, arrival index) keys by their offset.
+        let mut keys: Vec<u64> = self
+            .ts
+            .iter()
+            .enumerate()
+            .map(|(i, &ts)| (((ts - min_ts) as u64) << 32) | i as u64)
+            .collect();
+        radix_sort_by_high_half(&mut keys, bits_for((max_ts - min_ts) as u64));
+        let order: Vec<u32> = keys.iter().map(|&k| k as u32).collect();
+        drop(keys);
 
         let mut out = header_bytes().to_vec();
         let mut sections: Vec<SectionEntry> = Vec::new();
@@ -207,90 +362,149 @@ impl SegmentWriter {
         columns.push(ColumnMeta {
             field: Field::EventTimestamp as u16,
             encoding: Encoding::Timestamps,
-            width: 4,
+            width: 32,
             count: 0,
+            parent: NO_FIELD,
         });
 
-        // Dictionary columns, their codes, and bitmap indexes.
-        for d in &self.dicts {
+        // Dictionary columns: values, then per-row codes or a code map, and
+        // bitmap indexes.
+        let sorted: Vec<(Vec<u8>, Vec<u32>)> = self
+            .dicts
+            .iter()
+            .map(|d| sorted_dictionary(&d.values))
+            .collect();
+        let plan = plan_maps(&self.dicts, rows);
+        // Final codes in row order, for every column stored with per-row codes.
+        let row_codes: Vec<Option<Vec<u32>>> = self
+            .dicts
+            .iter()
+            .zip(&sorted)
+            .zip(&plan)
+            .map(|((d, (_, remap)), p)| {
+                p.is_none().then(|| {
+                    order
+                        .iter()
+                        .map(|&i| remap[d.codes[i as usize] as usize])
+                        .collect()
+                })
+            })
+            .collect();
+        for (k, d) in self.dicts.iter().enumerate() {
             let field = d.field as u16;
-            let (dict_bytes, remap) = sorted_dictionary(&d.values);
+            let (dict_bytes, remap) = &sorted[k];
             let count = remap.len() - 1;
             let width = code_width(count);
-            let mut codes = Vec::with_capacity(rows * usize::from(width));
+            add(&mut out, SectionKind::DictValues, field, dict_bytes);
             let index = INDEXED_FIELDS.contains(&d.field);
-            // Row ids per code, collected first: roaring's push is slow on
-            // dense containers, from_sorted_iter is not (docs/benchmarks.md).
-            let mut rows_of: Vec<Vec<u32>> = if index {
-                vec![Vec::new(); count + 1]
-            } else {
-                Vec::new()
-            };
-            for (row, &i) in order.iter().enumerate() {
-                let code = remap[d.codes[i as usize] as usize];
-                match width {
-                    1 => codes.push(code as u8),
-                    2 => codes.extend_from_slice(&(code as u16).to_le_bytes()),
-                    _ => codes.extend_from_slice(&code.to_le_bytes()),
-                }
-                if let Some(r) = rows_of.get_mut(code as usize) {
-                    r.push(row as u32);
-                }
-            }
-            add(&mut out, SectionKind::DictValues, field, &dict_bytes);
-            add(&mut out, SectionKind::Codes, field, &codes);
-            if index {
-                let mut bitmaps = Vec::with_capacity(rows_of.len());
-                for r in rows_of {
-                    bitmaps.push(
-                        RoaringBitmap::from_sorted_iter(r)
-                            .map_err(|e| Error::Invalid(format!("bitmap rows not sorted: {e}")))?,
+            let mapped_codes;
+            let codes: &[u32] = match (&plan[k], &row_codes[k]) {
+                (Some((p, arrival_map)), _) => {
+                    // Final parent code -> final code. Parent codes that occur
+                    // in no row (null, when the parent is never null) map to 0.
+                    let (_, parent_remap) = &sorted[*p];
+                    let mut map = vec![0u32; parent_remap.len()];
+                    for (pa, &ca) in arrival_map.iter().enumerate() {
+                        if ca != u32::MAX {
+                            map[parent_remap[pa] as usize] = remap[ca as usize];
+                        }
+                    }
+                    add(
+                        &mut out,
+                        SectionKind::CodeMap,
+                        field,
+                        &pack(map.iter().copied(), width),
                     );
+                    columns.push(ColumnMeta {
+                        field,
+                        encoding: Encoding::MappedDict,
+                        width,
+                        count: count as u32,
+                        parent: self.dicts[*p].field as u16,
+                    });
+                    mapped_codes = if index {
+                        row_codes[*p]
+                            .as_deref()
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|&pc| map[pc as usize])
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    &mapped_codes
                 }
+                (None, codes) => {
+                    let codes = codes.as_deref().unwrap_or_default();
+                    add(
+                        &mut out,
+                        SectionKind::Codes,
+                        field,
+                        &pack(codes.iter().copied(), width),
+                    );
+                    columns.push(ColumnMeta {
+                        field,
+                        encoding: Encoding::Dict,
+                        width,
+                        count: count as u32,
+                        parent: NO_FIELD,
+                    });
+                    codes
+                }
+            };
+            if index {
                 add(
                     &mut out,
                     SectionKind::Bitmaps,
                     field,
-                    &encode_bitmaps(&bitmaps)?,
+                    &encode_bitmaps(codes, count)?,
                 );
             }
-            columns.push(ColumnMeta {
-                field,
-                encoding: Encoding::Dict,
-                width,
-                count: count as u32,
-            });
         }
 
         // Block-compressed columns.
-        for (field, buf, ends) in &self.blocks {
-            let bytes = encode_blocks(&order, buf, ends)?;
-            add(&mut out, SectionKind::Blocks, *field as u16, &bytes);
+        let mut zstd = zstd::bulk::Compressor::new(ZSTD_LEVEL)
+            .map_err(|e| Error::Invalid(format!("zstd: {e}")))?;
+        for b in &self.blocks {
+            let bytes = encode_blocks(b, &order, &mut zstd)?;
+            add(&mut out, SectionKind::Blocks, b.field as u16, &bytes);
             columns.push(ColumnMeta {
-                field: *field as u16,
+                field: b.field as u16,
                 encoding: Encoding::Blocks,
                 width: 0,
                 count: BLOCK_ROWS,
+                parent: NO_FIELD,
             });
         }
 
-        // Event-id hashes (sorted, with their rows) and their Bloom filter.
-        let mut pairs: Vec<(u64, u32)> = order
+        // Event-id fingerprints (sorted, with their rows) and the Bloom
+        // filter over the full hashes.
+        let fp_bits = fingerprint_bits(rows as u32);
+        let mut pairs: Vec<u64> = order
             .iter()
             .enumerate()
-            .map(|(row, &i)| (self.ids[i as usize], row as u32))
+            .map(|(row, &i)| {
+                (u64::from(fingerprint(self.ids[i as usize], fp_bits)) << 32) | row as u64
+            })
             .collect();
-        pairs.sort_unstable();
-        let hashes: Vec<u64> = pairs.iter().map(|p| p.0).collect();
-        let hash_bytes: Vec<u8> = hashes.iter().flat_map(|h| h.to_le_bytes()).collect();
-        let row_bytes: Vec<u8> = pairs.iter().flat_map(|p| p.1.to_le_bytes()).collect();
-        add(&mut out, SectionKind::IdHashes, NO_FIELD, &hash_bytes);
-        add(&mut out, SectionKind::IdRows, NO_FIELD, &row_bytes);
+        radix_sort_by_high_half(&mut pairs, fp_bits);
+        add(
+            &mut out,
+            SectionKind::IdHashes,
+            NO_FIELD,
+            &pack(pairs.iter().map(|&p| (p >> 32) as u32), fp_bits),
+        );
+        add(
+            &mut out,
+            SectionKind::IdRows,
+            NO_FIELD,
+            &pack(pairs.iter().map(|&p| p as u32), row_bits(rows as u32)),
+        );
         add(
             &mut out,
             SectionKind::IdBloom,
             NO_FIELD,
-            &bloom::build(&hashes),
+            &bloom::build(&self.ids),
         );
 
         let meta = Meta {
@@ -329,33 +543,123 @@ impl SegmentWriter {
     }
 }
 
+/// Sorts `keys` by their upper 32 bits, of which only the low `bits` may be
+/// set, keeping the order of equal keys (LSD radix sort, 11 bits a pass).
+fn radix_sort_by_high_half(keys: &mut Vec<u64>, bits: u8) {
+    const DIGIT: u32 = 11;
+    let mut other = vec![0u64; keys.len()];
+    let mut shift = 32;
+    while shift < 32 + u32::from(bits) {
+        let digit = |k: u64| ((k >> shift) & ((1 << DIGIT) - 1)) as usize;
+        let mut start = [0usize; 1 << DIGIT];
+        for &k in keys.iter() {
+            start[digit(k)] += 1;
+        }
+        let mut sum = 0;
+        for s in start.iter_mut() {
+            (*s, sum) = (sum, sum + *s);
+        }
+        for &k in keys.iter() {
+            let d = digit(k);
+            other[start[d]] = k;
+            start[d] += 1;
+        }
+        std::mem::swap(keys, &mut other);
+        shift += DIGIT;
+    }
+}
+
+/// Which dictionary columns to store as a map over another column's codes:
+/// for each column, `Some((parent index, map))` where `map[p]` is the column's
+/// arrival code on every row whose parent has arrival code `p` (`u32::MAX`
+/// for parent codes on no row), or `None` for per-row codes.
+///
+/// Columns are considered from most to fewest distinct values; a column is
+/// mapped onto the column with the fewest values, among those already kept
+/// with per-row codes, that determines it on every row and has at most half
+/// as many codes (null included) as the segment has rows. Parents are never
+/// mapped themselves, so a code is at most one indirection away. Segments of
+/// fewer than `MIN_MAPPED_ROWS` rows keep per-row codes for every column.
+type MapPlan = Vec<Option<(usize, Vec<u32>)>>;
+
+/// Below this many rows a map saves at most a few hundred bytes per column,
+/// and columns are often functions of one another by coincidence.
+const MIN_MAPPED_ROWS: usize = BLOCK_ROWS as usize;
+
+fn plan_maps(dicts: &[DictBuilder], rows: usize) -> MapPlan {
+    let mut plan: MapPlan = (0..dicts.len()).map(|_| None).collect();
+    if rows < MIN_MAPPED_ROWS {
+        return plan;
+    }
+    let mut by_count: Vec<usize> = (0..dicts.len()).collect();
+    by_count.sort_by_key(|&k| (Reverse(dicts[k].distinct()), dicts[k].field));
+    // Columns kept with per-row codes, most distinct values first.
+    let mut direct: Vec<usize> = Vec::new();
+    let mut map = Vec::new();
+    for &c in &by_count {
+        let parent = direct.iter().rev().copied().find(|&p| {
+            (dicts[p].distinct() + 1) * 2 <= rows
+                && determines(
+                    &dicts[p].codes,
+                    &dicts[c].codes,
+                    dicts[p].distinct(),
+                    &mut map,
+                )
+        });
+        match parent {
+            Some(p) => plan[c] = Some((p, std::mem::take(&mut map))),
+            None => direct.push(c),
+        }
+    }
+    plan
+}
+
+/// Whether `parent` codes determine `child` codes row by row; if so `map`
+/// holds the child code of each parent code (`u32::MAX` where none).
+fn determines(parent: &[u32], child: &[u32], parent_values: usize, map: &mut Vec<u32>) -> bool {
+    map.clear();
+    map.resize(parent_values + 1, u32::MAX);
+    for (&p, &c) in parent.iter().zip(child) {
+        let Some(slot) = map.get_mut(p as usize) else {
+            return false;
+        };
+        if *slot != c {
+            if *slot != u32::MAX {
+                return false;
+            }
+            *slot = c;
+        }
+    }
+    true
+}
+
 /// Sorts a dictionary; returns its section bytes and the map from arrival
 /// code to final code (index 0, null, maps to 0).
 fn sorted_dictionary(values: &DictValues) -> (Vec<u8>, Vec<u32>) {
     match values {
-        DictValues::Str(_, list) => {
-            let mut idx: Vec<usize> = (0..list.len()).collect();
-            idx.sort_by(|&a, &b| list[a].cmp(&list[b]));
-            let mut remap = vec![0u32; list.len() + 1];
-            let mut out = Vec::new();
-            out.extend_from_slice(&(list.len() as u32).to_le_bytes());
+        DictValues::Str(d) => {
+            let mut idx: Vec<u32> = (1..=d.len() as u32).collect();
+            idx.sort_unstable_by(|&a, &b| d.value(a).cmp(d.value(b)));
+            let mut remap = vec![0u32; d.len() + 1];
+            let mut out = Vec::with_capacity(4 + 4 * (d.len() + 1) + d.arena.len());
+            out.extend_from_slice(&(d.len() as u32).to_le_bytes());
             let mut offset = 0u32;
             out.extend_from_slice(&offset.to_le_bytes());
-            for &i in &idx {
-                offset += list[i].len() as u32;
+            for &c in &idx {
+                offset += d.value(c).len() as u32;
                 out.extend_from_slice(&offset.to_le_bytes());
             }
-            for (code, &i) in idx.iter().enumerate() {
-                out.extend_from_slice(list[i].as_bytes());
-                remap[i + 1] = code as u32 + 1;
+            for (code, &c) in idx.iter().enumerate() {
+                out.extend_from_slice(d.value(c));
+                remap[c as usize] = code as u32 + 1;
             }
             (out, remap)
         }
         DictValues::Num(_, list) => {
             let mut idx: Vec<usize> = (0..list.len()).collect();
-            idx.sort_by_key(|&i| list[i]);
+            idx.sort_unstable_by_key(|&i| list[i]);
             let mut remap = vec![0u32; list.len() + 1];
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(4 + 8 * list.len());
             out.extend_from_slice(&(list.len() as u32).to_le_bytes());
             for (code, &i) in idx.iter().enumerate() {
                 out.extend_from_slice(&list[i].to_le_bytes());
@@ -366,17 +670,53 @@ fn sorted_dictionary(values: &DictValues) -> (Vec<u8>, Vec<u32>) {
     }
 }
 
-fn encode_bitmaps(bitmaps: &[RoaringBitmap]) -> Result<Vec<u8>> {
+/// The bitmaps section of a column whose rows have final codes `codes`
+/// (`0..=count`): rows are grouped by code with a counting sort, then each
+/// group becomes one bitmap (roaring's `from_sorted_iter`; its `push` is slow
+/// on dense containers).
+fn encode_bitmaps(codes: &[u32], count: usize) -> Result<Vec<u8>> {
+    let mut start = vec![0u32; count + 2];
+    for &c in codes {
+        start[c as usize + 1] += 1;
+    }
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    let mut next = start.clone();
+    let mut grouped = vec![0u32; codes.len()];
+    for (row, &c) in codes.iter().enumerate() {
+        let slot = &mut next[c as usize];
+        grouped[*slot as usize] = row as u32;
+        *slot += 1;
+    }
     let mut body = Vec::new();
-    let mut offsets = Vec::with_capacity(bitmaps.len() + 1);
+    let mut offsets = Vec::with_capacity(count + 2);
     offsets.push(0u32);
-    for b in bitmaps {
+    let mut bits = Vec::new();
+    for w in start.windows(2) {
+        let rows = &grouped[w[0] as usize..w[1] as usize];
+        // Codes on at least 1/16 of the rows (where roaring switches to
+        // bitset containers): set bits in a bitset and let roaring cut it
+        // into containers, about twice as fast as one push per row. The
+        // bitmap is the same either way.
+        let mut b = if rows.len() * 16 >= codes.len() {
+            bits.clear();
+            bits.resize(codes.len().div_ceil(8), 0u8);
+            for &r in rows {
+                bits[r as usize / 8] |= 1 << (r % 8);
+            }
+            RoaringBitmap::from_lsb0_bytes(0, &bits)
+        } else {
+            RoaringBitmap::from_sorted_iter(rows.iter().copied())
+                .map_err(|e| Error::Invalid(format!("bitmap rows not sorted: {e}")))?
+        };
+        b.optimize();
         b.serialize_into(&mut body)
             .map_err(|e| Error::Invalid(format!("bitmap serialization: {e}")))?;
         offsets.push(body.len() as u32);
     }
     let mut out = Vec::with_capacity(4 + offsets.len() * 4 + body.len());
-    out.extend_from_slice(&(bitmaps.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(count as u32 + 1).to_le_bytes());
     for o in offsets {
         out.extend_from_slice(&o.to_le_bytes());
     }
@@ -384,25 +724,57 @@ fn encode_bitmaps(bitmaps: &[RoaringBitmap]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn encode_blocks(order: &[u32], buf: &[u8], ends: &[u32]) -> Result<Vec<u8>> {
+/// The 16 bytes of a block column's encoded value if it is a (non-null)
+/// canonical lowercase UUID string.
+fn uuid_value(field: Field, encoded: &[u8]) -> Option<[u8; 16]> {
+    let prefix = UUID_TEXT_LEN as u8 + u8::from(!field.required());
+    match encoded.split_first() {
+        Some((&len, text)) if field.kind() == FieldKind::Str && len == prefix => parse_uuid(text),
+        _ => None,
+    }
+}
+
+fn encode_blocks(
+    b: &BlockBuilder,
+    order: &[u32],
+    zstd: &mut zstd::bulk::Compressor<'_>,
+) -> Result<Vec<u8>> {
     let value = |i: u32| {
         let i = i as usize;
-        let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-        &buf[start..ends[i] as usize]
+        let start = if i == 0 { 0 } else { b.ends[i - 1] as usize };
+        &b.buf[start..b.ends[i] as usize]
     };
     let n_blocks = order.len().div_ceil(BLOCK_ROWS as usize);
     let mut frames = Vec::new();
-    let mut offsets = vec![0u64];
+    let mut offsets = Vec::with_capacity(n_blocks + 1);
+    offsets.push(0u64);
     let mut raw = Vec::new();
     for chunk in order.chunks(BLOCK_ROWS as usize) {
-        raw.clear();
-        for &i in chunk {
-            raw.extend_from_slice(value(i));
+        let frame_start = frames.len();
+        frames.push(BLOCK_UUID);
+        let all_uuids = b.field.kind() == FieldKind::Str
+            && chunk.iter().all(|&i| match uuid_value(b.field, value(i)) {
+                Some(u) => {
+                    frames.extend_from_slice(&u);
+                    true
+                }
+                None => false,
+            });
+        if !all_uuids {
+            frames.truncate(frame_start);
+            raw.clear();
+            for &i in chunk {
+                raw.extend_from_slice(value(i));
+            }
+            frames.push(BLOCK_ZSTD);
+            frames.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+            let at = frames.len();
+            frames.resize(at + zstd::zstd_safe::compress_bound(raw.len()), 0);
+            let n = zstd
+                .compress_to_buffer(&raw, &mut frames[at..])
+                .map_err(|e| Error::Invalid(format!("zstd: {e}")))?;
+            frames.truncate(at + n);
         }
-        let z = zstd::bulk::compress(&raw, ZSTD_LEVEL)
-            .map_err(|e| Error::Invalid(format!("zstd: {e}")))?;
-        frames.extend_from_slice(&(raw.len() as u32).to_le_bytes());
-        frames.extend_from_slice(&z);
         offsets.push(frames.len() as u64);
     }
     let mut out = Vec::with_capacity(8 + offsets.len() * 8 + frames.len());
@@ -413,4 +785,72 @@ fn encode_blocks(order: &[u32], buf: &[u8], ends: &[u32]) -> Result<Vec<u8>> {
     }
     out.extend_from_slice(&frames);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_is_exact_even_when_every_hash_collides() {
+        for collide in [false, true] {
+            let mut d = StrDict::new();
+            d.collide = collide;
+            let words = [
+                "b",
+                "a",
+                "ab",
+                "b",
+                "",
+                "a",
+                "abcdefghij",
+                "abcdefghik",
+                "ab",
+            ];
+            let codes: Vec<u32> = words.iter().map(|w| d.intern(w)).collect();
+            assert_eq!(codes, [1, 2, 3, 1, 4, 2, 5, 6, 3]);
+            for (w, &c) in words.iter().zip(&codes) {
+                assert_eq!(d.value(c), w.as_bytes());
+            }
+            let (bytes, remap) = sorted_dictionary(&DictValues::Str(d));
+            // Sorted: "", "a", "ab", "abcdefghij", "abcdefghik", "b".
+            assert_eq!(remap, [0, 6, 2, 3, 1, 4, 5]);
+            assert_eq!(&bytes[4 + 4 * 7..], b"aababcdefghijabcdefghikb");
+        }
+    }
+
+    #[test]
+    fn equal_bytes_compares_every_byte() {
+        let a = b"0123456789abcdefXYZ";
+        for len in 0..a.len() {
+            assert!(same_bytes(&a[..len], &a[..len]));
+            for i in 0..len {
+                let mut b = a[..len].to_vec();
+                b[i] ^= 1;
+                assert!(!same_bytes(&a[..len], &b));
+            }
+            assert!(!same_bytes(&a[..len], &a[..len + 1]));
+        }
+    }
+
+    #[test]
+    fn a_column_determined_by_another_is_planned_as_a_map() {
+        let rows = 2048;
+        let mut parent = DictBuilder::new(Field::UserId);
+        let mut child = DictBuilder::new(Field::UserEmail);
+        let mut other = DictBuilder::new(Field::EventSubtype);
+        for i in 0..rows {
+            parent.push(Value::Int(i as u64 % 100));
+            child.push(Value::Str(["x", "y", "z"][i % 100 % 3]));
+            other.push(Value::Str(["p", "q"][i % 7 % 2]));
+        }
+        let plan = plan_maps(&[parent, child, other], rows);
+        assert!(plan[0].is_none());
+        let (p, map) = plan[1].as_ref().unwrap();
+        assert_eq!(*p, 0);
+        // Arrival codes: parent i % 100 has code i % 100 + 1.
+        assert_eq!(map[0], u32::MAX);
+        assert_eq!(&map[1..4], &[1, 2, 3]);
+        assert!(plan[2].is_none());
+    }
 }
