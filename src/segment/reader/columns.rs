@@ -1,0 +1,359 @@
+//! Column readers over a mapped segment: the id index, dictionary columns,
+//! block-compressed columns, and whole-row decoding.
+
+use std::sync::OnceLock;
+
+use crate::codec::{Reader, decode_value, le_u32_at, le_u64_at};
+use crate::error::{Error, Result};
+use crate::event::{Event, Field, FieldKind, Value};
+use crate::segment::bloom;
+use crate::segment::format::{
+    BLOCK_UUID, BLOCK_ZSTD, Encoding, NO_FIELD, SectionKind, UUID_TEXT_LEN, fingerprint,
+    format_uuid, packed_get,
+};
+use crate::segment::{encoding_of, key_value};
+
+use super::SegmentReader;
+
+/// A segment's event-id index: Bloom filter, sorted fingerprints (the upper
+/// `fingerprint_bits` bits of the xxh3-64 hashes), their rows.
+pub struct IdIndex<'a> {
+    pub(super) seg: &'a SegmentReader,
+    pub(super) bloom: &'a [u8],
+    pub(super) fingerprints: &'a [u8],
+    pub(super) rows: &'a [u8],
+    pub(super) fp_bits: u8,
+    pub(super) row_bits: u8,
+    pub(super) ids: Option<BlockCursor<'a>>,
+}
+
+impl IdIndex<'_> {
+    /// Whether an event with this id (and its xxh3-64 `hash`) is stored.
+    /// Exact: a matching fingerprint is confirmed against the stored id.
+    pub fn contains(&mut self, id: &str, hash: u64) -> Result<bool> {
+        if !bloom::may_contain(self.bloom, hash) {
+            return Ok(false);
+        }
+        let fp = fingerprint(hash, self.fp_bits);
+        let n = self.seg.rows() as usize;
+        // First index whose fingerprint is >= `fp` (fingerprints are sorted).
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if packed_get(self.fingerprints, self.fp_bits, mid).unwrap_or(u32::MAX) < fp {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        while lo < n && packed_get(self.fingerprints, self.fp_bits, lo) == Some(fp) {
+            let row = packed_get(self.rows, self.row_bits, lo)
+                .ok_or_else(|| self.seg.corrupt(SectionKind::IdRows, NO_FIELD, "cut short"))?;
+            let cursor = match &mut self.ids {
+                Some(c) => c,
+                None => self.ids.insert(self.seg.blocks(Field::EventId)?),
+            };
+            if cursor.get(row)? == Value::Str(id) {
+                return Ok(true);
+            }
+            lo += 1;
+        }
+        Ok(false)
+    }
+}
+
+/// A packed array of `width`-bit codes, in place in the map.
+#[derive(Clone, Copy)]
+pub(super) struct Codes<'a> {
+    pub(super) bytes: &'a [u8],
+    pub(super) width: u8,
+}
+
+impl Codes<'_> {
+    /// Entry `i`; 0 past the end (lengths were checked at open).
+    #[inline]
+    pub(super) fn get(&self, i: usize) -> u32 {
+        packed_get(self.bytes, self.width, i).unwrap_or(0)
+    }
+}
+
+/// A dictionary column read in place: codes are bit-packed fixed-width
+/// integers in the map; values are looked up only when needed. A mapped
+/// column (`Encoding::MappedDict`) reads its parent's code for the row, then
+/// its own code for that parent code from the code map.
+pub struct DictColumn<'a> {
+    pub(super) seg: &'a SegmentReader,
+    pub(super) field: Field,
+    pub(super) values: &'a [u8],
+    /// The string values' bytes as one `str`, validated on the first
+    /// `value` call (`None` if they are not UTF-8).
+    pub(super) text: OnceLock<Option<&'a str>>,
+    /// Per-row codes: this column's, or its parent's when mapped.
+    pub(super) codes: Codes<'a>,
+    /// The parent field and the code map, when mapped.
+    pub(super) map: Option<(Field, Codes<'a>)>,
+    pub(super) count: u32,
+}
+
+impl<'a> DictColumn<'a> {
+    /// Distinct non-null values.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The code of `row` (0 = null). Rows past the end read as 0; the codes
+    /// section's length was checked against the row count at open.
+    #[inline]
+    pub fn code(&self, row: u32) -> u32 {
+        let c = self.codes.get(row as usize);
+        match &self.map {
+            None => c,
+            Some((_, map)) => map.get(c as usize),
+        }
+    }
+
+    /// The field whose codes this column's codes are a function of in this
+    /// segment (`Encoding::MappedDict`), or `None` for per-row codes.
+    /// Grouping by such a column can count the parent's codes and then map
+    /// each with [`DictColumn::code_of_parent`].
+    pub fn parent(&self) -> Option<Field> {
+        self.map.as_ref().map(|(f, _)| *f)
+    }
+
+    /// For a mapped column, its code on the rows whose parent has code
+    /// `parent_code`; for a column with per-row codes, `parent_code` itself.
+    #[inline]
+    pub fn code_of_parent(&self, parent_code: u32) -> u32 {
+        match &self.map {
+            None => parent_code,
+            Some((_, map)) => map.get(parent_code as usize),
+        }
+    }
+
+    /// The value of dictionary code `code`.
+    pub fn value(&self, code: u32) -> Result<Value<'a>> {
+        if code == 0 {
+            return Ok(Value::Null);
+        }
+        if code > self.count {
+            let kind = if self.map.is_some() {
+                SectionKind::CodeMap
+            } else {
+                SectionKind::Codes
+            };
+            return Err(self.seg.corrupt(
+                kind,
+                self.field as u16,
+                format!("code {code} past the dictionary"),
+            ));
+        }
+        let i = code as usize - 1;
+        let bad = |why: &str| {
+            self.seg
+                .corrupt(SectionKind::DictValues, self.field as u16, why)
+        };
+        if self.field.kind() == FieldKind::Str {
+            let body = 4 + 4 * (self.count as usize + 1);
+            let (Some(start), Some(end)) =
+                (le_u32_at(self.values, 1 + i), le_u32_at(self.values, 2 + i))
+            else {
+                return Err(bad("offsets cut short"));
+            };
+            let text = self
+                .text
+                .get_or_init(|| std::str::from_utf8(self.values.get(body..)?).ok())
+                .ok_or_else(|| bad("values are not UTF-8"))?;
+            text.get(start as usize..end as usize)
+                .filter(|_| start < end)
+                .map(Value::Str)
+                .ok_or_else(|| bad("value offsets out of range or not on a character boundary"))
+        } else {
+            let key = le_u64_at(self.values.get(4..).unwrap_or(&[]), i)
+                .ok_or_else(|| bad("values cut short"))?;
+            key_value(self.field, key).ok_or_else(|| bad(&format!("{key} is not a valid value")))
+        }
+    }
+
+    /// The value of `row`.
+    pub fn get(&self, row: u32) -> Result<Value<'a>> {
+        self.value(self.code(row))
+    }
+}
+
+/// Reads a block-compressed column, keeping the last decoded block.
+pub struct BlockCursor<'a> {
+    pub(super) seg: &'a SegmentReader,
+    pub(super) field: Field,
+    pub(super) bytes: &'a [u8],
+    pub(super) block_rows: u32,
+    pub(super) n_blocks: u32,
+    pub(super) current: Option<u32>,
+    /// The current block's 16-byte values, in place, when it is a UUID block.
+    pub(super) uuids: Option<&'a [u8]>,
+    /// The current block decompressed, when it is a zstd block.
+    pub(super) raw: Vec<u8>,
+    pub(super) starts: Vec<u32>,
+    /// The text of the last UUID returned.
+    pub(super) text: [u8; UUID_TEXT_LEN],
+    pub(super) zstd: Option<zstd::bulk::Decompressor<'static>>,
+}
+
+impl<'a> BlockCursor<'a> {
+    fn bad(&self, why: impl Into<String>) -> Error {
+        self.seg
+            .corrupt(SectionKind::Blocks, self.field as u16, why)
+    }
+
+    fn load(&mut self, block: u32) -> Result<()> {
+        if block >= self.n_blocks {
+            return Err(self.bad(format!("block {block} past the end")));
+        }
+        self.current = None;
+        let table_end = 8 + 8 * (self.n_blocks as usize + 1);
+        let table = self.bytes.get(8..).unwrap_or(&[]);
+        let (Some(start), Some(end)) = (
+            le_u64_at(table, block as usize),
+            le_u64_at(table, block as usize + 1),
+        ) else {
+            return Err(self.bad("block table cut short"));
+        };
+        let bytes: &'a [u8] = self.bytes;
+        let frame = usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(end).ok())
+            .filter(|(s, e)| s < e)
+            .and_then(|(s, e)| bytes.get(table_end.checked_add(s)?..table_end.checked_add(e)?))
+            .ok_or_else(|| self.bad(format!("block {block} offsets out of range")))?;
+        let rows_in_block = (self.seg.rows() - block * self.block_rows).min(self.block_rows);
+        let (format, body) = frame.split_first().unwrap_or((&u8::MAX, &[]));
+        match *format {
+            BLOCK_UUID => {
+                if self.field.kind() != FieldKind::Str || body.len() != rows_in_block as usize * 16
+                {
+                    return Err(self.bad(format!("UUID block {block} has the wrong length")));
+                }
+                self.uuids = Some(body);
+            }
+            BLOCK_ZSTD => {
+                self.uuids = None;
+                self.load_zstd(block, body, rows_in_block)?;
+            }
+            f => return Err(self.bad(format!("block {block} has unknown format {f}"))),
+        }
+        self.current = Some(block);
+        Ok(())
+    }
+
+    fn load_zstd(&mut self, block: u32, body: &[u8], rows_in_block: u32) -> Result<()> {
+        let raw_len = le_u32_at(body, 0).unwrap_or(0) as usize;
+        let frame = body.get(4..).unwrap_or(&[]);
+        // A block holds at most block_rows values of at most 8 KiB each.
+        if body.len() < 4 || raw_len > self.block_rows as usize * (crate::event::MAX_URL_BYTES + 16)
+        {
+            return Err(self.bad(format!("block {block} claims {raw_len} bytes")));
+        }
+        let zstd = match &mut self.zstd {
+            Some(z) => z,
+            None => self.zstd.insert(
+                zstd::bulk::Decompressor::new()
+                    .map_err(|e| Error::Invalid(format!("zstd: {e}")))?,
+            ),
+        };
+        self.raw.clear();
+        self.raw.reserve(raw_len);
+        let n = zstd.decompress_to_buffer(frame, &mut self.raw);
+        if n.map_err(|e| self.bad(format!("block {block}: {e}")))? != raw_len
+            || self.raw.len() != raw_len
+        {
+            return Err(self.bad(format!("block {block} decompressed to the wrong size")));
+        }
+        self.starts.clear();
+        let mut r = Reader::new(&self.raw);
+        for _ in 0..rows_in_block {
+            self.starts.push(r.pos() as u32);
+            decode_value(&mut r, self.field).map_err(|why| {
+                self.seg.corrupt(
+                    SectionKind::Blocks,
+                    self.field as u16,
+                    format!("block {block}: {why}"),
+                )
+            })?;
+        }
+        if r.remaining() != 0 {
+            return Err(self.bad(format!("block {block} has bytes past its last value")));
+        }
+        Ok(())
+    }
+
+    /// The value of `row`.
+    pub fn get(&mut self, row: u32) -> Result<Value<'_>> {
+        if row >= self.seg.rows() {
+            return Err(self.bad(format!("row {row} past the end")));
+        }
+        let block = row / self.block_rows;
+        if self.current != Some(block) {
+            self.load(block)?;
+        }
+        let i = (row % self.block_rows) as usize;
+        if let Some(uuids) = self.uuids {
+            let bytes: Option<&[u8; 16]> = uuids
+                .get(i * 16..i * 16 + 16)
+                .and_then(|b| b.try_into().ok());
+            let Some(bytes) = bytes else {
+                return Err(self.bad(format!("row {row} past its UUID block")));
+            };
+            self.text = format_uuid(bytes);
+            return std::str::from_utf8(&self.text)
+                .map(Value::Str)
+                .map_err(|_| self.bad("UUID text is not UTF-8"));
+        }
+        let start = self.starts.get(i).copied().unwrap_or(0) as usize;
+        let mut r = Reader::new(self.raw.get(start..).unwrap_or(&[]));
+        decode_value(&mut r, self.field).map_err(|why| self.bad(why))
+    }
+}
+
+/// Rebuilds whole events from a segment's columns.
+pub struct RowDecoder<'a> {
+    pub(super) seg: &'a SegmentReader,
+    pub(super) dicts: Vec<DictColumn<'a>>,
+    pub(super) blocks: Vec<BlockCursor<'a>>,
+}
+
+impl<'a> RowDecoder<'a> {
+    pub fn new(seg: &'a SegmentReader) -> Result<RowDecoder<'a>> {
+        let mut dicts = Vec::new();
+        let mut blocks = Vec::new();
+        for field in Field::stored() {
+            match encoding_of(field) {
+                Encoding::Dict | Encoding::MappedDict => dicts.push(seg.dict(field)?),
+                Encoding::Blocks => blocks.push(seg.blocks(field)?),
+                Encoding::Timestamps => {}
+            }
+        }
+        Ok(RowDecoder { seg, dicts, blocks })
+    }
+
+    pub fn event(&mut self, row: u32) -> Result<Event> {
+        let mut e = Event::blank();
+        let fix = |seg: &SegmentReader, f: Field, why: crate::event::FieldError| {
+            seg.corrupt(SectionKind::Codes, f as u16, why.to_string())
+        };
+        e.event_timestamp_ms = self.seg.timestamp(row)?;
+        for d in &self.dicts {
+            let v = d.get(row)?;
+            e.set(d.field, v)
+                .map_err(|why| fix(self.seg, d.field, why))?;
+        }
+        for b in &mut self.blocks {
+            let field = b.field;
+            let v = b.get(row)?;
+            e.set(field, v).map_err(|why| fix(self.seg, field, why))?;
+        }
+        e.validate().map_err(|why| {
+            self.seg
+                .corrupt(SectionKind::Meta, NO_FIELD, format!("row {row}: {why}"))
+        })?;
+        Ok(e)
+    }
+}
