@@ -35,6 +35,15 @@ fn sealed_dir(dir: &Path) -> Vec<PathBuf> {
     paths
 }
 
+/// The day a segment belongs to, from its directory name.
+fn day_of(segment: &Path) -> Day {
+    let dir = segment
+        .parent()
+        .and_then(|d| d.file_name())
+        .and_then(|n| n.to_str());
+    Day::parse(dir.unwrap()).unwrap()
+}
+
 fn check_or_verify(path: &Path) -> Result<(), Error> {
     let seg = SegmentReader::open(path)?;
     seg.verify()
@@ -109,16 +118,7 @@ fn a_damaged_segment_fails_its_day_and_spares_the_others() {
     let snap = engine.snapshot();
     let days = snap.days();
     assert_eq!(days.len(), 3);
-    let victim_day = Day::parse(
-        victim
-            .parent()
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap(),
-    )
-    .unwrap();
+    let victim_day = day_of(victim);
     for day in days {
         let r = snap.day_events(day);
         if day == victim_day {
@@ -164,16 +164,7 @@ fn a_truncated_segment_is_quarantined_on_open() {
     let c = clock();
     let engine = Engine::open(dir.path(), options(&c)).unwrap();
     let snap = engine.snapshot();
-    let bad_day = Day::parse(
-        segs[1]
-            .parent()
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap(),
-    )
-    .unwrap();
+    let bad_day = day_of(&segs[1]);
     let err = snap.day_events(bad_day).unwrap_err();
     assert!(
         err.to_string().contains("footer") || err.to_string().contains("file"),
