@@ -430,7 +430,11 @@ fn compaction_of_large_realistic_segments_keeps_every_row() {
     assert!(engine.stats().segments() >= 6);
     assert_eq!(before.values().map(Vec::len).sum::<usize>(), evs.len());
     assert!(engine.compact().unwrap() >= 1);
-    assert_eq!(engine.stats().segments(), before.len(), "one segment per day");
+    assert_eq!(
+        engine.stats().segments(),
+        before.len(),
+        "one segment per day"
+    );
     assert_eq!(contents(&engine), before);
     assert!(engine.verify().is_empty());
     drop(engine);
