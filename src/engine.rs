@@ -218,7 +218,9 @@ impl Engine {
                     for (kind, _, len) in seg.section_sizes() {
                         match kind {
                             SectionKind::Bitmaps => s.index_bytes += len,
-                            SectionKind::DictValues => s.dictionary_bytes += len,
+                            SectionKind::DictValues | SectionKind::CodeMap => {
+                                s.dictionary_bytes += len
+                            }
                             _ => {}
                         }
                     }

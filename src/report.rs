@@ -92,7 +92,7 @@ pub struct DayStats {
     pub bytes: u64,
     /// Bytes of bitmap index sections.
     pub index_bytes: u64,
-    /// Bytes of dictionary sections.
+    /// Bytes of dictionary sections and code maps.
     pub dictionary_bytes: u64,
     /// Segments that failed their checks.
     pub damaged: usize,
