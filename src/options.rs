@@ -49,7 +49,7 @@ impl Default for Options {
             durability: Durability::EveryBatch,
             max_buffered_events: 65_536,
             max_future_ms: crate::time::MS_PER_DAY,
-            compact_min_segments: 8,
+            compact_min_segments: 4,
             fault: None,
         }
     }
