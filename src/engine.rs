@@ -434,19 +434,18 @@ impl Inner {
             }
         }
         w.counters.duplicates += report.duplicates as u64;
-        let accepted: Vec<(Event, u64)> = events
-            .into_iter()
-            .zip(hashes)
-            .zip(keep)
-            .filter(|(_, k)| *k)
-            .map(|(e, _)| e)
-            .collect();
-        if accepted.is_empty() {
+        let stored = keep.iter().filter(|k| **k).count();
+        if stored == 0 {
             return Ok(report);
         }
 
         // Durable before visible, visible before acknowledged.
-        let r = w.log.write_batch(accepted.iter().map(|(e, _)| e));
+        let kept = events
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(e, _)| e);
+        let r = w.log.write_batch(stored, kept);
         self.note(w, r)?;
         match self.opts.durability {
             Durability::EveryBatch => {
@@ -455,20 +454,23 @@ impl Inner {
             }
             Durability::IntervalMs(_) => w.dirty = true,
         }
-        report.stored = accepted.len();
-        w.counters.stored += accepted.len() as u64;
-        w.buffered += accepted.len();
+        report.stored = stored;
+        w.counters.stored += stored as u64;
+        w.buffered += stored;
+        // Each event is moved once more, straight into its day's chunk.
         let mut per_day: BTreeMap<Day, usize> = BTreeMap::new();
-        for (e, _) in &accepted {
+        for (e, _) in events.iter().zip(&keep).filter(|(_, k)| **k) {
             *per_day.entry(e.day()).or_default() += 1;
         }
         let mut by_day: BTreeMap<Day, Vec<Event>> = per_day
             .into_iter()
             .map(|(d, n)| (d, Vec::with_capacity(n)))
             .collect();
-        for (e, hash) in accepted {
-            w.mem_ids.insert(&e.event_id, hash);
-            by_day.entry(e.day()).or_default().push(e);
+        for ((e, hash), k) in events.into_iter().zip(hashes).zip(keep) {
+            if k {
+                w.mem_ids.insert(&e.event_id, hash);
+                by_day.entry(e.day()).or_default().push(e);
+            }
         }
         let mut next = State::clone(&state);
         for (day, evs) in by_day {

@@ -109,18 +109,26 @@ impl LogWriter {
         Arc::clone(&self.file)
     }
 
-    /// Writes one record holding `events` (not yet synced).
+    /// Writes one record holding the `count` events of `events` (not yet
+    /// synced).
     pub fn write_batch<'a>(
         &mut self,
-        events: impl ExactSizeIterator<Item = &'a Event>,
+        count: usize,
+        events: impl Iterator<Item = &'a Event>,
     ) -> Result<()> {
         // Header placeholder, then the payload; framed in place (no copy).
         self.buf.clear();
         self.buf.resize(RECORD_HEADER_LEN, 0);
-        self.buf
-            .extend_from_slice(&(events.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(&(count as u32).to_le_bytes());
+        let mut written = 0usize;
         for e in events {
             encode_event(&mut self.buf, e);
+            written += 1;
+        }
+        if written != count {
+            return Err(Error::Invalid(format!(
+                "log record announced {count} events but was given {written}"
+            )));
         }
         let payload_len = self.buf.len() - RECORD_HEADER_LEN;
         if payload_len > MAX_RECORD_LEN as usize {
