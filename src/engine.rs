@@ -22,7 +22,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::files::{self, DAYS_DIR, FileKind, LOCK_FILE, LOG_DIR};
-use crate::idset::IdSet;
+use crate::idset::{IdSet, SealedIds};
 use crate::log::LogWriter;
 use crate::options::{Durability, Options};
 use crate::report::{AppendReport, Counters, DayStats, RejectReason, Rejection, Stats};
@@ -56,6 +56,8 @@ pub(crate) struct Writer {
     pub(crate) mem_ids: IdSet,
     /// Ids of the events of the seal in flight (at most one).
     pub(crate) frozen_ids: IdSet,
+    /// A filter over the ids of the sealed segments it covers.
+    pub(crate) sealed_ids: SealedIds,
     pub(crate) in_flight: Option<InFlight>,
     /// The last background seal failure (not sticky: the next seal retries).
     pub(crate) seal_error: Option<String>,
@@ -403,13 +405,25 @@ impl Inner {
         // Against sealed segments: segment by segment, so each segment's
         // Bloom filter stays in cache while the whole batch probes it.
         let mut dup = vec![false; candidates.len()];
+        // Segments the sealed-id filter covers are probed only for the
+        // candidates the filter cannot rule out; the others for every one.
+        let maybe: Vec<usize> = (0..candidates.len())
+            .filter(|&k| w.sealed_ids.may_contain(hashes[candidates[k]]))
+            .collect();
+        let all: Vec<usize> = (0..candidates.len()).collect();
         for seg in state.all_segments() {
+            let probe = if w.sealed_ids.covers(seg.id()) {
+                &maybe
+            } else {
+                &all
+            };
             // A segment whose id sections fail their checks cannot say; the
             // event is stored (the damage is reported by verify).
             let Ok(mut index) = seg.id_index() else {
                 continue;
             };
-            for (k, &i) in candidates.iter().enumerate() {
+            for &k in probe {
+                let i = candidates[k];
                 if !dup[k]
                     && index
                         .contains(&events[i].event_id, hashes[i])
@@ -548,7 +562,15 @@ impl Inner {
         };
         let mut next = State::clone(&self.snapshot_state());
         let mut unlink: Vec<PathBuf> = Vec::new();
+        let mut covered = Vec::with_capacity(done.days.len());
         for d in done.days {
+            let merged = (!d.replaced.is_empty()).then(|| {
+                (
+                    d.segment.id(),
+                    d.replaced.iter().map(|r| r.id()).collect::<Vec<_>>(),
+                )
+            });
+            covered.push((d.new_id, d.new_hashes, merged));
             match next.days.get_mut(&d.day) {
                 Some(ds) => {
                     let ds = Arc::make_mut(ds);
@@ -566,6 +588,12 @@ impl Inner {
         }
         self.publish(next);
         w.frozen_ids.clear();
+        for (id, hashes, merged) in covered {
+            w.sealed_ids.add_segment(id, &hashes);
+            if let Some((merged_id, inputs)) = merged {
+                w.sealed_ids.add_merged(merged_id, inputs);
+            }
+        }
         w.seal_error = None;
         w.counters.seals += 1;
         w.counters.segments_written += done.segments_written;
@@ -681,6 +709,7 @@ impl Inner {
             .retain(|s| !inputs.iter().any(|i| i.id() == s.id()));
         ds.segments.insert(0, merged);
         self.publish(next);
+        w.sealed_ids.add_merged(id, inputs.iter().map(|s| s.id()));
         // The merged segment is durable and names its inputs, so a crash
         // before these unlinks is repaired on open.
         for seg in &inputs {

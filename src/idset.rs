@@ -123,6 +123,58 @@ impl IdSet {
     }
 }
 
+/// A Bloom filter over the ids of the sealed segments it covers: one probe
+/// per new event instead of one per segment. A segment is covered once all
+/// its ids are in the filter (new segments at publish; a merged segment when
+/// all its inputs were covered). Segments sealed before the engine was opened
+/// are not covered and are probed one by one. Dropped segments leave their
+/// bits behind, which only costs false positives: a "maybe" is always
+/// confirmed against the covered segments' own id indexes.
+pub(crate) struct SealedIds {
+    bloom: crate::segment::bloom::MemBloom,
+    covered: std::collections::HashSet<u64>,
+}
+
+impl SealedIds {
+    pub fn with_capacity(keys: usize) -> SealedIds {
+        SealedIds {
+            bloom: crate::segment::bloom::MemBloom::with_capacity(keys),
+            covered: std::collections::HashSet::new(),
+        }
+    }
+
+    pub fn covers(&self, segment_id: u64) -> bool {
+        self.covered.contains(&segment_id)
+    }
+
+    pub fn may_contain(&self, hash: u64) -> bool {
+        self.bloom.may_contain(hash)
+    }
+
+    /// Adds every id hash of a new segment; it is then covered. A full filter
+    /// takes no more segments (they are probed one by one).
+    pub fn add_segment(&mut self, segment_id: u64, hashes: &[u64]) {
+        if !self.bloom.has_room(hashes.len()) {
+            return;
+        }
+        for &h in hashes {
+            self.bloom.insert(h);
+        }
+        self.covered.insert(segment_id);
+    }
+
+    /// A merged segment is covered when all of its inputs were.
+    pub fn add_merged(&mut self, merged_id: u64, inputs: impl IntoIterator<Item = u64>) {
+        let mut all = true;
+        for id in inputs {
+            all &= self.covered.remove(&id);
+        }
+        if all {
+            self.covered.insert(merged_id);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,10 @@ pub struct Options {
     /// A day with at least this many segments is compacted after a seal.
     /// 0 disables automatic compaction.
     pub compact_min_segments: usize,
+    /// Capacity of the in-memory filter over the ids sealed since open (one
+    /// duplicate probe per event instead of one per segment); 1.25 bytes per
+    /// key. Segments beyond it are probed one by one.
+    pub sealed_id_filter_keys: usize,
     /// Test hook: injected fsync failures. Leave `None`.
     #[doc(hidden)]
     pub fault: Option<Arc<crate::fault::FaultInjector>>,
@@ -50,6 +54,7 @@ impl Default for Options {
             max_buffered_events: 65_536,
             max_future_ms: crate::time::MS_PER_DAY,
             compact_min_segments: 4,
+            sealed_id_filter_keys: 8 << 20,
             fault: None,
         }
     }

@@ -23,7 +23,7 @@ use crate::engine::{Inner, Writer, remove_day_dir};
 use crate::error::Result;
 use crate::event::Event;
 use crate::files::{self, DAYS_DIR, FileKind, LOG_DIR};
-use crate::idset::IdSet;
+use crate::idset::{IdSet, SealedIds};
 use crate::log::{LogWriter, replay};
 use crate::options::Options;
 use crate::report::Counters;
@@ -156,6 +156,7 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner>
         next_segment_id: max_id + 1,
         mem_ids,
         frozen_ids: IdSet::default(),
+        sealed_ids: SealedIds::with_capacity(opts.sealed_id_filter_keys),
         in_flight: None,
         seal_error: None,
         buffered,

@@ -54,6 +54,10 @@ pub(crate) struct DayDone {
     pub segment: Arc<SegmentReader>,
     /// Segments the new one supersedes (to drop from the state and unlink).
     pub replaced: Vec<Arc<SegmentReader>>,
+    /// The id of the segment written from the chunks (the same as
+    /// `segment` unless that was merged), and the xxh3-64 of its ids.
+    pub new_id: u64,
+    pub new_hashes: Vec<u64>,
 }
 
 pub(crate) struct SealDone {
@@ -144,7 +148,15 @@ fn run_inner(root: &Path, job: &SealJob, written: &mut Vec<PathBuf>) -> Result<S
             }
             None => (segment, Vec::new()),
         };
+        let new_hashes = d
+            .chunks
+            .iter()
+            .flat_map(|c| c.iter())
+            .map(|e| xxhash_rust::xxh3::xxh3_64(e.event_id.as_bytes()))
+            .collect();
         done.days.push(DayDone {
+            new_id: d.id,
+            new_hashes,
             day: d.day,
             chunks: d.chunks.clone(),
             segment,

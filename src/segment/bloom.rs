@@ -55,6 +55,52 @@ pub fn may_contain(filter: &[u8], hash: u64) -> bool {
     (0..8).all(|i| le_u32_at(filter, b * 8 + i).is_none_or(|w| w & bit(hash as u32, i) != 0))
 }
 
+/// An in-memory split-block Bloom filter of fixed size that takes keys one
+/// at a time (the engine's filter over sealed ids).
+pub(crate) struct MemBloom {
+    words: Vec<u32>,
+    blocks: usize,
+    keys: usize,
+    capacity: usize,
+}
+
+impl MemBloom {
+    pub fn with_capacity(keys: usize) -> MemBloom {
+        let blocks = block_count(keys);
+        MemBloom {
+            words: vec![0; blocks * 8],
+            blocks,
+            keys: 0,
+            capacity: keys,
+        }
+    }
+
+    /// Whether another `n` keys fit without raising the false-positive rate
+    /// past the design point.
+    pub fn has_room(&self, n: usize) -> bool {
+        self.keys + n <= self.capacity
+    }
+
+    pub fn insert(&mut self, hash: u64) {
+        let b = block_of(hash, self.blocks);
+        for i in 0..8 {
+            if let Some(w) = self.words.get_mut(b * 8 + i) {
+                *w |= bit(hash as u32, i);
+            }
+        }
+        self.keys += 1;
+    }
+
+    pub fn may_contain(&self, hash: u64) -> bool {
+        let b = block_of(hash, self.blocks);
+        (0..8).all(|i| {
+            self.words
+                .get(b * 8 + i)
+                .is_none_or(|w| w & bit(hash as u32, i) != 0)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
