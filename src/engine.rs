@@ -195,6 +195,20 @@ impl Engine {
         }
     }
 
+    /// Answers a report query over everything stored (sealed and buffered),
+    /// as of now. See docs/queries.md.
+    pub fn query(&self, q: &crate::query::Query) -> Result<crate::query::QueryResult> {
+        self.snapshot().query(q)
+    }
+
+    /// Answers a query and says how (`daybook explain`).
+    pub fn explain(
+        &self,
+        q: &crate::query::Query,
+    ) -> Result<(crate::query::QueryResult, crate::query::Explain)> {
+        self.snapshot().explain(q)
+    }
+
     /// Partitions, segments, sizes and counters.
     pub fn stats(&self) -> Stats {
         let (counters, failed, log_bytes) = {

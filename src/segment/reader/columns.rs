@@ -96,6 +96,11 @@ pub struct DictColumn<'a> {
 }
 
 impl<'a> DictColumn<'a> {
+    /// The field this column stores.
+    pub fn field(&self) -> Field {
+        self.field
+    }
+
     /// Distinct non-null values.
     pub fn count(&self) -> u32 {
         self.count

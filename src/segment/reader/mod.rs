@@ -26,6 +26,7 @@ use crate::event::{Event, Field, FieldKind};
 use crate::time::Day;
 
 mod columns;
+mod views;
 use columns::Codes;
 pub use columns::{BlockCursor, DictColumn, IdIndex, RowDecoder};
 
@@ -556,9 +557,10 @@ impl SegmentReader {
             .ok_or_else(|| Error::Invalid(format!("field {field} is not stored as {encoding:?}")))
     }
 
-    /// The bitmap of rows whose `field` has dictionary code `code` (0 = null).
-    /// `None` when the field has no bitmap index.
-    pub fn bitmap(&self, field: Field, code: u32) -> Result<Option<RoaringBitmap>> {
+    /// The serialized (portable roaring) bitmap of rows whose `field` has
+    /// dictionary code `code` (0 = null), checksum-verified. `None` when the
+    /// field has no bitmap index.
+    pub(crate) fn bitmap_bytes(&self, field: Field, code: u32) -> Result<Option<&[u8]>> {
         if self.entry(SectionKind::Bitmaps, field as u16).is_none() {
             return Ok(None);
         }
@@ -570,10 +572,21 @@ impl SegmentReader {
         };
         let n = le_u32_at(bytes, 0).unwrap_or(0) as usize;
         let body = 4 + 4 * (n + 1);
-        let slice = bytes
+        bytes
             .get(body + start as usize..body + end as usize)
             .filter(|_| start <= end)
-            .ok_or_else(|| bad("bitmap offsets out of range"))?;
+            .map(Some)
+            .ok_or_else(|| bad("bitmap offsets out of range"))
+    }
+
+    /// The bitmap of rows whose `field` has dictionary code `code` (0 = null),
+    /// fully deserialized and validated. `None` when the field has no bitmap
+    /// index. The query path uses [`SegmentReader::bitmap_view`] instead.
+    pub fn bitmap(&self, field: Field, code: u32) -> Result<Option<RoaringBitmap>> {
+        let Some(slice) = self.bitmap_bytes(field, code)? else {
+            return Ok(None);
+        };
+        let bad = |why: &str| self.corrupt(SectionKind::Bitmaps, field as u16, why);
         let bm =
             RoaringBitmap::deserialize_from(slice).map_err(|e| bad(&format!("bad bitmap: {e}")))?;
         if bm.max().is_some_and(|m| m >= self.rows()) {

@@ -1,0 +1,426 @@
+//! Checks a [`Query`] against the contract and the retention window, and
+//! turns it into typed form: fields resolved, operands parsed to the
+//! field's type, the time window resolved to milliseconds. Every error
+//! names the part of the query at fault.
+//!
+//! Range predicates on `event_timestamp` and `event_date` are folded into
+//! the window here: both are required, so `event_timestamp >= t` is the
+//! same as a window starting at `t`, and the planner cuts row ranges by
+//! binary search instead of testing rows.
+
+use std::cmp::Ordering;
+
+use crate::error::{Error, Result};
+use crate::event::{EventType, Field, FieldKind, MAX_ID, Value};
+use crate::time::{Day, parse_rfc3339_ms};
+
+use super::model::{Direction, Op, Predicate, Query, Select, TimeWindow};
+use super::scalar::Scalar;
+
+/// Most fields a count can group by.
+pub const MAX_GROUP_FIELDS: usize = 8;
+
+/// A checked query.
+#[derive(Clone, Debug)]
+pub struct Bound {
+    /// The window `[from_ms, to_ms)`, already cut to retention and narrowed
+    /// by folded predicates. Empty when `from_ms >= to_ms`.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Predicates left after folding, in query order.
+    pub preds: Vec<Pred>,
+    /// Indexes (into `where`) of the predicates folded into the window.
+    pub folded: Vec<usize>,
+    pub select: Select,
+    /// Fields returned by an event listing.
+    pub fields: Vec<Field>,
+    pub group_by: Vec<Field>,
+    /// The full sort order, tie-breaks included: for counts, the given keys
+    /// then every group field ascending; for events, the given keys (or
+    /// `event_timestamp desc`) then `event_id asc`.
+    pub order: Vec<(SortKey, bool)>,
+    pub limit: Option<u64>,
+    pub offset: u64,
+    /// For listings: only rows after this sort key.
+    pub after: Option<Vec<Scalar>>,
+}
+
+/// What a sort key is: the count, or a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    Count,
+    Field(Field),
+}
+
+/// One checked predicate.
+#[derive(Clone, Debug)]
+pub struct Pred {
+    /// Position in the query's `where` list.
+    pub index: usize,
+    pub field: Field,
+    pub op: Op,
+    pub arg: Arg,
+}
+
+/// A predicate's operand, parsed to the field's type. `event_type`
+/// operands are strings: the type compares by its contract spelling.
+#[derive(Clone, Debug)]
+pub enum Arg {
+    None,
+    One(Scalar),
+    /// Sorted, deduplicated (`in`, `not_in`).
+    Many(Vec<Scalar>),
+}
+
+/// `event_type` values compare as their spelling (docs/queries.md); the
+/// enum's order is the same (alphabetical), but operands may be any string.
+#[inline]
+pub fn norm(v: Value<'_>) -> Value<'_> {
+    match v {
+        Value::EventType(t) => Value::Str(t.as_str()),
+        other => other,
+    }
+}
+
+impl Pred {
+    /// Whether a value satisfies the predicate: the semantics every path
+    /// (dictionary resolution, residual checks, buffered rows) shares.
+    pub fn matches(&self, v: Value<'_>) -> bool {
+        if v.is_null() {
+            return self.op == Op::IsNull;
+        }
+        let v = norm(v);
+        let cmp = |s: &Scalar| v.cmp(&s.as_value());
+        match (&self.op, &self.arg) {
+            (Op::IsNull, _) => false,
+            (Op::NotNull, _) => true,
+            (Op::Eq, Arg::One(s)) => cmp(s) == Ordering::Equal,
+            (Op::Ne, Arg::One(s)) => cmp(s) != Ordering::Equal,
+            (Op::Lt, Arg::One(s)) => cmp(s) == Ordering::Less,
+            (Op::Le, Arg::One(s)) => cmp(s) != Ordering::Greater,
+            (Op::Gt, Arg::One(s)) => cmp(s) == Ordering::Greater,
+            (Op::Ge, Arg::One(s)) => cmp(s) != Ordering::Less,
+            (Op::In, Arg::Many(list)) => list.binary_search_by(|s| cmp(s).reverse()).is_ok(),
+            (Op::NotIn, Arg::Many(list)) => list.binary_search_by(|s| cmp(s).reverse()).is_err(),
+            (Op::Contains, Arg::One(Scalar::Str(t))) => {
+                matches!(v, Value::Str(s) if s.contains(t.as_str()))
+            }
+            (Op::StartsWith, Arg::One(Scalar::Str(t))) => {
+                matches!(v, Value::Str(s) if s.starts_with(t.as_str()))
+            }
+            // bind never builds other shapes.
+            _ => false,
+        }
+    }
+
+    /// Whether the predicate can hold on a missing value.
+    pub fn matches_null(&self) -> bool {
+        self.op == Op::IsNull
+    }
+}
+
+impl std::fmt::Display for Pred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.field, self.op.name())?;
+        match &self.arg {
+            Arg::None => Ok(()),
+            Arg::One(s) => write!(f, " {}", s.to_json()),
+            Arg::Many(l) => {
+                let items: Vec<_> = l.iter().map(Scalar::to_json).collect();
+                write!(f, " {}", serde_json::Value::Array(items))
+            }
+        }
+    }
+}
+
+fn bad(part: impl std::fmt::Display, why: impl std::fmt::Display) -> Error {
+    Error::Query(format!("{part}: {why}"))
+}
+
+fn field_named(part: &str, name: &str) -> Result<Field> {
+    Field::parse(name).ok_or_else(|| {
+        bad(
+            part,
+            format!("unknown field {name:?} (fields are the contract's, plus event_date)"),
+        )
+    })
+}
+
+/// Parses one operand of `field` from JSON.
+fn operand(part: &str, field: Field, op: Op, j: &serde_json::Value) -> Result<Scalar> {
+    use serde_json::Value as J;
+    let want = |what: &str| bad(part, format!("{field} takes {what}, got {j}"));
+    match field.kind() {
+        FieldKind::Str => match j {
+            J::String(s) => Ok(Scalar::Str(s.clone())),
+            _ => Err(want("a string")),
+        },
+        FieldKind::EventType => match j {
+            J::String(s) => {
+                let exact = matches!(op, Op::Eq | Op::Ne | Op::In | Op::NotIn);
+                if exact && EventType::parse(s).is_none() {
+                    let all: Vec<_> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+                    return Err(bad(
+                        part,
+                        format!(
+                            "unknown event type {s:?} (expected one of {})",
+                            all.join(", ")
+                        ),
+                    ));
+                }
+                Ok(Scalar::Str(s.clone()))
+            }
+            _ => Err(want("a string")),
+        },
+        FieldKind::Int => match j.as_u64() {
+            Some(n) if n <= MAX_ID => Ok(Scalar::Int(n)),
+            _ => Err(want("an integer in 0..=9223372036854775807")),
+        },
+        FieldKind::Bool => j
+            .as_bool()
+            .map(Scalar::Bool)
+            .ok_or_else(|| want("true or false")),
+        FieldKind::Timestamp => match j {
+            J::String(s) => parse_rfc3339_ms(s)
+                .map(Scalar::Timestamp)
+                .map_err(|e| bad(part, e)),
+            _ => Err(want("an RFC 3339 timestamp string")),
+        },
+        FieldKind::Date => match j {
+            J::String(s) => Day::parse(s)
+                .map(Scalar::Date)
+                .ok_or_else(|| want("a date YYYY-MM-DD")),
+            _ => Err(want("a date string YYYY-MM-DD")),
+        },
+    }
+}
+
+fn bind_pred(index: usize, p: &Predicate) -> Result<Pred> {
+    let part = format!("where[{index}]");
+    let field = field_named(&format!("{part}.field"), &p.field)?;
+    let part = format!("where[{index}] ({} {})", p.field, p.op.name());
+    let value = p.value.as_ref().filter(|v| !v.is_null());
+    let is_text = matches!(field.kind(), FieldKind::Str | FieldKind::EventType);
+    let arg = match p.op {
+        Op::IsNull | Op::NotNull => match value {
+            None => Arg::None,
+            Some(_) => return Err(bad(&part, "takes no value")),
+        },
+        _ if value.is_none() => {
+            return Err(bad(
+                &part,
+                "needs a value (use is_null to match missing values)",
+            ));
+        }
+        Op::Contains | Op::StartsWith if !is_text => {
+            return Err(bad(
+                &part,
+                format!("{} applies to strings; {field} is not one", p.op.name()),
+            ));
+        }
+        Op::In | Op::NotIn => {
+            let Some(serde_json::Value::Array(items)) = value else {
+                return Err(bad(&part, "takes a list of values"));
+            };
+            let mut list = items
+                .iter()
+                .enumerate()
+                .map(|(i, j)| operand(&format!("{part}.value[{i}]"), field, p.op, j))
+                .collect::<Result<Vec<_>>>()?;
+            list.sort();
+            list.dedup();
+            Arg::Many(list)
+        }
+        _ => Arg::One(operand(
+            &part,
+            field,
+            p.op,
+            value.unwrap_or(&serde_json::Value::Null),
+        )?),
+    };
+    Ok(Pred {
+        index,
+        field,
+        op: p.op,
+        arg,
+    })
+}
+
+/// Narrows `[from, to)` by a range predicate on `event_timestamp` or
+/// `event_date`; returns false if the predicate is not one.
+fn fold(p: &Pred, from: &mut i64, to: &mut i64) -> bool {
+    let Arg::One(s) = &p.arg else {
+        return false;
+    };
+    // The half-open millisecond range the predicate accepts.
+    let (lo, hi) = match (p.field, s) {
+        (Field::EventTimestamp, Scalar::Timestamp(t)) => match p.op {
+            Op::Eq => (*t, t + 1),
+            Op::Lt => (i64::MIN, *t),
+            Op::Le => (i64::MIN, t + 1),
+            Op::Gt => (t + 1, i64::MAX),
+            Op::Ge => (*t, i64::MAX),
+            _ => return false,
+        },
+        (Field::EventDate, Scalar::Date(d)) => match p.op {
+            Op::Eq => (d.start_ms(), d.end_ms()),
+            Op::Lt => (i64::MIN, d.start_ms()),
+            Op::Le => (i64::MIN, d.end_ms()),
+            Op::Gt => (d.end_ms(), i64::MAX),
+            Op::Ge => (d.start_ms(), i64::MAX),
+            _ => return false,
+        },
+        _ => return false,
+    };
+    *from = (*from).max(lo);
+    *to = (*to).min(hi);
+    true
+}
+
+/// Checks `q` for a snapshot whose retention starts at `horizon` and whose
+/// today is `today`.
+pub fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
+    let retained_from = horizon.start_ms();
+    let (mut from_ms, mut to_ms) = match &q.time {
+        None => (retained_from, i64::MAX),
+        Some(TimeWindow::LastDays { last_days }) => {
+            let max = (today.0 - horizon.0 + 1).max(1);
+            if *last_days == 0 || i64::from(*last_days) > i64::from(max) {
+                return Err(bad(
+                    "time.last_days",
+                    format!("{last_days} is outside 1..={max} (the retained days, today included)"),
+                ));
+            }
+            let first = today.add_days(1 - *last_days as i32);
+            (first.start_ms(), today.end_ms())
+        }
+        Some(TimeWindow::Range { from, to }) => {
+            let f = parse_rfc3339_ms(from).map_err(|e| bad("time.from", e))?;
+            let t = parse_rfc3339_ms(to).map_err(|e| bad("time.to", e))?;
+            if f >= t {
+                return Err(bad("time", format!("from {from} is not before to {to}")));
+            }
+            if t <= retained_from {
+                return Err(bad(
+                    "time",
+                    format!(
+                        "the window [{from}, {to}) ends before the retention horizon {horizon}: \
+                         older days are dropped"
+                    ),
+                ));
+            }
+            (f.max(retained_from), t)
+        }
+    };
+    let mut preds = Vec::new();
+    let mut folded = Vec::new();
+    for (i, p) in q.filters.iter().enumerate() {
+        let p = bind_pred(i, p)?;
+        if fold(&p, &mut from_ms, &mut to_ms) {
+            folded.push(i);
+        } else {
+            preds.push(p);
+        }
+    }
+    let mut group_by = Vec::new();
+    for (i, name) in q.group_by.iter().enumerate() {
+        let f = field_named(&format!("group_by[{i}]"), name)?;
+        if group_by.contains(&f) {
+            return Err(bad(
+                format!("group_by[{i}]"),
+                format!("{name} is listed twice"),
+            ));
+        }
+        group_by.push(f);
+    }
+    let mut fields = Vec::new();
+    for (i, name) in q.fields.iter().enumerate() {
+        let f = field_named(&format!("fields[{i}]"), name)?;
+        if !fields.contains(&f) {
+            fields.push(f);
+        }
+    }
+    match q.select {
+        Select::Count if !fields.is_empty() => {
+            return Err(bad(
+                "fields",
+                "applies to select \"events\"; use group_by for counts",
+            ));
+        }
+        Select::Events if !group_by.is_empty() => {
+            return Err(bad("group_by", "applies to select \"count\""));
+        }
+        Select::Count if q.cursor.is_some() => {
+            return Err(bad(
+                "cursor",
+                "applies to select \"events\"; counts page with offset",
+            ));
+        }
+        _ => {}
+    }
+    if group_by.len() > MAX_GROUP_FIELDS {
+        return Err(bad(
+            "group_by",
+            format!("at most {MAX_GROUP_FIELDS} fields, got {}", group_by.len()),
+        ));
+    }
+    if fields.is_empty() {
+        fields = Field::ALL.to_vec();
+    }
+    let mut order = Vec::new();
+    for (i, (name, dir)) in q.order_by.iter().enumerate() {
+        let part = format!("order_by[{i}]");
+        let key = match (q.select, name.as_str()) {
+            (Select::Count, "count") => SortKey::Count,
+            (Select::Events, "count") => {
+                return Err(bad(part, "count is a column of select \"count\" only"));
+            }
+            (Select::Count, n) => {
+                let f = field_named(&part, n)?;
+                if !group_by.contains(&f) {
+                    return Err(bad(part, format!("{n} is not in group_by")));
+                }
+                SortKey::Field(f)
+            }
+            (Select::Events, n) => SortKey::Field(field_named(&part, n)?),
+        };
+        order.push((key, *dir == Direction::Desc));
+    }
+    match q.select {
+        Select::Count => {
+            for f in &group_by {
+                order.push((SortKey::Field(*f), false));
+            }
+        }
+        Select::Events => {
+            if order.is_empty() {
+                order.push((SortKey::Field(Field::EventTimestamp), true));
+            }
+            order.push((SortKey::Field(Field::EventId), false));
+        }
+    }
+    // A key already sorted on decides nothing later: drop repeats.
+    let mut seen = Vec::new();
+    order.retain(|(k, _)| {
+        let new = !seen.contains(k);
+        seen.push(*k);
+        new
+    });
+    let after = match &q.cursor {
+        None => None,
+        Some(c) => Some(super::cursor::decode(c, &order)?),
+    };
+    Ok(Bound {
+        from_ms,
+        to_ms,
+        preds,
+        folded,
+        select: q.select,
+        fields,
+        group_by,
+        order,
+        limit: q.limit,
+        offset: q.offset.unwrap_or(0),
+        after,
+    })
+}

@@ -1,0 +1,205 @@
+//! What one source (a segment or a chunk of buffered events) contributes to
+//! a query's answer, before the merge: group counts keyed by source-local
+//! codes, or the source's best rows for a listing.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use foldhash::fast::FixedState;
+
+use crate::error::Result;
+use crate::event::Value;
+use crate::segment::DictColumn;
+
+use super::bind::{MAX_GROUP_FIELDS, SortKey};
+use super::explain::SourceTrace;
+use super::scalar::Scalar;
+
+/// A group key: one source-local key per group field (unused slots 0).
+pub type GKey = [u32; MAX_GROUP_FIELDS];
+
+/// Where a group field's source-local keys come from, and how to turn one
+/// back into a value at merge time.
+pub enum KeySrc<'a> {
+    /// Key = dictionary code of the segment's column.
+    Dict(DictColumn<'a>),
+    /// The field has one value in the whole source (`event_date` of a
+    /// segment); key 0.
+    Const(Scalar),
+    /// Key = index into values interned while scanning (block-compressed
+    /// and timestamp columns).
+    Owned(Vec<Scalar>),
+    /// Key = index into values borrowed from buffered events.
+    Borrowed(Vec<Value<'a>>),
+}
+
+impl KeySrc<'_> {
+    pub fn value(&self, key: u32) -> Result<Value<'_>> {
+        Ok(match self {
+            KeySrc::Dict(col) => col.value(key)?,
+            KeySrc::Const(s) => s.as_value(),
+            KeySrc::Owned(v) => v.get(key as usize).map_or(Value::Null, Scalar::as_value),
+            KeySrc::Borrowed(v) => v.get(key as usize).copied().unwrap_or(Value::Null),
+        })
+    }
+}
+
+/// One source's contribution.
+pub struct Partial<'a> {
+    /// Events in the source that match the window and every predicate.
+    pub matched: u64,
+    pub out: Out<'a>,
+    pub trace: Option<SourceTrace>,
+}
+
+pub enum Out<'a> {
+    /// `select: count`: non-zero counts by source-local group key.
+    Counts {
+        srcs: Vec<KeySrc<'a>>,
+        counts: Vec<(GKey, u64)>,
+    },
+    /// `select: events`: the source's best rows (sort key, row), best first.
+    Rows(Vec<(Vec<Scalar>, u32)>),
+}
+
+/// Counts rows by group key: a dense array when every key is a small code,
+/// a hash map otherwise.
+pub struct Grouper {
+    dense: Option<Dense>,
+    hash: HashMap<GKey, u64, FixedState>,
+}
+
+/// Counts by mixed-radix index, and per field its stride and number of
+/// keys.
+type Dense = (Vec<u64>, Vec<(usize, usize)>);
+
+/// Largest dense counting array, in entries.
+const DENSE_MAX: usize = 1 << 16;
+
+impl Grouper {
+    /// `sizes[i]`: the number of distinct keys of field `i`, if bounded.
+    pub fn new(sizes: &[Option<usize>]) -> Grouper {
+        let mut strides = Vec::with_capacity(sizes.len());
+        let mut total = 1usize;
+        let mut dense = true;
+        for s in sizes {
+            strides.push((total, s.unwrap_or(1).max(1)));
+            match s.and_then(|s| total.checked_mul(s.max(1))) {
+                Some(t) if t <= DENSE_MAX => total = t,
+                _ => dense = false,
+            }
+        }
+        Grouper {
+            dense: dense.then(|| (vec![0; total], strides)),
+            hash: HashMap::default(),
+        }
+    }
+
+    #[inline]
+    pub fn add(&mut self, key: &GKey, n: u64) {
+        match &mut self.dense {
+            Some((counts, strides)) => {
+                let i: usize = strides
+                    .iter()
+                    .zip(key)
+                    .map(|((s, _), k)| s * *k as usize)
+                    .sum();
+                if let Some(c) = counts.get_mut(i) {
+                    *c += n;
+                }
+            }
+            None => *self.hash.entry(*key).or_insert(0) += n,
+        }
+    }
+
+    pub fn finish(self) -> Vec<(GKey, u64)> {
+        match self.dense {
+            Some((counts, strides)) => counts
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .map(|(i, c)| {
+                    let mut key = [0u32; MAX_GROUP_FIELDS];
+                    for (k, (stride, n)) in key.iter_mut().zip(&strides) {
+                        *k = ((i / stride) % n) as u32;
+                    }
+                    (key, *c)
+                })
+                .collect(),
+            None => self.hash.into_iter().collect(),
+        }
+    }
+}
+
+/// Compares two sort keys under the query's order.
+pub fn cmp_keys(order: &[(SortKey, bool)], a: &[Scalar], b: &[Scalar]) -> Ordering {
+    for (((_, desc), x), y) in order.iter().zip(a).zip(b) {
+        let o = super::scalar::cmp_dir(x, y, *desc);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+/// Keeps the best `k` rows of a listing seen so far, skipping rows at or
+/// before the cursor.
+pub struct TopRows<'q> {
+    order: &'q [(SortKey, bool)],
+    k: Option<usize>,
+    after: Option<&'q [Scalar]>,
+    rows: Vec<(Vec<Scalar>, u32)>,
+}
+
+impl<'q> TopRows<'q> {
+    pub fn new(
+        order: &'q [(SortKey, bool)],
+        k: Option<usize>,
+        after: Option<&'q [Scalar]>,
+    ) -> TopRows<'q> {
+        TopRows {
+            order,
+            k,
+            after,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Whether a row with this key would be kept (after the cursor).
+    pub fn after_cursor(&self, key: &[Scalar]) -> bool {
+        self.after
+            .is_none_or(|a| cmp_keys(self.order, key, a) == Ordering::Greater)
+    }
+
+    /// Offers a row; returns whether it was after the cursor.
+    pub fn push(&mut self, key: Vec<Scalar>, row: u32) -> bool {
+        if !self.after_cursor(&key) {
+            return false;
+        }
+        self.rows.push((key, row));
+        if let Some(k) = self.k
+            && self.rows.len() >= 2 * k.max(64)
+        {
+            self.trim(k);
+        }
+        true
+    }
+
+    /// Rows kept so far.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn trim(&mut self, k: usize) {
+        let order = self.order;
+        self.rows
+            .sort_unstable_by(|a, b| cmp_keys(order, &a.0, &b.0));
+        self.rows.truncate(k);
+    }
+
+    pub fn finish(mut self) -> Vec<(Vec<Scalar>, u32)> {
+        let k = self.k.unwrap_or(usize::MAX);
+        self.trim(k);
+        self.rows
+    }
+}
