@@ -25,9 +25,9 @@ use super::partial::{GKey, Grouper, KeySrc, Out, Partial, TopRows, cmp_keys};
 use super::scalar::Scalar;
 use super::segscan;
 
-/// Below this many rows in the window, one thread answers: spawning
-/// workers would cost more than it saves.
-const PARALLEL_MIN_ROWS: u64 = 200_000;
+/// Helper threads join a query whose remaining sources are projected to
+/// take longer than this, in microseconds.
+const PARALLEL_AFTER_US: u128 = 500;
 
 enum Source<'a> {
     Segment(&'a SegmentReader),
@@ -56,7 +56,6 @@ pub fn run<'a>(
     let mut ex = Explain::default();
     ex.set_window(q.from_ms, q.to_ms);
     let mut sources = Vec::new();
-    let mut window_rows = 0u64;
     for (day, part) in snap.partitions() {
         if part.is_empty() {
             continue;
@@ -74,11 +73,9 @@ pub fn run<'a>(
                 ex.segments_pruned += 1;
                 continue;
             }
-            window_rows += u64::from(seg.rows());
             sources.push(Source::Segment(seg));
         }
         for chunk in &part.mem {
-            window_rows += chunk.len() as u64;
             sources.push(Source::Buffer(day, chunk));
         }
     }
@@ -91,43 +88,57 @@ pub fn run<'a>(
         Select::Count => None,
     };
     let scan_one = |s: &Source<'a>| scan_source(s, q, keep, explain);
-    let threads = if window_rows >= PARALLEL_MIN_ROWS && sources.len() > 1 {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(sources.len())
-    } else {
-        1
+    let max_threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(sources.len().max(1));
+    // The calling thread starts alone; once the sources done so far say the
+    // rest will take longer than `PARALLEL_AFTER_US`, it brings in helpers
+    // that take sources from the same counter. Selective queries (a few µs
+    // per segment) never pay for spawning threads.
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Result<Partial<'a>>>>> =
+        sources.iter().map(|_| Mutex::new(None)).collect();
+    let helpers = AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let (Some(src), Some(slot)) = (sources.get(i), slots.get(i)) else {
+                break;
+            };
+            *slot.lock() = Some(scan_one(src));
+        }
     };
-    let partials: Vec<Partial<'a>> = if threads == 1 {
-        sources.iter().map(scan_one).collect::<Result<_>>()?
-    } else {
-        let next = AtomicUsize::new(0);
-        let slots: Vec<Mutex<Option<Result<Partial<'a>>>>> =
-            sources.iter().map(|_| Mutex::new(None)).collect();
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let (Some(src), Some(slot)) = (sources.get(i), slots.get(i)) else {
-                            break;
-                        };
-                        *slot.lock() = Some(scan_one(src));
-                    }
-                });
-            }
-        });
-        let mut out = Vec::with_capacity(slots.len());
-        for slot in slots {
-            if let Some(p) = slot.into_inner() {
-                out.push(p?);
+    std::thread::scope(|s| {
+        let t0 = Instant::now();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let (Some(src), Some(slot)) = (sources.get(i), slots.get(i)) else {
+                break;
+            };
+            *slot.lock() = Some(scan_one(src));
+            let done = i as u128 + 1;
+            let left = sources.len() as u128 - done.min(sources.len() as u128);
+            if max_threads > 1
+                && helpers.load(Ordering::Relaxed) == 0
+                && left > 0
+                && t0.elapsed().as_micros() * left / done > PARALLEL_AFTER_US
+            {
+                helpers.store(max_threads - 1, Ordering::Relaxed);
+                for _ in 1..max_threads {
+                    s.spawn(work);
+                }
             }
         }
-        out
-    };
+    });
+    let threads = 1 + helpers.load(Ordering::Relaxed);
+    let mut partials = Vec::with_capacity(slots.len());
+    for slot in slots {
+        if let Some(p) = slot.into_inner() {
+            partials.push(p?);
+        }
+    }
     ex.threads = threads;
     let merge_started = Instant::now();
-    let mut partials = partials;
     if explain {
         ex.sources = partials.iter_mut().filter_map(|p| p.trace.take()).collect();
     }
@@ -170,7 +181,7 @@ fn scan_buffer<'a>(
             let mut maps: Vec<HashMap<Value<'a>, u32, FixedState>> =
                 (0..n).map(|_| HashMap::default()).collect();
             let mut vals: Vec<Vec<Value<'a>>> = vec![Vec::new(); n];
-            let mut grouper = Grouper::new(&vec![None; n]);
+            let mut grouper = Grouper::new(&vec![None; n], 0);
             let mut key: GKey = [0; 8];
             for (_, e) in hits {
                 matched += 1;
@@ -271,19 +282,20 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>) -> Result<QueryResult> {
             continue;
         };
         // Source-local key -> global id, filled as keys are met.
-        let mut memo: Vec<HashMap<u32, u32, FixedState>> =
-            (0..n).map(|_| HashMap::default()).collect();
+        let mut memo: Vec<Vec<u32>> = srcs.iter().map(|s| vec![u32::MAX; s.len()]).collect();
         for (key, count) in counts {
             let mut gkey: GKey = [0; 8];
             for (i, ((src, interner), memo)) in
                 srcs.iter().zip(&mut interners).zip(&mut memo).enumerate()
             {
                 let local = key.get(i).copied().unwrap_or(0);
-                let id = match memo.get(&local) {
-                    Some(id) => *id,
-                    None => {
+                let id = match memo.get_mut(local as usize) {
+                    Some(id) if *id != u32::MAX => *id,
+                    slot => {
                         let id = interner.id(src.value(local)?);
-                        memo.insert(local, id);
+                        if let Some(s) = slot {
+                            *s = id;
+                        }
                         id
                     }
                 };
@@ -294,29 +306,55 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>) -> Result<QueryResult> {
             *totals.entry(gkey).or_insert(0) += count;
         }
     }
-    let mut rows: Vec<(Vec<Scalar>, u64)> = totals
+    // Rank every field's distinct values once, so rows sort by comparing
+    // integers; only the rows of the page are turned into values.
+    let ranks: Vec<Vec<u32>> = interners
+        .iter()
+        .map(|it| {
+            let mut ids: Vec<u32> = (0..it.values.len() as u32).collect();
+            ids.sort_unstable_by(|a, b| {
+                it.values.get(*a as usize).cmp(&it.values.get(*b as usize))
+            });
+            let mut rank = vec![0u32; ids.len()];
+            for (r, id) in ids.iter().enumerate() {
+                if let Some(slot) = rank.get_mut(*id as usize) {
+                    *slot = r as u32;
+                }
+            }
+            rank
+        })
+        .collect();
+    let mut rows: Vec<(GKey, GKey, u64)> = totals
         .into_iter()
         .map(|(gkey, count)| {
-            let values = interners
-                .iter()
-                .zip(gkey)
-                .map(|(it, id)| it.values.get(id as usize).cloned().unwrap_or(Scalar::Null))
-                .collect();
-            (values, count)
+            let mut ranked: GKey = [0; 8];
+            for ((r, id), rank) in ranked.iter_mut().zip(gkey).zip(&ranks) {
+                *r = rank.get(id as usize).copied().unwrap_or(0);
+            }
+            (ranked, gkey, count)
         })
         .collect();
     if n == 0 && rows.is_empty() {
-        rows.push((Vec::new(), 0));
+        rows.push(([0; 8], [0; 8], 0));
     }
-    let pos = |f| q.group_by.iter().position(|g| *g == f);
-    rows.sort_unstable_by(|a, b| {
-        for (k, desc) in &q.order {
+    // Sort keys as (group field position or count, descending).
+    let keys: Vec<(Option<usize>, bool)> = q
+        .order
+        .iter()
+        .filter_map(|(k, desc)| match k {
+            SortKey::Count => Some((None, *desc)),
+            SortKey::Field(f) => q
+                .group_by
+                .iter()
+                .position(|g| g == f)
+                .map(|i| (Some(i), *desc)),
+        })
+        .collect();
+    let cmp = |a: &(GKey, GKey, u64), b: &(GKey, GKey, u64)| {
+        for (k, desc) in &keys {
             let o = match k {
-                SortKey::Count => a.1.cmp(&b.1),
-                SortKey::Field(f) => match pos(*f) {
-                    Some(i) => a.0.get(i).cmp(&b.0.get(i)),
-                    None => std::cmp::Ordering::Equal,
-                },
+                None => a.2.cmp(&b.2),
+                Some(i) => a.0.get(*i).cmp(&b.0.get(*i)),
             };
             let o = if *desc { o.reverse() } else { o };
             if o != std::cmp::Ordering::Equal {
@@ -324,14 +362,28 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>) -> Result<QueryResult> {
             }
         }
         std::cmp::Ordering::Equal
-    });
+    };
+    // Only the page needs sorting: select it first.
+    let page_end = q
+        .limit
+        .map_or(usize::MAX, |l| (q.offset.saturating_add(l)) as usize);
+    if page_end < rows.len() {
+        rows.select_nth_unstable_by(page_end, cmp);
+        rows.truncate(page_end);
+    }
+    rows.sort_unstable_by(cmp);
     let mut columns: Vec<String> = q.group_by.iter().map(|f| f.name().to_string()).collect();
     columns.push("count".into());
     let rows = rows
         .into_iter()
         .skip(q.offset as usize)
         .take(q.limit.map_or(usize::MAX, |l| l as usize))
-        .map(|(mut values, count)| {
+        .map(|(_, gkey, count)| {
+            let mut values: Vec<Scalar> = interners
+                .iter()
+                .zip(gkey)
+                .map(|(it, id)| it.values.get(id as usize).cloned().unwrap_or(Scalar::Null))
+                .collect();
             values.push(Scalar::Int(count));
             values
         })

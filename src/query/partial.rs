@@ -34,6 +34,16 @@ pub enum KeySrc<'a> {
 }
 
 impl KeySrc<'_> {
+    /// How many distinct keys the source can hand out.
+    pub fn len(&self) -> usize {
+        match self {
+            KeySrc::Dict(col) => col.count() as usize + 1,
+            KeySrc::Const(_) => 1,
+            KeySrc::Owned(v) => v.len(),
+            KeySrc::Borrowed(v) => v.len(),
+        }
+    }
+
     pub fn value(&self, key: u32) -> Result<Value<'_>> {
         Ok(match self {
             KeySrc::Dict(col) => col.value(key)?,
@@ -73,19 +83,26 @@ pub struct Grouper {
 /// keys.
 type Dense = (Vec<u64>, Vec<(usize, usize)>);
 
-/// Largest dense counting array, in entries.
-const DENSE_MAX: usize = 1 << 16;
+/// A dense counting array is used when it has at most this many entries,
+/// or at most twice as many as the rows to count (zeroing and scanning it
+/// then costs about what counting does), up to `DENSE_CAP`.
+const DENSE_MIN: usize = 1 << 16;
+const DENSE_CAP: usize = 1 << 24;
 
 impl Grouper {
-    /// `sizes[i]`: the number of distinct keys of field `i`, if bounded.
-    pub fn new(sizes: &[Option<usize>]) -> Grouper {
+    /// `sizes[i]`: the number of distinct keys of field `i`, if bounded;
+    /// `rows`: how many rows will be counted, at most.
+    pub fn new(sizes: &[Option<usize>], rows: u64) -> Grouper {
+        let dense_max = usize::try_from(rows.saturating_mul(2))
+            .unwrap_or(usize::MAX)
+            .clamp(DENSE_MIN, DENSE_CAP);
         let mut strides = Vec::with_capacity(sizes.len());
         let mut total = 1usize;
         let mut dense = true;
         for s in sizes {
             strides.push((total, s.unwrap_or(1).max(1)));
             match s.and_then(|s| total.checked_mul(s.max(1))) {
-                Some(t) if t <= DENSE_MAX => total = t,
+                Some(t) if t <= dense_max => total = t,
                 _ => dense = false,
             }
         }

@@ -53,10 +53,11 @@ impl std::ops::Deref for Bm<'_> {
     }
 }
 
-/// The rows left after the bitmaps.
+/// The rows left after the bitmaps (or after every check: `Rows`).
 enum Cand<'a> {
     Range(u32, u32),
     Bits(Bm<'a>),
+    Rows(Vec<u32>),
 }
 
 impl Cand<'_> {
@@ -64,12 +65,14 @@ impl Cand<'_> {
         match self {
             Cand::Range(lo, hi) => u64::from(hi - lo),
             Cand::Bits(b) => b.cardinality(),
+            Cand::Rows(r) => r.len() as u64,
         }
     }
 
     fn for_each(&self, mut f: impl FnMut(u32) -> Result<()>) -> Result<()> {
         match self {
             Cand::Range(lo, hi) => (*lo..*hi).try_for_each(f),
+            Cand::Rows(rows) => rows.iter().try_for_each(|r| f(*r)),
             Cand::Bits(b) => {
                 let mut it = b.iter();
                 let mut buf = [0u32; 256];
@@ -211,21 +214,6 @@ fn resolve<'a>(seg: &'a SegmentReader, pred: &Pred) -> Result<Resolved<'a>> {
     }
     let col = seg.dict(field)?;
     let bits = match_codes(&col, field, pred)?;
-    // A mapped column's predicate is a predicate on its parent's codes.
-    let (field, col, bits) = match col.parent() {
-        Some(parent) => {
-            let pcol = seg.dict(parent)?;
-            let pbits = (0..=pcol.count())
-                .map(|p| {
-                    bits.get(col.code_of_parent(p) as usize)
-                        .copied()
-                        .unwrap_or(false)
-                })
-                .collect();
-            (parent, pcol, pbits)
-        }
-        None => (field, col, bits),
-    };
     let n_match = bits.iter().filter(|b| **b).count();
     if n_match == 0 {
         return Ok(Resolved::Empty("no value in the dictionary matches".into()));
@@ -233,28 +221,64 @@ fn resolve<'a>(seg: &'a SegmentReader, pred: &Pred) -> Result<Resolved<'a>> {
     if n_match == bits.len() {
         return Ok(Resolved::True);
     }
-    if seg.bitmap_view(field, 0)?.is_some() {
-        let pick = |want: bool| -> Vec<u32> {
-            (0..bits.len() as u32)
-                .filter(|c| bits.get(*c as usize).copied() == Some(want))
-                .collect()
-        };
-        if n_match <= MAX_OR_CODES {
-            return Ok(Resolved::Bitmap {
-                field,
-                codes: pick(true),
-                negate: false,
-            });
-        }
-        if bits.len() - n_match <= MAX_OR_CODES {
-            return Ok(Resolved::Bitmap {
-                field,
-                codes: pick(false),
-                negate: true,
-            });
-        }
+    if let Some(r) = as_bitmap(seg, field, &bits, n_match)? {
+        return Ok(r);
     }
-    Ok(Resolved::Codes { col, bits })
+    // A mapped column's predicate is a predicate on its parent's codes:
+    // the parent's bitmaps may answer it, and its codes are read directly.
+    let Some(parent) = col.parent() else {
+        return Ok(Resolved::Codes { col, bits });
+    };
+    let pcol = seg.dict(parent)?;
+    let pbits: Vec<bool> = (0..=pcol.count())
+        .map(|p| {
+            bits.get(col.code_of_parent(p) as usize)
+                .copied()
+                .unwrap_or(false)
+        })
+        .collect();
+    let n_match = pbits.iter().filter(|b| **b).count();
+    if let Some(r) = as_bitmap(seg, parent, &pbits, n_match)? {
+        return Ok(r);
+    }
+    Ok(Resolved::Codes {
+        col: pcol,
+        bits: pbits,
+    })
+}
+
+/// The bitmap form of a code set on `field`, if the field is indexed and
+/// few codes match (a union) or few do not (an and-not).
+fn as_bitmap<'a>(
+    seg: &'a SegmentReader,
+    field: Field,
+    bits: &[bool],
+    n_match: usize,
+) -> Result<Option<Resolved<'a>>> {
+    let pick = |want: bool| -> Vec<u32> {
+        (0..bits.len() as u32)
+            .filter(|c| bits.get(*c as usize).copied() == Some(want))
+            .collect()
+    };
+    if n_match > MAX_OR_CODES && bits.len() - n_match > MAX_OR_CODES {
+        return Ok(None);
+    }
+    if seg.bitmap_view(field, 0)?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(if n_match <= MAX_OR_CODES {
+        Resolved::Bitmap {
+            field,
+            codes: pick(true),
+            negate: false,
+        }
+    } else {
+        Resolved::Bitmap {
+            field,
+            codes: pick(false),
+            negate: true,
+        }
+    }))
 }
 
 /// The union of the bitmaps of `codes`.
@@ -574,6 +598,7 @@ fn count_groups<'a>(
             let c = match cand {
                 Cand::Range(lo, hi) => bm.range_cardinality(*lo..*hi),
                 Cand::Bits(b) => b.and_cardinality(&bm),
+                Cand::Rows(rows) => rows.iter().filter(|r| bm.contains(**r)).count() as u64,
             };
             if c > 0 {
                 let mut key = [0; 8];
@@ -600,6 +625,33 @@ fn count_groups<'a>(
             matched,
         ));
     }
+    // Past here, checks run first and counting sees only matching rows.
+    let filtered;
+    let cand = if resid.is_empty() {
+        cand
+    } else {
+        let mut rows = Vec::new();
+        cand.for_each(|r| {
+            if passes(resid, &ts, r)? {
+                rows.push(r);
+            }
+            Ok(())
+        })?;
+        filtered = Cand::Rows(rows);
+        &filtered
+    };
+    if let Some(counts) = count_codes(&cols, cand) {
+        let matched = counts.iter().map(|(_, c)| c).sum();
+        let srcs = cols
+            .into_iter()
+            .map(|c| match c {
+                GroupCol::Dict(d) => KeySrc::Dict(d),
+                GroupCol::Const(s) => KeySrc::Const(s),
+                GroupCol::Ts(_, v) | GroupCol::Block(_, _, v) => KeySrc::Owned(v),
+            })
+            .collect();
+        return Ok((Out::Counts { srcs, counts }, matched));
+    }
     let sizes: Vec<Option<usize>> = cols
         .iter()
         .map(|c| match c {
@@ -608,13 +660,10 @@ fn count_groups<'a>(
             _ => None,
         })
         .collect();
-    let mut grouper = Grouper::new(&sizes);
+    let mut grouper = Grouper::new(&sizes, cand.len());
     let mut matched = 0u64;
     let mut key: GKey = [0; 8];
     cand.for_each(|r| {
-        if !passes(resid, &ts, r)? {
-            return Ok(());
-        }
         matched += 1;
         for (k, c) in key.iter_mut().zip(cols.iter_mut()) {
             *k = match c {
@@ -658,6 +707,124 @@ fn count_groups<'a>(
         },
         matched,
     ))
+}
+
+/// The tight loop for the common case: every group field is a dictionary
+/// column (or constant); counts in a dense array indexed by the codes in
+/// mixed radix. When the codes' product is too big for the rows at hand,
+/// a first pass renumbers the codes that occur (a company's users, not the
+/// whole day's). `None` when even that is too big.
+fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>) -> Option<Vec<(GKey, u64)>> {
+    let mut dicts: Vec<&DictColumn<'_>> = Vec::new();
+    for c in cols {
+        match c {
+            GroupCol::Dict(d) => dicts.push(d),
+            GroupCol::Const(_) => {}
+            _ => return None,
+        }
+    }
+    let cap = usize::try_from(cand.len().saturating_mul(2))
+        .unwrap_or(usize::MAX)
+        .clamp(1 << 16, 1 << 24);
+    let product = |sizes: &[usize]| {
+        sizes
+            .iter()
+            .try_fold(1usize, |t, n| t.checked_mul((*n).max(1)))
+    };
+    let full_sizes: Vec<usize> = dicts.iter().map(|d| d.count() as usize + 1).collect();
+    let full = product(&full_sizes);
+    // Per field: code -> dense id, and dense id -> code.
+    let mut remap: Option<Vec<(Vec<u32>, Vec<u32>)>> = None;
+    if full.is_none_or(|t| t > cap) {
+        let mut maps: Vec<(Vec<u32>, Vec<u32>)> = dicts
+            .iter()
+            .map(|d| (vec![u32::MAX; d.count() as usize + 1], Vec::new()))
+            .collect();
+        let _ = cand.for_each(|r| {
+            for (d, (fwd, back)) in dicts.iter().zip(maps.iter_mut()) {
+                let c = d.code(r);
+                if let Some(slot) = fwd.get_mut(c as usize)
+                    && *slot == u32::MAX
+                {
+                    *slot = back.len() as u32;
+                    back.push(c);
+                }
+            }
+            Ok(())
+        });
+        remap = Some(maps);
+    }
+    let sizes: Vec<usize> = match &remap {
+        Some(maps) => maps.iter().map(|(_, back)| back.len()).collect(),
+        None => full_sizes,
+    };
+    let total = product(&sizes)?;
+    if total > cap {
+        return None;
+    }
+    let mut strides = Vec::with_capacity(sizes.len());
+    let mut acc = 1usize;
+    for n in &sizes {
+        strides.push(acc);
+        acc *= (*n).max(1);
+    }
+    let mut counts = vec![0u32; total];
+    let mut bump = |r: u32| {
+        let i: usize = match &remap {
+            None => dicts
+                .iter()
+                .zip(&strides)
+                .map(|(d, s)| d.code(r) as usize * s)
+                .sum(),
+            Some(maps) => dicts
+                .iter()
+                .zip(&strides)
+                .zip(maps)
+                .map(|((d, s), (fwd, _))| {
+                    fwd.get(d.code(r) as usize).copied().unwrap_or(0) as usize * s
+                })
+                .sum(),
+        };
+        if let Some(c) = counts.get_mut(i) {
+            *c += 1;
+        }
+    };
+    let _ = cand.for_each(|r| {
+        bump(r);
+        Ok(())
+    });
+    // Dict fields in `cols` order; constant fields keep key 0.
+    let slots: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c, GroupCol::Dict(_)))
+        .map(|(i, _)| i)
+        .collect();
+    Some(
+        counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| {
+                let mut key = [0u32; 8];
+                for (j, (stride, n)) in strides.iter().zip(&sizes).enumerate() {
+                    let dense = ((i / stride) % n.max(&1)) as u32;
+                    let code = match &remap {
+                        Some(maps) => maps
+                            .get(j)
+                            .and_then(|(_, back)| back.get(dense as usize))
+                            .copied()
+                            .unwrap_or(0),
+                        None => dense,
+                    };
+                    if let Some(k) = slots.get(j).and_then(|s| key.get_mut(*s)) {
+                        *k = code;
+                    }
+                }
+                (key, u64::from(*c))
+            })
+            .collect(),
+    )
 }
 
 /// Reads the sort-key values of rows.

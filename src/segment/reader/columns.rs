@@ -1,8 +1,6 @@
 //! Column readers over a mapped segment: the id index, dictionary columns,
 //! block-compressed columns, and whole-row decoding.
 
-use std::sync::OnceLock;
-
 use crate::codec::{Reader, decode_value, le_u32_at, le_u64_at};
 use crate::error::{Error, Result};
 use crate::event::{Event, Field, FieldKind, Value};
@@ -85,9 +83,6 @@ pub struct DictColumn<'a> {
     pub(super) seg: &'a SegmentReader,
     pub(super) field: Field,
     pub(super) values: &'a [u8],
-    /// The string values' bytes as one `str`, validated on the first
-    /// `value` call (`None` if they are not UTF-8).
-    pub(super) text: OnceLock<Option<&'a str>>,
     /// Per-row codes: this column's, or its parent's when mapped.
     pub(super) codes: Codes<'a>,
     /// The parent field and the code map, when mapped.
@@ -164,14 +159,18 @@ impl<'a> DictColumn<'a> {
             else {
                 return Err(bad("offsets cut short"));
             };
-            let text = self
-                .text
-                .get_or_init(|| std::str::from_utf8(self.values.get(body..)?).ok())
-                .ok_or_else(|| bad("values are not UTF-8"))?;
-            text.get(start as usize..end as usize)
+            // Each value is checked on its own: a query touches a few values
+            // of a dictionary, and checking the whole text per column opened
+            // cost more than the query.
+            let bytes = self
+                .values
+                .get(body..)
+                .and_then(|t| t.get(start as usize..end as usize))
                 .filter(|_| start < end)
+                .ok_or_else(|| bad("value offsets out of range"))?;
+            std::str::from_utf8(bytes)
                 .map(Value::Str)
-                .ok_or_else(|| bad("value offsets out of range or not on a character boundary"))
+                .map_err(|_| bad(&format!("value {code} is not UTF-8")))
         } else {
             let key = le_u64_at(self.values.get(4..).unwrap_or(&[]), i)
                 .ok_or_else(|| bad("values cut short"))?;

@@ -539,7 +539,6 @@ impl SegmentReader {
             seg: self,
             field,
             values,
-            text: OnceLock::new(),
             codes,
             map,
             count: c.count,
