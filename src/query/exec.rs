@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 
 use crate::error::Result;
 use crate::event::{Event, Value};
-use crate::segment::{RowDecoder, SegmentReader};
+use crate::segment::SegmentReader;
 use crate::state::Snapshot;
 use crate::time::Day;
 
@@ -421,22 +421,35 @@ fn merge_rows(
         (true, Some((key, _, _))) => Some(cursor::encode(&q.order, key)),
         _ => None,
     };
-    let mut rows = Vec::with_capacity(page.len());
-    for (_, src, row) in &page {
-        let event = match sources.get(*src) {
-            Some(Source::Segment(seg)) => RowDecoder::new(seg)?.event(*row)?,
-            Some(Source::Buffer(_, events)) => match events.get(*row as usize) {
-                Some(e) => e.clone(),
-                None => continue,
-            },
+    // Fetch the page's fields source by source, each source's rows at once.
+    let mut rows: Vec<Vec<Scalar>> = vec![Vec::new(); page.len()];
+    let mut by_source: Vec<(usize, u32, usize)> = page
+        .iter()
+        .enumerate()
+        .map(|(i, (_, src, row))| (*src, *row, i))
+        .collect();
+    by_source.sort_unstable();
+    for group in by_source.chunk_by(|a, b| a.0 == b.0) {
+        let Some((src, _, _)) = group.first() else {
+            continue;
+        };
+        let wanted: Vec<u32> = group.iter().map(|(_, r, _)| *r).collect();
+        let values = match sources.get(*src) {
+            Some(Source::Segment(seg)) => segscan::fetch_rows(seg, &q.fields, &wanted)?,
+            Some(Source::Buffer(_, events)) => wanted
+                .iter()
+                .map(|r| match events.get(*r as usize) {
+                    Some(e) => q.fields.iter().map(|f| Scalar::from(e.get(*f))).collect(),
+                    None => Vec::new(),
+                })
+                .collect(),
             None => continue,
         };
-        rows.push(
-            q.fields
-                .iter()
-                .map(|f| Scalar::from(event.get(*f)))
-                .collect(),
-        );
+        for ((_, _, i), v) in group.iter().zip(values) {
+            if let Some(slot) = rows.get_mut(*i) {
+                *slot = v;
+            }
+        }
     }
     Ok(QueryResult {
         columns: q.fields.iter().map(|f| f.name().to_string()).collect(),

@@ -1,0 +1,296 @@
+//! Group-by counting over one segment's matching rows: bitmap
+//! cardinalities, a dense array over dictionary codes, or a hash map.
+
+use std::collections::HashMap;
+
+use crate::error::Result;
+use crate::event::Field;
+use crate::query::bind::Bound;
+use crate::query::explain::SourceTrace;
+use crate::query::partial::{GKey, Grouper, KeySrc, Out};
+use crate::query::scalar::Scalar;
+use crate::segment::{BlockCursor, DictColumn, Encoding, SegmentReader, encoding_of};
+
+use super::{Cand, GROUP_BY_BITMAP_RATIO, Resid, Ts, passes, step};
+
+/// Local keys of one group field.
+enum GroupCol<'a> {
+    Dict(DictColumn<'a>),
+    Const(Scalar),
+    Ts(HashMap<i64, u32>, Vec<Scalar>),
+    Block(BlockCursor<'a>, HashMap<Scalar, u32>, Vec<Scalar>),
+}
+
+pub(super) fn count_groups<'a>(
+    seg: &'a SegmentReader,
+    q: &Bound,
+    cand: &Cand<'a>,
+    resid: &mut [Resid<'a, '_>],
+    trace: &mut Option<SourceTrace>,
+) -> Result<(Out<'a>, u64)> {
+    let (base, bytes) = seg.timestamps()?;
+    let ts = Ts { base, bytes };
+    if q.group_by.is_empty() {
+        let mut matched = 0u64;
+        cand.for_each(|r| {
+            matched += u64::from(passes(resid, &ts, r)?);
+            Ok(())
+        })?;
+        let out = Out::Counts {
+            srcs: Vec::new(),
+            counts: vec![([0; 8], matched)],
+        };
+        return Ok((out, matched));
+    }
+    let mut cols = Vec::with_capacity(q.group_by.len());
+    for f in &q.group_by {
+        cols.push(match encoding_of(*f) {
+            _ if *f == Field::EventDate => GroupCol::Const(Scalar::Date(seg.day())),
+            Encoding::Timestamps => GroupCol::Ts(HashMap::new(), Vec::new()),
+            Encoding::Blocks => GroupCol::Block(seg.blocks(*f)?, HashMap::new(), Vec::new()),
+            _ => GroupCol::Dict(seg.dict(*f)?),
+        });
+    }
+    // Counts by one indexed field straight from bitmap cardinalities.
+    if let ([GroupCol::Dict(col)], true) = (cols.as_slice(), resid.is_empty())
+        && seg.bitmap_view(q.group_by[0], 0)?.is_some()
+        && (u64::from(col.count()) + 1) * GROUP_BY_BITMAP_RATIO <= cand.len()
+    {
+        let field = q.group_by[0];
+        let mut counts = Vec::new();
+        let mut matched = 0;
+        for code in 0..=col.count() {
+            let Some(bm) = seg.bitmap_view(field, code)? else {
+                continue;
+            };
+            let c = match cand {
+                Cand::Range(lo, hi) => bm.range_cardinality(*lo..*hi),
+                Cand::Bits(b) => b.and_cardinality(&bm),
+                Cand::Rows(rows) => rows.iter().filter(|r| bm.contains(**r)).count() as u64,
+            };
+            if c > 0 {
+                let mut key = [0; 8];
+                key[0] = code;
+                counts.push((key, c));
+                matched += c;
+            }
+        }
+        step(
+            trace,
+            format!("group by {field}: {} bitmap cardinalities", col.count() + 1),
+            matched,
+            "count",
+        );
+        let srcs = cols.into_iter().map(|c| match c {
+            GroupCol::Dict(d) => KeySrc::Dict(d),
+            _ => KeySrc::Owned(Vec::new()),
+        });
+        return Ok((
+            Out::Counts {
+                srcs: srcs.collect(),
+                counts,
+            },
+            matched,
+        ));
+    }
+    // Past here, checks run first and counting sees only matching rows.
+    let filtered;
+    let cand = if resid.is_empty() {
+        cand
+    } else {
+        let mut rows = Vec::new();
+        cand.for_each(|r| {
+            if passes(resid, &ts, r)? {
+                rows.push(r);
+            }
+            Ok(())
+        })?;
+        filtered = Cand::Rows(rows);
+        &filtered
+    };
+    if let Some(counts) = count_codes(&cols, cand) {
+        let matched = counts.iter().map(|(_, c)| c).sum();
+        let srcs = cols
+            .into_iter()
+            .map(|c| match c {
+                GroupCol::Dict(d) => KeySrc::Dict(d),
+                GroupCol::Const(s) => KeySrc::Const(s),
+                GroupCol::Ts(_, v) | GroupCol::Block(_, _, v) => KeySrc::Owned(v),
+            })
+            .collect();
+        return Ok((Out::Counts { srcs, counts }, matched));
+    }
+    let sizes: Vec<Option<usize>> = cols
+        .iter()
+        .map(|c| match c {
+            GroupCol::Dict(d) => Some(d.count() as usize + 1),
+            GroupCol::Const(_) => Some(1),
+            _ => None,
+        })
+        .collect();
+    let mut grouper = Grouper::new(&sizes, cand.len());
+    let mut matched = 0u64;
+    let mut key: GKey = [0; 8];
+    cand.for_each(|r| {
+        matched += 1;
+        for (k, c) in key.iter_mut().zip(cols.iter_mut()) {
+            *k = match c {
+                GroupCol::Dict(d) => d.code(r),
+                GroupCol::Const(_) => 0,
+                GroupCol::Ts(map, vals) => {
+                    let t = ts.at(r);
+                    *map.entry(t).or_insert_with(|| {
+                        vals.push(Scalar::Timestamp(t));
+                        vals.len() as u32 - 1
+                    })
+                }
+                GroupCol::Block(cursor, map, vals) => {
+                    let v = Scalar::from(cursor.get(r)?);
+                    match map.get(&v) {
+                        Some(i) => *i,
+                        None => {
+                            vals.push(v.clone());
+                            map.insert(v, vals.len() as u32 - 1);
+                            vals.len() as u32 - 1
+                        }
+                    }
+                }
+            };
+        }
+        grouper.add(&key, 1);
+        Ok(())
+    })?;
+    let srcs = cols
+        .into_iter()
+        .map(|c| match c {
+            GroupCol::Dict(d) => KeySrc::Dict(d),
+            GroupCol::Const(s) => KeySrc::Const(s),
+            GroupCol::Ts(_, v) | GroupCol::Block(_, _, v) => KeySrc::Owned(v),
+        })
+        .collect();
+    Ok((
+        Out::Counts {
+            srcs,
+            counts: grouper.finish(),
+        },
+        matched,
+    ))
+}
+
+/// The tight loop for the common case: every group field is a dictionary
+/// column (or constant); counts in a dense array indexed by the codes in
+/// mixed radix. When the codes' product is too big for the rows at hand,
+/// a first pass renumbers the codes that occur (a company's users, not the
+/// whole day's). `None` when even that is too big.
+fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>) -> Option<Vec<(GKey, u64)>> {
+    let mut dicts: Vec<&DictColumn<'_>> = Vec::new();
+    for c in cols {
+        match c {
+            GroupCol::Dict(d) => dicts.push(d),
+            GroupCol::Const(_) => {}
+            _ => return None,
+        }
+    }
+    let cap = usize::try_from(cand.len().saturating_mul(2))
+        .unwrap_or(usize::MAX)
+        .clamp(1 << 16, 1 << 24);
+    let product = |sizes: &[usize]| {
+        sizes
+            .iter()
+            .try_fold(1usize, |t, n| t.checked_mul((*n).max(1)))
+    };
+    let full_sizes: Vec<usize> = dicts.iter().map(|d| d.count() as usize + 1).collect();
+    let full = product(&full_sizes);
+    // Per field: code -> dense id, and dense id -> code.
+    let mut remap: Option<Vec<(Vec<u32>, Vec<u32>)>> = None;
+    if full.is_none_or(|t| t > cap) {
+        let mut maps: Vec<(Vec<u32>, Vec<u32>)> = dicts
+            .iter()
+            .map(|d| (vec![u32::MAX; d.count() as usize + 1], Vec::new()))
+            .collect();
+        let _ = cand.for_each(|r| {
+            for (d, (fwd, back)) in dicts.iter().zip(maps.iter_mut()) {
+                let c = d.code(r);
+                if let Some(slot) = fwd.get_mut(c as usize)
+                    && *slot == u32::MAX
+                {
+                    *slot = back.len() as u32;
+                    back.push(c);
+                }
+            }
+            Ok(())
+        });
+        remap = Some(maps);
+    }
+    let sizes: Vec<usize> = match &remap {
+        Some(maps) => maps.iter().map(|(_, back)| back.len()).collect(),
+        None => full_sizes,
+    };
+    let total = product(&sizes)?;
+    if total > cap {
+        return None;
+    }
+    let mut strides = Vec::with_capacity(sizes.len());
+    let mut acc = 1usize;
+    for n in &sizes {
+        strides.push(acc);
+        acc *= (*n).max(1);
+    }
+    let mut counts = vec![0u32; total];
+    let mut bump = |r: u32| {
+        let i: usize = match &remap {
+            None => dicts
+                .iter()
+                .zip(&strides)
+                .map(|(d, s)| d.code(r) as usize * s)
+                .sum(),
+            Some(maps) => dicts
+                .iter()
+                .zip(&strides)
+                .zip(maps)
+                .map(|((d, s), (fwd, _))| {
+                    fwd.get(d.code(r) as usize).copied().unwrap_or(0) as usize * s
+                })
+                .sum(),
+        };
+        if let Some(c) = counts.get_mut(i) {
+            *c += 1;
+        }
+    };
+    let _ = cand.for_each(|r| {
+        bump(r);
+        Ok(())
+    });
+    // Dict fields in `cols` order; constant fields keep key 0.
+    let slots: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c, GroupCol::Dict(_)))
+        .map(|(i, _)| i)
+        .collect();
+    Some(
+        counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| {
+                let mut key = [0u32; 8];
+                for (j, (stride, n)) in strides.iter().zip(&sizes).enumerate() {
+                    let dense = ((i / stride) % n.max(&1)) as u32;
+                    let code = match &remap {
+                        Some(maps) => maps
+                            .get(j)
+                            .and_then(|(_, back)| back.get(dense as usize))
+                            .copied()
+                            .unwrap_or(0),
+                        None => dense,
+                    };
+                    if let Some(k) = slots.get(j).and_then(|s| key.get_mut(*s)) {
+                        *k = code;
+                    }
+                }
+                (key, u64::from(*c))
+            })
+            .collect(),
+    )
+}
