@@ -113,6 +113,52 @@ impl Pred {
         }
     }
 
+    /// `matches` for a string value given as bytes (`None`: missing),
+    /// with `finder` the predicate's `contains` searcher. Bytewise order is
+    /// the contract's string order, and a UTF-8 needle found in UTF-8 bytes
+    /// is a match of the strings.
+    pub fn matches_bytes(
+        &self,
+        v: Option<&[u8]>,
+        finder: Option<&memchr::memmem::Finder<'_>>,
+    ) -> bool {
+        let Some(v) = v else {
+            return self.op == Op::IsNull;
+        };
+        let arg = |s: &Scalar| match s {
+            Scalar::Str(t) => t.as_bytes().cmp(v).reverse(),
+            _ => Ordering::Less,
+        };
+        match (&self.op, &self.arg) {
+            (Op::IsNull, _) => false,
+            (Op::NotNull, _) => true,
+            (Op::Eq, Arg::One(s)) => arg(s) == Ordering::Equal,
+            (Op::Ne, Arg::One(s)) => arg(s) != Ordering::Equal,
+            (Op::Lt, Arg::One(s)) => arg(s) == Ordering::Less,
+            (Op::Le, Arg::One(s)) => arg(s) != Ordering::Greater,
+            (Op::Gt, Arg::One(s)) => arg(s) == Ordering::Greater,
+            (Op::Ge, Arg::One(s)) => arg(s) != Ordering::Less,
+            (Op::In, Arg::Many(list)) => list.binary_search_by(|s| arg(s).reverse()).is_ok(),
+            (Op::NotIn, Arg::Many(list)) => list.binary_search_by(|s| arg(s).reverse()).is_err(),
+            (Op::Contains, Arg::One(Scalar::Str(t))) => match finder {
+                Some(f) => f.find(v).is_some(),
+                None => memchr::memmem::find(v, t.as_bytes()).is_some(),
+            },
+            (Op::StartsWith, Arg::One(Scalar::Str(t))) => v.starts_with(t.as_bytes()),
+            _ => false,
+        }
+    }
+
+    /// A searcher for a `contains` predicate's needle.
+    pub fn finder(&self) -> Option<memchr::memmem::Finder<'_>> {
+        match (&self.op, &self.arg) {
+            (Op::Contains, Arg::One(Scalar::Str(t))) => {
+                Some(memchr::memmem::Finder::new(t.as_bytes()))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the predicate can hold on a missing value.
     pub fn matches_null(&self) -> bool {
         self.op == Op::IsNull

@@ -125,6 +125,12 @@ enum Resid<'a, 'q> {
         pred: &'q Pred,
         cursor: BlockCursor<'a>,
     },
+    /// A string block column, matched on its bytes.
+    Text {
+        pred: &'q Pred,
+        cursor: BlockCursor<'a>,
+        finder: Option<memchr::memmem::Finder<'q>>,
+    },
 }
 
 struct Ts<'a> {
@@ -402,6 +408,11 @@ pub fn scan<'a>(
             Resolved::Codes { col, bits } => resid.push(Resid::Codes { col, bits }),
             Resolved::Values => match encoding_of(p.field) {
                 Encoding::Timestamps => resid.push(Resid::Ts { pred: p }),
+                _ if p.field.kind() == FieldKind::Str => resid.push(Resid::Text {
+                    pred: p,
+                    cursor: seg.blocks(p.field)?,
+                    finder: p.finder(),
+                }),
                 _ => resid.push(Resid::Block {
                     pred: p,
                     cursor: seg.blocks(p.field)?,
@@ -414,7 +425,7 @@ pub fn scan<'a>(
     resid.sort_by_key(|r| match r {
         Resid::Codes { .. } => 0,
         Resid::Ts { .. } => 1,
-        Resid::Block { .. } => 2,
+        Resid::Block { .. } | Resid::Text { .. } => 2,
     });
     let full = lo == 0 && hi == n;
     let count_only = q.select == Select::Count && q.group_by.is_empty() && resid.is_empty();
@@ -542,6 +553,14 @@ fn passes(resid: &mut [Resid<'_, '_>], ts: &Ts<'_>, row: u32) -> Result<bool> {
             Resid::Block { pred, cursor } => {
                 let v = cursor.get(row)?;
                 pred.matches(v)
+            }
+            Resid::Text {
+                pred,
+                cursor,
+                finder,
+            } => {
+                let v = cursor.get_str_bytes(row)?;
+                pred.matches_bytes(v, finder.as_ref())
             }
         };
         if !ok {

@@ -273,8 +273,21 @@ impl<'a> BlockCursor<'a> {
         }
         self.starts.clear();
         let mut r = Reader::new(&self.raw);
+        let is_str = self.field.kind() == FieldKind::Str;
         for _ in 0..rows_in_block {
             self.starts.push(r.pos() as u32);
+            if is_str {
+                // Lengths only: UTF-8 is checked when a value is read as a
+                // string (`get`); byte-level matching needs no check.
+                let len = r.varint().and_then(|n| {
+                    let n = n.checked_sub(u64::from(!self.field.required()) & u64::from(n > 0))?;
+                    usize::try_from(n).ok()
+                });
+                if len.and_then(|n| r.take(n)).is_none() {
+                    return Err(self.bad(format!("block {block}: value cut short")));
+                }
+                continue;
+            }
             decode_value(&mut r, self.field).map_err(|why| {
                 self.seg.corrupt(
                     SectionKind::Blocks,
@@ -287,6 +300,45 @@ impl<'a> BlockCursor<'a> {
             return Err(self.bad(format!("block {block} has bytes past its last value")));
         }
         Ok(())
+    }
+
+    /// The bytes of a string column's value at `row` (`None`: missing),
+    /// without the UTF-8 check `get` makes: for matching, where bytewise
+    /// comparison is the contract's string order. The section's checksum was
+    /// verified when it was first read.
+    pub fn get_str_bytes(&mut self, row: u32) -> Result<Option<&[u8]>> {
+        if self.field.kind() != FieldKind::Str {
+            return Err(self.bad("not a string column"));
+        }
+        if row >= self.seg.rows() {
+            return Err(self.bad(format!("row {row} past the end")));
+        }
+        let block = row / self.block_rows;
+        if self.current != Some(block) {
+            self.load(block)?;
+        }
+        if self.uuids.is_some() {
+            return match self.get(row)? {
+                Value::Str(_) => Ok(Some(&self.text[..])),
+                _ => Ok(None),
+            };
+        }
+        let i = (row % self.block_rows) as usize;
+        let start = self.starts.get(i).copied().unwrap_or(0) as usize;
+        let mut r = Reader::new(self.raw.get(start..).unwrap_or(&[]));
+        let n = r
+            .varint()
+            .ok_or_else(|| self.bad(format!("row {row} cut short")))?;
+        if !self.field.required() && n == 0 {
+            return Ok(None);
+        }
+        let len = usize::try_from(n - u64::from(!self.field.required()))
+            .map_err(|_| self.bad(format!("row {row}: length {n} too large")))?;
+        let end = start + r.pos();
+        self.raw
+            .get(end..end + len)
+            .map(Some)
+            .ok_or_else(|| self.bad(format!("row {row} cut short")))
     }
 
     /// The value of `row`.
