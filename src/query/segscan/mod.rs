@@ -123,12 +123,12 @@ enum Resid<'a, 'q> {
     },
     Block {
         pred: &'q Pred,
-        cursor: BlockCursor<'a>,
+        cursor: Box<BlockCursor<'a>>,
     },
     /// A string block column, matched on its bytes.
     Text {
         pred: &'q Pred,
-        cursor: BlockCursor<'a>,
+        cursor: Box<BlockCursor<'a>>,
         finder: Option<memchr::memmem::Finder<'q>>,
     },
 }
@@ -410,12 +410,12 @@ pub fn scan<'a>(
                 Encoding::Timestamps => resid.push(Resid::Ts { pred: p }),
                 _ if p.field.kind() == FieldKind::Str => resid.push(Resid::Text {
                     pred: p,
-                    cursor: seg.blocks(p.field)?,
+                    cursor: Box::new(seg.blocks(p.field)?),
                     finder: p.finder(),
                 }),
                 _ => resid.push(Resid::Block {
                     pred: p,
-                    cursor: seg.blocks(p.field)?,
+                    cursor: Box::new(seg.blocks(p.field)?),
                 }),
             },
         }
