@@ -1,8 +1,9 @@
-//! The `daybook` command: generate, import, stats, verify, compact,
-//! retention and the end-to-end demo.
+//! The `daybook` command: generate, import, query, explain, stats, verify,
+//! compact, retention and the end-to-end demo.
 
 mod demo;
 mod import;
+mod query;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +66,10 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Answer a report: a JSON query document (--json) or flags.
+    Query(query::QueryArgs),
+    /// Answer a report and show the plan, with the time of each step.
+    Explain(query::QueryArgs),
     /// Partitions, segments, events, bytes.
     Stats,
     /// Check every checksum and structure; exit 1 on any problem.
@@ -101,7 +106,7 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
-fn usage(message: impl Into<String>) -> Failure {
+pub fn usage(message: impl Into<String>) -> Failure {
     Failure {
         message: message.into(),
         code: 2,
@@ -167,6 +172,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 });
             }
         }
+        Command::Query(args) => query::run(&open(&cli)?, args, false)?,
+        Command::Explain(args) => query::run(&open(&cli)?, args, true)?,
         Command::Stats => demo::print_stats(&open(&cli)?),
         Command::Verify => {
             let engine = open(&cli)?;
