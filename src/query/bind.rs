@@ -360,13 +360,28 @@ pub fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
     };
     let mut preds = Vec::new();
     let mut folded = Vec::new();
+    let mut before_horizon = None;
     for (i, p) in q.filters.iter().enumerate() {
         let p = bind_pred(i, p)?;
+        let to_before = to_ms;
         if fold(&p, &mut from_ms, &mut to_ms) {
+            if to_ms < to_before && to_ms <= retained_from {
+                before_horizon = Some(i);
+            }
             folded.push(i);
         } else {
             preds.push(p);
         }
+    }
+    // A folded predicate can move the window before retention too: say so
+    // as for an explicit window.
+    if let Some(i) = before_horizon {
+        return Err(bad(
+            format!("where[{i}]"),
+            format!(
+                "selects only times before the retention horizon {horizon}: older days are dropped"
+            ),
+        ));
     }
     let mut group_by = Vec::new();
     for (i, name) in q.group_by.iter().enumerate() {

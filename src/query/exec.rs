@@ -11,7 +11,7 @@ use hashbrown::HashTable;
 use parking_lot::Mutex;
 
 use crate::error::Result;
-use crate::event::{Event, Value};
+use crate::event::{Event, Field, Value};
 use crate::segment::SegmentReader;
 use crate::state::Snapshot;
 use crate::time::Day;
@@ -47,8 +47,8 @@ fn scan_source<'a>(
 }
 
 /// Runs `q` over `snap`.
-pub fn run<'a>(
-    snap: &'a Snapshot,
+pub fn run(
+    snap: &Snapshot,
     q: &Bound,
     explain: bool,
 ) -> Result<(QueryResult, Option<Explain>)> {
@@ -87,14 +87,48 @@ pub fn run<'a>(
             .map(|l| (q.offset.saturating_add(l).saturating_add(1)) as usize),
         Select::Count => None,
     };
+    let ts_first = match q.order.first() {
+        Some((SortKey::Field(Field::EventTimestamp), desc)) => Some(*desc),
+        _ => None,
+    };
+    let (mut partials, threads) = match (q.select, keep, ts_first) {
+        (Select::Events, Some(k), Some(desc)) => {
+            let (p, skipped) = best_first(&sources, q, k, desc, explain)?;
+            ex.sources_counted_only = skipped;
+            (p, 1)
+        }
+        _ => scan_all(&sources, q, keep, explain)?,
+    };
+    ex.threads = threads;
+    let merge_started = Instant::now();
+    if explain {
+        ex.sources = partials.iter_mut().filter_map(|p| p.trace.take()).collect();
+    }
+    let result = match q.select {
+        Select::Count => merge_counts(q, partials)?,
+        Select::Events => merge_rows(q, &sources, partials)?,
+    };
+    ex.folded = q.folded.iter().map(|i| format!("where[{i}]")).collect();
+    ex.merge_us = merge_started.elapsed().as_secs_f64() * 1e6;
+    ex.total_us = started.elapsed().as_secs_f64() * 1e6;
+    ex.result_rows = result.rows.len() as u64;
+    Ok((result, explain.then_some(ex)))
+}
+
+/// Scans every source: the calling thread starts alone; once the sources
+/// done so far say the rest will take longer than `PARALLEL_AFTER_US`, it
+/// brings in helpers that take sources from the same counter. Selective
+/// queries (a few µs per segment) never pay for spawning threads.
+fn scan_all<'a>(
+    sources: &[Source<'a>],
+    q: &Bound,
+    keep: Option<usize>,
+    explain: bool,
+) -> Result<(Vec<Partial<'a>>, usize)> {
     let scan_one = |s: &Source<'a>| scan_source(s, q, keep, explain);
     let max_threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(sources.len().max(1));
-    // The calling thread starts alone; once the sources done so far say the
-    // rest will take longer than `PARALLEL_AFTER_US`, it brings in helpers
-    // that take sources from the same counter. Selective queries (a few µs
-    // per segment) never pay for spawning threads.
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Result<Partial<'a>>>>> =
         sources.iter().map(|_| Mutex::new(None)).collect();
@@ -137,20 +171,93 @@ pub fn run<'a>(
             partials.push(p?);
         }
     }
-    ex.threads = threads;
-    let merge_started = Instant::now();
-    if explain {
-        ex.sources = partials.iter_mut().filter_map(|p| p.trace.take()).collect();
-    }
-    let result = match q.select {
-        Select::Count => merge_counts(q, partials)?,
-        Select::Events => merge_rows(q, &sources, partials)?,
+    Ok((partials, threads))
+}
+
+/// A listing sorted by `event_timestamp`: sources are read newest first
+/// (oldest first ascending); once `k` rows are in, a source whose
+/// timestamps are all worse than the `k`-th is only counted (for
+/// `matched_events`), never listed.
+fn best_first<'a>(
+    sources: &[Source<'a>],
+    q: &Bound,
+    k: usize,
+    desc: bool,
+    explain: bool,
+) -> Result<(Vec<Partial<'a>>, u64)> {
+    let range = |s: &Source<'_>| -> (i64, i64) {
+        match s {
+            Source::Segment(seg) => (seg.min_ts_ms(), seg.max_ts_ms()),
+            Source::Buffer(_, events) => events.iter().fold((i64::MAX, i64::MIN), |(lo, hi), e| {
+                (lo.min(e.event_timestamp_ms), hi.max(e.event_timestamp_ms))
+            }),
+        }
     };
-    ex.folded = q.folded.iter().map(|i| format!("where[{i}]")).collect();
-    ex.merge_us = merge_started.elapsed().as_secs_f64() * 1e6;
-    ex.total_us = started.elapsed().as_secs_f64() * 1e6;
-    ex.result_rows = result.rows.len() as u64;
-    Ok((result, explain.then_some(ex)))
+    let ranges: Vec<(i64, i64)> = sources.iter().map(range).collect();
+    let mut order: Vec<usize> = (0..sources.len()).collect();
+    order.sort_by_key(|i| {
+        let (lo, hi) = ranges.get(*i).copied().unwrap_or((0, 0));
+        if desc { -hi } else { lo }
+    });
+    let count_q = Bound {
+        select: Select::Count,
+        group_by: Vec::new(),
+        ..q.clone()
+    };
+    let mut slots: Vec<Option<Partial<'a>>> = (0..sources.len()).map(|_| None).collect();
+    let mut kept_ts: Vec<i64> = Vec::new();
+    let mut counted_only = 0u64;
+    for i in order {
+        let (Some(src), Some((lo, hi))) = (sources.get(i), ranges.get(i).copied()) else {
+            continue;
+        };
+        let threshold = (kept_ts.len() >= k).then(|| {
+            if desc {
+                kept_ts.sort_unstable_by(|a, b| b.cmp(a));
+            } else {
+                kept_ts.sort_unstable();
+            }
+            kept_ts.truncate(k);
+            kept_ts.last().copied()
+        });
+        let worse = match threshold.flatten() {
+            Some(t) if desc => hi < t,
+            Some(t) => lo > t,
+            None => false,
+        };
+        let p = if worse {
+            counted_only += 1;
+            let c = scan_source(src, &count_q, None, explain)?;
+            Partial {
+                matched: c.matched,
+                out: Out::Rows(Vec::new()),
+                trace: c.trace,
+            }
+        } else {
+            let p = scan_source(src, q, Some(k), explain)?;
+            if let Out::Rows(rows) = &p.out {
+                kept_ts.extend(rows.iter().filter_map(|(key, _)| match key.first() {
+                    Some(Scalar::Timestamp(t)) => Some(*t),
+                    _ => None,
+                }));
+            }
+            p
+        };
+        if let Some(slot) = slots.get_mut(i) {
+            *slot = Some(p);
+        }
+    }
+    let partials = slots
+        .into_iter()
+        .map(|p| {
+            p.unwrap_or(Partial {
+                matched: 0,
+                out: Out::Rows(Vec::new()),
+                trace: None,
+            })
+        })
+        .collect();
+    Ok((partials, counted_only))
 }
 
 /// Buffered events: no index, every predicate checked on every event in

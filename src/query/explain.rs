@@ -22,6 +22,9 @@ pub struct Explain {
     /// Segments of kept days whose timestamps miss the window: never read.
     pub segments_pruned: u64,
     pub sources: Vec<SourceTrace>,
+    /// For listings sorted by time: sources whose timestamps were all
+    /// worse than the page's, so they were only counted.
+    pub sources_counted_only: u64,
     /// Worker threads the sources were spread over.
     pub threads: usize,
     /// Time to merge partial results, sort and page, in microseconds.
@@ -116,6 +119,13 @@ impl fmt::Display for Explain {
             for r in &s.residual {
                 writeln!(f, "    residual       {r}")?;
             }
+        }
+        if self.sources_counted_only > 0 {
+            writeln!(
+                f,
+                "{} source(s) only counted: every timestamp worse than the page's",
+                self.sources_counted_only
+            )?;
         }
         writeln!(
             f,

@@ -44,10 +44,54 @@ pub struct Query {
 /// A half-open window `[from, to)` in RFC 3339, or the last `N` UTC days
 /// (today included).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
+#[serde(try_from = "RawWindow", into = "RawWindow")]
 pub enum TimeWindow {
     Range { from: String, to: String },
     LastDays { last_days: u32 },
+}
+
+/// The JSON object of a window, before checking which form it is (so a
+/// wrong one gets a message naming `time`, not serde's "no variant").
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_days: Option<u32>,
+}
+
+impl TryFrom<RawWindow> for TimeWindow {
+    type Error = String;
+    fn try_from(w: RawWindow) -> std::result::Result<TimeWindow, String> {
+        match (w.from, w.to, w.last_days) {
+            (Some(from), Some(to), None) => Ok(TimeWindow::Range { from, to }),
+            (None, None, Some(last_days)) => Ok(TimeWindow::LastDays { last_days }),
+            _ => Err(
+                "time: give {\"from\": ..., \"to\": ...} (both) or {\"last_days\": N}, not a mix"
+                    .into(),
+            ),
+        }
+    }
+}
+
+impl From<TimeWindow> for RawWindow {
+    fn from(w: TimeWindow) -> RawWindow {
+        match w {
+            TimeWindow::Range { from, to } => RawWindow {
+                from: Some(from),
+                to: Some(to),
+                last_days: None,
+            },
+            TimeWindow::LastDays { last_days } => RawWindow {
+                from: None,
+                to: None,
+                last_days: Some(last_days),
+            },
+        }
+    }
 }
 
 /// `field op value`. `value` is a JSON value of the field's type (a list

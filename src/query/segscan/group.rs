@@ -75,6 +75,9 @@ pub(super) fn count_groups<'a>(
                 matched += c;
             }
         }
+        if let Some(t) = trace.as_mut() {
+            t.rows_visited = 0;
+        }
         step(
             trace,
             format!("group by {field}: {} bitmap cardinalities", col.count() + 1),
