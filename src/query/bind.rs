@@ -469,7 +469,7 @@ pub fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
     });
     let after = match &q.cursor {
         None => None,
-        Some(c) => Some(super::cursor::decode(c, &order)?),
+        Some(c) => super::cursor::decode(c, &order)?,
     };
     Ok(Bound {
         from_ms,
@@ -481,7 +481,13 @@ pub fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
         group_by,
         order,
         limit: q.limit,
-        offset: q.offset.unwrap_or(0),
+        // A cursor already stands after the skipped rows of the first page:
+        // with one, `offset` is not applied again.
+        offset: if q.cursor.is_some() {
+            0
+        } else {
+            q.offset.unwrap_or(0)
+        },
         after,
     })
 }

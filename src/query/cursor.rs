@@ -40,7 +40,7 @@ fn invalid() -> Error {
 }
 
 /// The sort key a cursor holds, checked against `order`.
-pub fn decode(cursor: &str, order: &[(SortKey, bool)]) -> Result<Vec<Scalar>> {
+pub fn decode(cursor: &str, order: &[(SortKey, bool)]) -> Result<Option<Vec<Scalar>>> {
     if !cursor.len().is_multiple_of(2) || !cursor.is_ascii() {
         return Err(invalid());
     }
@@ -52,6 +52,10 @@ pub fn decode(cursor: &str, order: &[(SortKey, bool)]) -> Result<Vec<Scalar>> {
     let tag = order_tag(order);
     let json = text.strip_prefix(tag.as_str()).ok_or_else(invalid)?;
     let items: Vec<serde_json::Value> = serde_json::from_str(json).map_err(|_| invalid())?;
+    // No key: the start of the listing (the cursor of an empty first page).
+    if items.is_empty() {
+        return Ok(None);
+    }
     if items.len() != order.len() {
         return Err(invalid());
     }
@@ -78,5 +82,6 @@ pub fn decode(cursor: &str, order: &[(SortKey, bool)]) -> Result<Vec<Scalar>> {
             };
             v.ok_or_else(invalid)
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
 }

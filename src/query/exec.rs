@@ -47,11 +47,7 @@ fn scan_source<'a>(
 }
 
 /// Runs `q` over `snap`.
-pub fn run(
-    snap: &Snapshot,
-    q: &Bound,
-    explain: bool,
-) -> Result<(QueryResult, Option<Explain>)> {
+pub fn run(snap: &Snapshot, q: &Bound, explain: bool) -> Result<(QueryResult, Option<Explain>)> {
     let started = Instant::now();
     let mut ex = Explain::default();
     ex.set_window(q.from_ms, q.to_ms);
@@ -526,6 +522,12 @@ fn merge_rows(
         .collect();
     let next_cursor = match (more, page.last()) {
         (true, Some((key, _, _))) => Some(cursor::encode(&q.order, key)),
+        // An empty page (`limit: 0`) before more rows: the next page starts
+        // where this one did.
+        (true, None) => Some(match &q.after {
+            Some(key) => cursor::encode(&q.order, key),
+            None => cursor::encode(&q.order, &[]),
+        }),
         _ => None,
     };
     // Fetch the page's fields source by source, each source's rows at once.

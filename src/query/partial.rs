@@ -195,7 +195,7 @@ impl<'q> TopRows<'q> {
         }
         self.rows.push((key, row));
         if let Some(k) = self.k
-            && self.rows.len() >= 2 * k.max(64)
+            && self.rows.len() >= k.max(64).saturating_mul(2)
         {
             self.trim(k);
         }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use daybook::{Day, Engine, Event, EventType, ManualClock, Options};
 
+pub mod oracle;
+
 /// 2026-11-27T12:00:00Z
 pub const NOW_MS: i64 = 1_795_780_800_000;
 
