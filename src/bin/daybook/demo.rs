@@ -1,57 +1,95 @@
 //! `daybook demo` and `daybook stats`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use daybook::generate::{GenConfig, Generator, total_hint};
 use daybook::time::{format_ms, parse_rfc3339_ms};
-use daybook::{Clock, Engine, Field, ManualClock, Options, Snapshot, SystemClock};
+use daybook::{Clock, Engine, ManualClock, Options, Query, QueryResult, Scalar, SystemClock};
 
 use crate::Failure;
 
-/// Counts events per value of `field` over the days `from..=to`, reading
-/// dictionary codes in place for sealed data.
-fn count_by(snap: &Snapshot, field: Field) -> Result<BTreeMap<String, u64>, Failure> {
-    let mut out: BTreeMap<String, u64> = BTreeMap::new();
-    for (_, day) in snap.partitions() {
-        for seg in &day.segments {
-            let col = seg.dict(field)?;
-            let mut counts = vec![0u64; col.count() as usize + 1];
-            for row in 0..seg.rows() {
-                counts[col.code(row) as usize] += 1;
-            }
-            for (code, n) in counts.into_iter().enumerate().filter(|(_, n)| *n > 0) {
-                *out.entry(col.value(code as u32)?.to_string()).or_default() += n;
-            }
-        }
-        for chunk in &day.mem {
-            for e in chunk.iter() {
-                *out.entry(e.get(field).to_string()).or_default() += 1;
-            }
-        }
-    }
-    Ok(out)
+/// Runs one report through the query engine and prints it as a table, with
+/// the time it took.
+fn report(engine: &Engine, title: &str, q: &Query) -> Result<QueryResult, Failure> {
+    let t = Instant::now();
+    let r = engine.query(q)?;
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    println!(
+        "\n{title}  ({ms:.2} ms, {} matching events)",
+        r.matched_events
+    );
+    println!("  query: {}", q.to_json());
+    crate::query::print(
+        &r,
+        crate::query::Format::Table,
+        &mut std::io::stdout().lock(),
+    )?;
+    Ok(r)
 }
 
-fn print_counts(title: &str, counts: BTreeMap<String, u64>, top: usize, took_ms: f64) {
-    let mut rows: Vec<(String, u64)> = counts.into_iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    println!("\n{title}  ({took_ms:.1} ms)");
-    let width = rows
-        .iter()
-        .take(top)
-        .map(|r| r.0.len())
-        .max()
-        .unwrap_or(5)
-        .max(5);
-    for (value, n) in rows.iter().take(top) {
-        println!("  {value:<width$}  {n:>10}");
+/// The reports an administrator builds, over the demo's month.
+fn reports(engine: &Engine) -> Result<(), Failure> {
+    use daybook::{Direction::Desc, Op};
+    report(
+        engine,
+        "who deleted what this week",
+        &Query::count()
+            .last_days(7)
+            .filter("event_type", Op::Eq, "Delete")
+            .group_by(&["user_email", "tool_name"])
+            .order_by("count", Desc)
+            .limit(10),
+    )?;
+    report(
+        engine,
+        "mobile activity by tool, this month",
+        &Query::count()
+            .filter("device_type", Op::In, vec!["iOS", "Android"])
+            .group_by(&["tool_name", "device_type"])
+            .order_by("count", Desc)
+            .limit(10),
+    )?;
+    report(
+        engine,
+        "API usage by day, last 14 days",
+        &Query::count()
+            .last_days(14)
+            .filter("is_api", Op::Eq, true)
+            .group_by(&["event_date"]),
+    )?;
+    let downloads = report(
+        engine,
+        "downloads of drawings by user, this month",
+        &Query::count()
+            .filter("event_type", Op::Eq, "Download")
+            .filter("tool_name", Op::Eq, "Drawings")
+            .group_by(&["user_id", "user_email"])
+            .order_by("count", Desc)
+            .limit(5),
+    )?;
+    if let Some(Scalar::Int(user)) = downloads.rows.first().and_then(|r| r.first()) {
+        let mut trail = Query::events().filter("user_id", Op::Eq, *user).limit(12);
+        trail.fields = [
+            "event_timestamp",
+            "event_type",
+            "event_name",
+            "project_name",
+            "device_type",
+        ]
+        .map(String::from)
+        .to_vec();
+        report(engine, "that user's audit trail, newest first", &trail)?;
     }
-    if rows.len() > top {
-        println!("  … {} more", rows.len() - top);
-    }
+    report(
+        engine,
+        "events by type, whole month",
+        &Query::count()
+            .group_by(&["event_type"])
+            .order_by("count", Desc),
+    )?;
+    Ok(())
 }
 
 pub fn print_stats(engine: &Engine) {
@@ -194,17 +232,8 @@ pub fn run(
         t.elapsed().as_secs_f64()
     );
 
+    reports(&engine)?;
     let snap = engine.snapshot();
-    for (title, field, top) in [
-        ("events by type, whole month", Field::EventType, 24),
-        ("events by device", Field::DeviceType, 10),
-        ("busiest tools", Field::ToolName, 10),
-        ("most active users", Field::UserEmail, 10),
-    ] {
-        let t = Instant::now();
-        let counts = count_by(&snap, field)?;
-        print_counts(title, counts, top, t.elapsed().as_secs_f64() * 1e3);
-    }
     // A re-sent event is acknowledged and not stored twice.
     if let Some(seg) = snap
         .partitions()
