@@ -48,6 +48,11 @@ pub struct QueryArgs {
     /// Continue a listing after the page that printed this cursor.
     #[arg(long)]
     cursor: Option<String>,
+    /// Benchmarking: run the query this many more times after the first
+    /// (a warm-up) and print `timing: runs=N median_ms=M min_ms=M` on
+    /// standard error.
+    #[arg(long, default_value_t = 0)]
+    repeat: u32,
     /// Output format (default: table on a terminal, jsonl when piped).
     #[arg(long, value_enum)]
     format: Option<Format>,
@@ -330,6 +335,24 @@ pub fn run(engine: &Engine, a: &QueryArgs, explain: bool) -> Result<(), Failure>
         (engine.query(&q).map_err(query_error)?, None)
     };
     let took = started.elapsed();
+    if a.repeat > 0 {
+        let mut times: Vec<f64> = Vec::with_capacity(a.repeat as usize);
+        for _ in 0..a.repeat {
+            let t = Instant::now();
+            let r = engine.query(&q).map_err(query_error)?;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            if r != result {
+                return Err(Failure::from("a repeated run gave a different answer"));
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times.get(times.len() / 2).copied().unwrap_or(0.0);
+        let min = times.first().copied().unwrap_or(0.0);
+        eprintln!(
+            "timing: runs={} median_ms={median:.4} min_ms={min:.4}",
+            times.len()
+        );
+    }
     let mut out = std::io::stdout().lock();
     if let Some(ex) = &plan {
         if matches!(format, Format::Json | Format::Jsonl) {
