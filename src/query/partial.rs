@@ -23,6 +23,9 @@ pub type GKey = [u32; MAX_GROUP_FIELDS];
 pub enum KeySrc<'a> {
     /// Key = dictionary code of the segment's column.
     Dict(DictColumn<'a>),
+    /// Key = code of the parent of a mapped column (`len` codes); the
+    /// value is the child's for that parent code.
+    Mapped { child: DictColumn<'a>, len: usize },
     /// The field has one value in the whole source (`event_date` of a
     /// segment); key 0.
     Const(Scalar),
@@ -38,6 +41,7 @@ impl KeySrc<'_> {
     pub fn len(&self) -> usize {
         match self {
             KeySrc::Dict(col) => col.count() as usize + 1,
+            KeySrc::Mapped { len, .. } => *len,
             KeySrc::Const(_) => 1,
             KeySrc::Owned(v) => v.len(),
             KeySrc::Borrowed(v) => v.len(),
@@ -47,6 +51,7 @@ impl KeySrc<'_> {
     pub fn value(&self, key: u32) -> Result<Value<'_>> {
         Ok(match self {
             KeySrc::Dict(col) => col.value(key)?,
+            KeySrc::Mapped { child, .. } => child.value(child.code_of_parent(key))?,
             KeySrc::Const(s) => s.as_value(),
             KeySrc::Owned(v) => v.get(key as usize).map_or(Value::Null, Scalar::as_value),
             KeySrc::Borrowed(v) => v.get(key as usize).copied().unwrap_or(Value::Null),

@@ -16,6 +16,12 @@ use super::{Cand, GROUP_BY_BITMAP_RATIO, Resid, Ts, passes, step};
 /// Local keys of one group field.
 enum GroupCol<'a> {
     Dict(DictColumn<'a>),
+    /// A column stored as a code map of `parent`: rows are keyed by the
+    /// parent's code (one read instead of two), mapped back at the merge.
+    Mapped {
+        parent: DictColumn<'a>,
+        child: DictColumn<'a>,
+    },
     Const(Scalar),
     Ts(HashMap<i64, u32>, Vec<Scalar>),
     Block(BlockCursor<'a>, HashMap<Scalar, u32>, Vec<Scalar>),
@@ -48,7 +54,19 @@ pub(super) fn count_groups<'a>(
             _ if *f == Field::EventDate => GroupCol::Const(Scalar::Date(seg.day())),
             Encoding::Timestamps => GroupCol::Ts(HashMap::new(), Vec::new()),
             Encoding::Blocks => GroupCol::Block(seg.blocks(*f)?, HashMap::new(), Vec::new()),
-            _ => GroupCol::Dict(seg.dict(*f)?),
+            _ => {
+                let d = seg.dict(*f)?;
+                let parent = d.parent().map(|p| seg.dict(p)).transpose()?;
+                match parent {
+                    // Keyed by the parent only when that does not multiply
+                    // the keys: user_email by user_id, not event_type by
+                    // event_name.
+                    Some(parent) if parent.count() <= d.count().saturating_mul(2) => {
+                        GroupCol::Mapped { parent, child: d }
+                    }
+                    _ => GroupCol::Dict(d),
+                }
+            }
         });
     }
     // Counts by one indexed field straight from bitmap cardinalities.
@@ -117,6 +135,10 @@ pub(super) fn count_groups<'a>(
             .into_iter()
             .map(|c| match c {
                 GroupCol::Dict(d) => KeySrc::Dict(d),
+                GroupCol::Mapped { parent, child } => KeySrc::Mapped {
+                    len: parent.count() as usize + 1,
+                    child,
+                },
                 GroupCol::Const(s) => KeySrc::Const(s),
                 GroupCol::Ts(_, v) | GroupCol::Block(_, _, v) => KeySrc::Owned(v),
             })
@@ -126,7 +148,7 @@ pub(super) fn count_groups<'a>(
     let sizes: Vec<Option<usize>> = cols
         .iter()
         .map(|c| match c {
-            GroupCol::Dict(d) => Some(d.count() as usize + 1),
+            GroupCol::Dict(d) | GroupCol::Mapped { parent: d, .. } => Some(d.count() as usize + 1),
             GroupCol::Const(_) => Some(1),
             _ => None,
         })
@@ -138,7 +160,7 @@ pub(super) fn count_groups<'a>(
         matched += 1;
         for (k, c) in key.iter_mut().zip(cols.iter_mut()) {
             *k = match c {
-                GroupCol::Dict(d) => d.code(r),
+                GroupCol::Dict(d) | GroupCol::Mapped { parent: d, .. } => d.code(r),
                 GroupCol::Const(_) => 0,
                 GroupCol::Ts(map, vals) => {
                     let t = ts.at(r);
@@ -167,6 +189,10 @@ pub(super) fn count_groups<'a>(
         .into_iter()
         .map(|c| match c {
             GroupCol::Dict(d) => KeySrc::Dict(d),
+            GroupCol::Mapped { parent, child } => KeySrc::Mapped {
+                len: parent.count() as usize + 1,
+                child,
+            },
             GroupCol::Const(s) => KeySrc::Const(s),
             GroupCol::Ts(_, v) | GroupCol::Block(_, _, v) => KeySrc::Owned(v),
         })
@@ -180,6 +206,10 @@ pub(super) fn count_groups<'a>(
     ))
 }
 
+/// Dictionaries with at most this many codes keep their codes as group
+/// keys when others are renumbered.
+const KEEP_CODES_BELOW: usize = 64;
+
 /// The tight loop for the common case: every group field is a dictionary
 /// column (or constant); counts in a dense array indexed by the codes in
 /// mixed radix. When the codes' product is too big for the rows at hand,
@@ -189,7 +219,7 @@ fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>) -> Option<Vec<(GKey, u64)
     let mut dicts: Vec<&DictColumn<'_>> = Vec::new();
     for c in cols {
         match c {
-            GroupCol::Dict(d) => dicts.push(d),
+            GroupCol::Dict(d) | GroupCol::Mapped { parent: d, .. } => dicts.push(d),
             GroupCol::Const(_) => {}
             _ => return None,
         }
@@ -207,12 +237,32 @@ fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>) -> Option<Vec<(GKey, u64)
     // Per field: code -> dense id, and dense id -> code.
     let mut remap: Option<Vec<(Vec<u32>, Vec<u32>)>> = None;
     if full.is_none_or(|t| t > cap) {
+        // Small dictionaries keep their codes (identity maps); only the
+        // big ones are renumbered, in one pass over the rows.
         let mut maps: Vec<(Vec<u32>, Vec<u32>)> = dicts
             .iter()
-            .map(|d| (vec![u32::MAX; d.count() as usize + 1], Vec::new()))
+            .map(|d| {
+                let n = d.count() as usize + 1;
+                if n <= KEEP_CODES_BELOW {
+                    let ids: Vec<u32> = (0..n as u32).collect();
+                    (ids.clone(), ids)
+                } else {
+                    (vec![u32::MAX; n], Vec::new())
+                }
+            })
+            .collect();
+        let big: Vec<usize> = (0..dicts.len())
+            .filter(|i| {
+                dicts
+                    .get(*i)
+                    .is_some_and(|d| d.count() as usize + 1 > KEEP_CODES_BELOW)
+            })
             .collect();
         let _ = cand.for_each(|r| {
-            for (d, (fwd, back)) in dicts.iter().zip(maps.iter_mut()) {
+            for i in &big {
+                let (Some(d), Some((fwd, back))) = (dicts.get(*i), maps.get_mut(*i)) else {
+                    continue;
+                };
                 let c = d.code(r);
                 if let Some(slot) = fwd.get_mut(c as usize)
                     && *slot == u32::MAX
@@ -268,7 +318,7 @@ fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>) -> Option<Vec<(GKey, u64)
     let slots: Vec<usize> = cols
         .iter()
         .enumerate()
-        .filter(|(_, c)| matches!(c, GroupCol::Dict(_)))
+        .filter(|(_, c)| matches!(c, GroupCol::Dict(_) | GroupCol::Mapped { .. }))
         .map(|(i, _)| i)
         .collect();
     Some(
