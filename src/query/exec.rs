@@ -377,8 +377,10 @@ impl Interner {
 fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>) -> Result<QueryResult> {
     let n = q.group_by.len();
     let mut interners: Vec<Interner> = (0..n).map(|_| Interner::new()).collect();
-    let mut totals: HashMap<GKey, u64, FixedState> = HashMap::default();
     let mut matched = 0u64;
+    // Pass 1: every source's keys to global ids (each distinct value of a
+    // source is looked up once).
+    let mut keyed: Vec<Vec<(GKey, u64)>> = Vec::with_capacity(partials.len());
     for p in partials {
         matched += p.matched;
         let Out::Counts { srcs, counts } = p.out else {
@@ -386,6 +388,7 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>) -> Result<QueryResult> {
         };
         // Source-local key -> global id, filled as keys are met.
         let mut memo: Vec<Vec<u32>> = srcs.iter().map(|s| vec![u32::MAX; s.len()]).collect();
+        let mut out = Vec::with_capacity(counts.len());
         for (key, count) in counts {
             let mut gkey: GKey = [0; 8];
             for (i, ((src, interner), memo)) in
@@ -406,6 +409,48 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>) -> Result<QueryResult> {
                     *g = id;
                 }
             }
+            out.push((gkey, count));
+        }
+        keyed.push(out);
+    }
+    // Pass 2: sum by global key, in a dense array when the global value
+    // counts allow (far cheaper than hashing every source's groups).
+    let sizes: Vec<usize> = interners.iter().map(|it| it.values.len().max(1)).collect();
+    let entries: usize = keyed.iter().map(Vec::len).sum();
+    let dense_cap = entries.saturating_mul(4).clamp(1 << 16, 1 << 24);
+    let product = sizes
+        .iter()
+        .try_fold(1usize, |t, n| t.checked_mul(*n))
+        .filter(|t| *t <= dense_cap);
+    let mut totals: HashMap<GKey, u64, FixedState> = HashMap::default();
+    if let Some(total) = product {
+        let mut strides = Vec::with_capacity(n);
+        let mut acc = 1usize;
+        for s in &sizes {
+            strides.push(acc);
+            acc *= s;
+        }
+        let mut dense = vec![0u64; total];
+        for (gkey, count) in keyed.iter().flatten() {
+            let i: usize = gkey
+                .iter()
+                .zip(&strides)
+                .map(|(k, s)| *k as usize * s)
+                .sum();
+            if let Some(c) = dense.get_mut(i) {
+                *c += count;
+            }
+        }
+        totals.reserve(dense.iter().filter(|c| **c > 0).count());
+        for (i, c) in dense.iter().enumerate().filter(|(_, c)| **c > 0) {
+            let mut gkey: GKey = [0; 8];
+            for ((k, stride), n) in gkey.iter_mut().zip(&strides).zip(&sizes) {
+                *k = ((i / stride) % n) as u32;
+            }
+            totals.insert(gkey, *c);
+        }
+    } else {
+        for (gkey, count) in keyed.into_iter().flatten() {
             *totals.entry(gkey).or_insert(0) += count;
         }
     }
