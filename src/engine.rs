@@ -532,14 +532,16 @@ impl Inner {
             let id = w.next_segment_id;
             w.next_segment_id += 1;
             let min = self.opts.compact_min_segments;
-            let compact = if min > 1 && d.damaged.is_empty() && d.segments.len() + 1 >= min {
-                w.next_segment_id += 1;
-                Some((
-                    compaction_inputs(&d.segments, d.mem_events()),
-                    w.next_segment_id - 1,
-                ))
+            let inputs = if min > 1 && d.damaged.is_empty() && d.segments.len() + 1 >= min {
+                compaction_inputs(&d.segments, d.mem_events())
             } else {
+                Vec::new()
+            };
+            let compact = if inputs.is_empty() {
                 None
+            } else {
+                w.next_segment_id += 1;
+                Some((inputs, w.next_segment_id - 1))
             };
             days.push(DayJob {
                 day,
@@ -781,24 +783,33 @@ impl Inner {
     }
 }
 
-/// Which of a day's segments a seal merges with its new one. All of them,
-/// unless the largest holds more than twice the rest (and the new rows): then
-/// it is left alone, so a big day is not rewritten for every trickle of late
-/// events, and each row is rewritten only a logarithmic number of times.
+/// Which of a day's segments a seal merges with its new one: size-tiered.
+/// Taking segments smallest first, each joins while it holds at most twice
+/// the rows gathered so far (the new rows included); the first bigger one
+/// stops the run. Small segments (a trickle of late events, the last few
+/// seals) merge with each other, and a big segment is rewritten only once
+/// the rows merging into it are half its size, so each row is rewritten a
+/// logarithmic number of times. (The earlier rule, "all unless the largest
+/// holds two thirds", rewrote a growing day about every fourth seal: at
+/// 1M events a day compaction took 271 of 361 s of sealing.) Empty: write
+/// the new segment alone.
 fn compaction_inputs(
     segments: &[Arc<crate::segment::SegmentReader>],
     new_rows: usize,
 ) -> Vec<Arc<crate::segment::SegmentReader>> {
-    let total: u64 = segments.iter().map(|s| u64::from(s.rows())).sum::<u64>() + new_rows as u64;
-    let largest = segments.iter().max_by_key(|s| s.rows());
-    match largest {
-        Some(big) if u64::from(big.rows()) * 3 > total * 2 => segments
-            .iter()
-            .filter(|s| s.id() != big.id())
-            .cloned()
-            .collect(),
-        _ => segments.to_vec(),
+    let mut by_rows: Vec<&Arc<crate::segment::SegmentReader>> = segments.iter().collect();
+    by_rows.sort_by_key(|s| s.rows());
+    let mut gathered = new_rows as u64;
+    let mut inputs = Vec::new();
+    for s in by_rows {
+        let rows = u64::from(s.rows());
+        if rows > gathered.saturating_mul(2) {
+            break;
+        }
+        gathered += rows;
+        inputs.push(Arc::clone(s));
     }
+    inputs
 }
 
 /// Unlinks our files in a day directory and removes it if nothing foreign

@@ -6,9 +6,9 @@
 //!    allocate segment ids, start a new log file, move the buffered ids to
 //!    the "frozen" set. Appends carry on into fresh buffers and the new log.
 //! 2. **write** (no lock, on a background thread): one segment per day;
-//!    where a day has `compact_min_segments` segments, merge them (all, or
-//!    all but a dominant one) with the new one, column by column, into a
-//!    segment that supersedes its inputs.
+//!    where a day has `compact_min_segments` segments, merge the smaller
+//!    ones (size-tiered: `engine::compaction_inputs`) with the new one,
+//!    column by column, into a segment that supersedes its inputs.
 //! 3. **publish** (writer lock held, fast): swap the frozen chunks for the new
 //!    segment in the state, unlink compacted inputs and the old log files.
 //!
