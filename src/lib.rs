@@ -8,6 +8,7 @@
 )]
 
 pub mod codec;
+pub mod csv_event;
 mod engine;
 pub mod error;
 pub mod event;

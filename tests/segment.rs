@@ -501,3 +501,42 @@ fn report_full_day_sections() {
         (bytes.len() as u64 - listed) as f64 / n as f64
     );
 }
+
+/// `BlockCursor::row_contains` searches a whole decompressed block at once:
+/// a match must count only inside one value's bytes, never across a length
+/// prefix or two values, and overlapping matches must all be seen. Checked
+/// against `str::contains` on every row, for needles built to straddle
+/// values.
+#[test]
+fn block_contains_matches_only_inside_one_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let urls: Vec<Option<String>> = vec![
+        Some("aa".into()),
+        Some("a".into()),
+        None,
+        Some("aaa".into()),
+        Some("b".into()),
+        Some("\u{3}a".into()),
+        Some("ba".into()),
+        Some("xaay".into()),
+        None,
+        Some("a\u{2}".into()),
+    ];
+    let mut events = functional_events(3000, 11);
+    for (i, e) in events.iter_mut().enumerate() {
+        e.url = urls[i % urls.len()].clone();
+    }
+    let seg = write(dir.path(), &events);
+    let stored = row_order(&events);
+    for needle in [
+        "a", "aa", "aaa", "ab", "ba", "b", "\u{2}a", "a\u{3}", "a\u{2}", "xaay", "zz",
+    ] {
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+        let mut cursor = seg.blocks(Field::Url).unwrap();
+        for (row, e) in stored.iter().enumerate() {
+            let want = e.url.as_deref().is_some_and(|u| u.contains(needle));
+            let got = cursor.row_contains(row as u32, &finder).unwrap();
+            assert_eq!(got, want, "needle {needle:?}, row {row}, url {:?}", e.url);
+        }
+    }
+}

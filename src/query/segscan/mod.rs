@@ -559,8 +559,15 @@ fn passes(resid: &mut [Resid<'_, '_>], ts: &Ts<'_>, row: u32) -> Result<bool> {
                 cursor,
                 finder,
             } => {
-                let v = cursor.get_str_bytes(row)?;
-                pred.matches_bytes(v, finder.as_ref())
+                match finder {
+                    // `contains` is false on a missing value, like every op
+                    // but is_null.
+                    Some(f) => cursor.row_contains(row, f)?,
+                    None => {
+                        let v = cursor.get_str_bytes(row)?;
+                        pred.matches_bytes(v, None)
+                    }
+                }
             }
         };
         if !ok {

@@ -200,6 +200,10 @@ pub struct BlockCursor<'a> {
     /// The text of the last UUID returned.
     pub(super) text: [u8; UUID_TEXT_LEN],
     pub(super) zstd: Option<zstd::bulk::Decompressor<'static>>,
+    /// `row_contains`: per row of `hits_block`, whether its value holds
+    /// the needle.
+    pub(super) hits: Vec<bool>,
+    pub(super) hits_block: Option<u32>,
 }
 
 impl<'a> BlockCursor<'a> {
@@ -339,6 +343,66 @@ impl<'a> BlockCursor<'a> {
             .get(end..end + len)
             .map(Some)
             .ok_or_else(|| self.bad(format!("row {row} cut short")))
+    }
+
+    /// Whether the string value at `row` contains `finder`'s needle (false
+    /// when missing). One search over each decompressed block marks the rows
+    /// holding a match, instead of a search per row; a cursor answers for
+    /// one needle only.
+    pub fn row_contains(&mut self, row: u32, finder: &memchr::memmem::Finder<'_>) -> Result<bool> {
+        if row >= self.seg.rows() {
+            return Err(self.bad(format!("row {row} past the end")));
+        }
+        let block = row / self.block_rows;
+        if self.current != Some(block) {
+            self.load(block)?;
+        }
+        if self.uuids.is_some() {
+            return Ok(self
+                .get_str_bytes(row)?
+                .is_some_and(|v| finder.find(v).is_some()));
+        }
+        if self.hits_block != Some(block) {
+            self.mark_hits(finder)?;
+            self.hits_block = Some(block);
+        }
+        Ok(self
+            .hits
+            .get((row % self.block_rows) as usize)
+            .copied()
+            .unwrap_or(false))
+    }
+
+    /// Marks the rows of the loaded zstd block whose value holds the needle.
+    fn mark_hits(&mut self, finder: &memchr::memmem::Finder<'_>) -> Result<()> {
+        self.hits.clear();
+        self.hits.resize(self.starts.len(), false);
+        let needle = finder.needle().len();
+        let optional = !self.field.required();
+        let mut from = 0usize;
+        while let Some(at) = self.raw.get(from..).and_then(|rest| finder.find(rest)) {
+            let p = from + at;
+            // The value the match starts in: the last one starting at or
+            // before it. Count the match only if it lies inside that value's
+            // bytes (not in a length prefix, not across two values).
+            let i = self
+                .starts
+                .partition_point(|s| *s as usize <= p)
+                .saturating_sub(1);
+            let start = self.starts.get(i).copied().unwrap_or(0) as usize;
+            let mut r = Reader::new(self.raw.get(start..).unwrap_or(&[]));
+            let n = r.varint().ok_or_else(|| self.bad("value cut short"))?;
+            let len = usize::try_from(n.saturating_sub(u64::from(optional && n > 0))).unwrap_or(0);
+            let value_start = start + r.pos();
+            if p >= value_start
+                && p + needle <= value_start + len
+                && let Some(h) = self.hits.get_mut(i)
+            {
+                *h = true;
+            }
+            from = p + 1;
+        }
+        Ok(())
     }
 
     /// The value of `row`.

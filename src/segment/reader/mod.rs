@@ -610,6 +610,8 @@ impl SegmentReader {
             starts: Vec::new(),
             text: [0; UUID_TEXT_LEN],
             zstd: None,
+            hits: Vec::new(),
+            hits_block: None,
         })
     }
 

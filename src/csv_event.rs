@@ -1,0 +1,735 @@
+//! CSV in and out: the contract's CSV rules (docs/event-format.md).
+//!
+//! - A header row is required; columns are identified by its names, in any
+//!   order. An unknown or repeated column is an error, and so is a missing
+//!   column for a required field.
+//! - An empty cell is "no value" for an optional field and an error for a
+//!   required one. Booleans are `true`/`false`, integers plain decimal
+//!   digits, timestamps and dates the same text as in JSON.
+//! - Errors name the field and say what is wrong, in the same words as
+//!   [`crate::json::parse_event`], and are reported with the line number of
+//!   the record in the text (the header is line 1).
+//!
+//! [`Reader`] reads a whole CSV stream. For parallel parsing, [`Splitter`]
+//! finds record boundaries without parsing, and [`parse_chunk`] parses the
+//! records between two boundaries on any thread.
+
+use std::io::{self, Read};
+
+use crate::event::{Event, EventType, Field, FieldError, MAX_ID};
+use crate::time::{Day, format_ms, parse_rfc3339_ms};
+
+/// The columns of a CSV header row, checked against the contract.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    columns: Vec<Field>,
+}
+
+/// What a CSV stream can fail with as a whole (rather than record by record).
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The header row is missing or names a column wrongly (line 1).
+    #[error("line 1: {0}")]
+    Header(FieldError),
+}
+
+impl Header {
+    /// Checks a header row's names: every one must be a contract field name
+    /// (spelled exactly), none repeated, and every required field present.
+    /// A leading UTF-8 byte-order mark is ignored.
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Header, FieldError> {
+        let mut columns = Vec::new();
+        let mut seen = [false; Field::ALL.len()];
+        for (i, name) in names.into_iter().enumerate() {
+            let name = if i == 0 {
+                name.strip_prefix('\u{feff}').unwrap_or(name)
+            } else {
+                name
+            };
+            let field = Field::parse(name).ok_or_else(|| FieldError {
+                field: None,
+                message: format!("unknown column \"{name}\""),
+            })?;
+            if std::mem::replace(&mut seen[field as usize], true) {
+                return Err(FieldError::new(field, "column appears more than once"));
+            }
+            columns.push(field);
+        }
+        if columns.is_empty() {
+            return Err(FieldError {
+                field: None,
+                message: "the header row is missing".into(),
+            });
+        }
+        let missing: Vec<String> = Field::ALL
+            .into_iter()
+            .filter(|f| input_required(*f) && !seen[*f as usize])
+            .map(|f| format!("\"{f}\""))
+            .collect();
+        if !missing.is_empty() {
+            return Err(FieldError {
+                field: None,
+                message: format!(
+                    "the header has no column for required field(s) {}",
+                    missing.join(", ")
+                ),
+            });
+        }
+        Ok(Header { columns })
+    }
+
+    /// Reads the header from a parsed CSV record (bytes that must be UTF-8).
+    fn from_record(record: &csv::ByteRecord) -> Result<Header, FieldError> {
+        let names = record
+            .iter()
+            .map(|cell| {
+                std::str::from_utf8(cell).map_err(|_| FieldError {
+                    field: None,
+                    message: "the header row is not valid UTF-8".into(),
+                })
+            })
+            .collect::<Result<Vec<&str>, FieldError>>()?;
+        Header::parse(names)
+    }
+
+    /// Parses the header row at the start of `text` (for example the bytes
+    /// up to the first boundary a [`Splitter`] reports).
+    pub fn parse_row(text: &[u8]) -> Result<Header, FieldError> {
+        let mut reader = reader_builder().from_reader(text);
+        let mut record = csv::ByteRecord::new();
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => Header::from_record(&record),
+            Ok(false) => Header::parse([]),
+            Err(e) => Err(FieldError {
+                field: None,
+                message: format!("unreadable header row: {e}"),
+            }),
+        }
+    }
+
+    /// The field of each column, in the header's order.
+    pub fn columns(&self) -> &[Field] {
+        &self.columns
+    }
+
+    /// Parses one record given as its cells, in the header's column order.
+    pub fn parse_cells<'a>(
+        &self,
+        cells: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Event, FieldError> {
+        let mut values: [Option<&str>; Field::ALL.len()] = [None; Field::ALL.len()];
+        let mut n = 0;
+        for (i, cell) in cells.into_iter().enumerate() {
+            n = i + 1;
+            if let Some(field) = self.columns.get(i) {
+                values[*field as usize] = (!cell.is_empty()).then_some(cell);
+            }
+        }
+        self.check_width(n)?;
+        from_cells(&values)
+    }
+
+    fn check_width(&self, n: usize) -> Result<(), FieldError> {
+        if n == self.columns.len() {
+            return Ok(());
+        }
+        Err(FieldError {
+            field: None,
+            message: format!(
+                "has {n} cell(s), the header has {} column(s)",
+                self.columns.len()
+            ),
+        })
+    }
+
+    fn parse_record(&self, record: &csv::ByteRecord) -> Result<Event, FieldError> {
+        self.check_width(record.len())?;
+        let mut values: [Option<&str>; Field::ALL.len()] = [None; Field::ALL.len()];
+        for (cell, field) in record.iter().zip(&self.columns) {
+            if cell.is_empty() {
+                continue;
+            }
+            let text = std::str::from_utf8(cell)
+                .map_err(|_| FieldError::new(*field, "is not valid UTF-8"))?;
+            values[*field as usize] = Some(text);
+        }
+        from_cells(&values)
+    }
+}
+
+/// Whether an input record must give the field (`event_date` is derived).
+fn input_required(field: Field) -> bool {
+    field.required() && field != Field::EventDate
+}
+
+fn reader_builder() -> csv::ReaderBuilder {
+    let mut b = csv::ReaderBuilder::new();
+    // Records are checked against the header by `Header`, with a message
+    // that names the line; the header is read by the caller.
+    b.has_headers(false).flexible(true);
+    b
+}
+
+/// A cell as error messages show it: quoted, at most 40 characters.
+fn describe(s: &str) -> String {
+    let mut shown: String = s.chars().take(40).collect();
+    if shown.len() < s.len() {
+        shown.push('…');
+    }
+    format!("{shown:?}")
+}
+
+fn required<T>(field: Field, v: Option<T>) -> Result<T, FieldError> {
+    v.ok_or_else(|| FieldError::new(field, "required field is missing or empty"))
+}
+
+fn int(field: Field, cell: Option<&str>) -> Result<Option<u64>, FieldError> {
+    let Some(s) = cell else { return Ok(None) };
+    if s.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(n) = s.parse::<u64>()
+        && n <= MAX_ID
+    {
+        return Ok(Some(n));
+    }
+    Err(FieldError::new(
+        field,
+        format!("expected an integer in 0..={MAX_ID}, got {}", describe(s)),
+    ))
+}
+
+fn boolean(field: Field, cell: Option<&str>) -> Result<Option<bool>, FieldError> {
+    match cell {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(s) => Err(FieldError::new(
+            field,
+            format!("expected true or false, got {}", describe(s)),
+        )),
+    }
+}
+
+fn day(field: Field, cell: Option<&str>) -> Result<Option<Day>, FieldError> {
+    match cell {
+        None => Ok(None),
+        Some(s) => Day::parse(s).map(Some).ok_or_else(|| {
+            FieldError::new(field, format!("expected a date YYYY-MM-DD, got {s:?}"))
+        }),
+    }
+}
+
+/// Builds and validates an event from its cells (`None` = empty or absent),
+/// indexed by `Field as usize`. Checks in the same order as the JSON parser,
+/// so a record has the same first error in either format.
+fn from_cells(v: &[Option<&str>; Field::ALL.len()]) -> Result<Event, FieldError> {
+    use Field as F;
+    let get = |f: Field| v[f as usize];
+    let text = |f: Field| get(f).map(str::to_owned);
+    let ts_text = required(F::EventTimestamp, get(F::EventTimestamp))?;
+    let event_timestamp_ms =
+        parse_rfc3339_ms(ts_text).map_err(|m| FieldError::new(F::EventTimestamp, m))?;
+    if let Some(date) = day(F::EventDate, get(F::EventDate))? {
+        let actual = Day::of_ms(event_timestamp_ms);
+        if date != actual {
+            return Err(FieldError::new(
+                F::EventDate,
+                format!("{date} disagrees with event_timestamp {ts_text} (UTC date {actual})"),
+            ));
+        }
+    }
+    let type_text = required(F::EventType, get(F::EventType))?;
+    let event_type = EventType::parse(type_text).ok_or_else(|| {
+        let all: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+        FieldError::new(
+            F::EventType,
+            format!(
+                "unknown event type {type_text:?} (expected one of {})",
+                all.join(", ")
+            ),
+        )
+    })?;
+    let event = Event {
+        event_id: required(F::EventId, text(F::EventId))?,
+        event_timestamp_ms,
+        event_type,
+        event_name: required(F::EventName, text(F::EventName))?,
+        event_subtype: text(F::EventSubtype),
+        tool_name: required(F::ToolName, text(F::ToolName))?,
+        company_name: required(F::CompanyName, text(F::CompanyName))?,
+        project_name: text(F::ProjectName),
+        project_number: text(F::ProjectNumber),
+        project_is_demo: boolean(F::ProjectIsDemo, get(F::ProjectIsDemo))?,
+        object_id: int(F::ObjectId, get(F::ObjectId))?,
+        url: text(F::Url),
+        device_type: required(F::DeviceType, text(F::DeviceType))?,
+        is_api: required(F::IsApi, boolean(F::IsApi, get(F::IsApi))?)?,
+        user_id: required(F::UserId, int(F::UserId, get(F::UserId))?)?,
+        user_email: required(F::UserEmail, text(F::UserEmail))?,
+        user_login_email: text(F::UserLoginEmail),
+        user_name: required(F::UserName, text(F::UserName))?,
+        user_job_title: text(F::UserJobTitle),
+        user_role: text(F::UserRole),
+        user_type: text(F::UserType),
+        user_default_permission_template: text(F::UserDefaultPermissionTemplate),
+        user_is_active: boolean(F::UserIsActive, get(F::UserIsActive))?,
+        user_is_authorized_bidder: boolean(
+            F::UserIsAuthorizedBidder,
+            get(F::UserIsAuthorizedBidder),
+        )?,
+        user_last_login_date: day(F::UserLastLoginDate, get(F::UserLastLoginDate))?,
+    };
+    event.validate()?;
+    Ok(event)
+}
+
+/// One parsed record: the line it starts on, and the event or why not.
+pub type Parsed = (u64, Result<Event, FieldError>);
+
+/// Parses the records of `chunk`, CSV text that starts at a record boundary
+/// (see [`Splitter`]) on line `first_line`, appending each to `out`. Blank
+/// lines are skipped.
+pub fn parse_chunk(header: &Header, chunk: &[u8], first_line: u64, out: &mut Vec<Parsed>) {
+    let mut reader = reader_builder().from_reader(chunk);
+    let mut record = csv::ByteRecord::new();
+    // Reading from a byte slice cannot fail: the tokenizer accepts any bytes.
+    while let Ok(true) = reader.read_byte_record(&mut record) {
+        let line = first_line + record.position().map_or(1, |p| p.line()) - 1;
+        out.push((line, header.parse_record(&record)));
+    }
+}
+
+/// Reads events from a CSV stream, record by record.
+///
+/// ```
+/// let text = "event_id,event_timestamp,event_type,event_name,tool_name,company_name,\
+///             device_type,is_api,user_id,user_email,user_name\n\
+///             e-1,2026-11-26T14:03:22.123Z,View,Viewed RFI,RFIs,Granite Ridge,iOS,false,7,m@x.example,Maria\n\
+///             e-2,2026-11-26T14:03:23Z,View,Viewed RFI,RFIs,Granite Ridge,iOS,maybe,7,m@x.example,Maria\n";
+/// let mut reader = daybook::csv_event::Reader::new(text.as_bytes())?;
+/// let (line, first) = reader.next().unwrap()?;
+/// assert_eq!((line, first.unwrap().event_id.as_str()), (2, "e-1"));
+/// let (line, second) = reader.next().unwrap()?;
+/// assert_eq!(line, 3);
+/// assert_eq!(second.unwrap_err().to_string(), "field \"is_api\": expected true or false, got \"maybe\"");
+/// assert!(reader.next().is_none());
+/// # Ok::<(), daybook::csv_event::CsvError>(())
+/// ```
+pub struct Reader<R> {
+    inner: csv::Reader<R>,
+    header: Header,
+    record: csv::ByteRecord,
+}
+
+impl<R: Read> Reader<R> {
+    /// Reads and checks the header row.
+    pub fn new(input: R) -> Result<Reader<R>, CsvError> {
+        let mut inner = reader_builder().from_reader(input);
+        let mut record = csv::ByteRecord::new();
+        let header = if inner.read_byte_record(&mut record).map_err(io_error)? {
+            Header::from_record(&record)
+        } else {
+            Header::parse([])
+        }
+        .map_err(CsvError::Header)?;
+        Ok(Reader {
+            inner,
+            header,
+            record,
+        })
+    }
+
+    /// The checked header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+}
+
+fn io_error(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => io::Error::other(format!("{other:?}")),
+    }
+}
+
+impl<R: Read> Iterator for Reader<R> {
+    /// The record's line (the header is line 1), and the event or why it was
+    /// rejected; `Err` only for a failure to read the stream.
+    type Item = io::Result<Parsed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.inner.read_byte_record(&mut self.record) {
+            Ok(false) => None,
+            Ok(true) => {
+                let line = self.record.position().map_or(0, |p| p.line());
+                Some(Ok((line, self.header.parse_record(&self.record))))
+            }
+            Err(e) => Some(Err(io_error(e))),
+        }
+    }
+}
+
+/// Finds record boundaries in CSV text without parsing it, so that the text
+/// can be cut into chunks that parse independently (and in parallel) with
+/// exactly the records a parse of the whole would give.
+///
+/// A boundary is the position just after a line feed that ends a record (or
+/// a blank line): one outside a quoted cell. Quoting follows RFC 4180 as the
+/// `csv` crate reads it: a quote opens a quoted cell only at the start of a
+/// cell, `""` inside one is a literal quote, and a quote inside an unquoted
+/// cell is literal.
+#[derive(Clone, Debug, Default)]
+pub struct Splitter {
+    state: SplitState,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum SplitState {
+    /// At the start of a cell (or just after a quoted cell's closing quote,
+    /// which behaves the same).
+    #[default]
+    CellStart,
+    /// Inside an unquoted cell.
+    Unquoted,
+    /// Inside a quoted cell.
+    Quoted,
+}
+
+impl Splitter {
+    /// Scans `bytes`, which continue the text given to earlier calls, and
+    /// returns the last boundary in them (an offset into `bytes`), if any.
+    pub fn last_boundary(&mut self, bytes: &[u8]) -> Option<usize> {
+        use SplitState::*;
+        let mut last = None;
+        let mut i = 0;
+        let mut state = self.state;
+        while i < bytes.len() {
+            match state {
+                Quoted => match memchr::memchr(b'"', &bytes[i..]) {
+                    Some(k) => {
+                        i += k + 1;
+                        state = CellStart;
+                    }
+                    None => i = bytes.len(),
+                },
+                Unquoted => match memchr::memchr3(b',', b'\n', b'\r', &bytes[i..]) {
+                    Some(k) => {
+                        i += k + 1;
+                        state = CellStart;
+                        if bytes[i - 1] == b'\n' {
+                            last = Some(i);
+                        }
+                    }
+                    None => i = bytes.len(),
+                },
+                CellStart => {
+                    let b = bytes[i];
+                    i += 1;
+                    state = match b {
+                        b'"' => Quoted,
+                        b',' | b'\r' => CellStart,
+                        b'\n' => {
+                            last = Some(i);
+                            CellStart
+                        }
+                        _ => Unquoted,
+                    };
+                }
+            }
+        }
+        self.state = state;
+        last
+    }
+}
+
+/// The header row [`event_to_csv_line`] writes under: the 25 stored fields in
+/// contract order (without the derived `event_date`). No line end.
+pub fn header_line() -> String {
+    Field::stored()
+        .map(Field::name)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Appends `cell` to `out`, quoted when it has to be.
+fn push_cell(out: &mut String, cell: &str) {
+    if cell.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&cell.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(cell);
+    }
+}
+
+/// Appends the event as one CSV record in [`header_line`]'s column order to
+/// `out`: empty cells for missing values, RFC 3339 timestamps as JSON writes
+/// them, quoting where needed. No line end.
+pub fn push_csv_line(out: &mut String, event: &Event) {
+    use crate::event::Value as V;
+    use std::fmt::Write as _;
+    for (i, field) in Field::stored().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // Writing to a String cannot fail.
+        let _ = match event.get(field) {
+            V::Null => Ok(()),
+            V::Bool(b) => write!(out, "{b}"),
+            V::Int(n) => write!(out, "{n}"),
+            V::Timestamp(ms) => {
+                out.push_str(&format_ms(ms));
+                Ok(())
+            }
+            V::Date(d) => write!(out, "{d}"),
+            V::EventType(t) => {
+                push_cell(out, t.as_str());
+                Ok(())
+            }
+            V::Str(s) => {
+                push_cell(out, s);
+                Ok(())
+            }
+        };
+    }
+}
+
+/// The event as one CSV record; see [`push_csv_line`].
+pub fn event_to_csv_line(event: &Event) -> String {
+    let mut out = String::with_capacity(512);
+    push_csv_line(&mut out, event);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::parse_event;
+    use proptest::prelude::*;
+
+    const EXAMPLE: &str = r#"{"event_id":"6f1c0c9e-3b2a-4c55-9a57-0b1f7c2d9e11","event_timestamp":"2026-11-26T14:03:22.123Z","event_type":"View","event_name":"Viewed RFI","event_subtype":"Detail","tool_name":"RFIs","company_name":"Granite Ridge Builders","project_name":"Harbor Point Tower","project_number":"2026-014","project_is_demo":false,"object_id":845512,"url":"https://app.example.com/projects/311/rfis/845512","device_type":"iOS","is_api":false,"user_id":70211,"user_email":"m.ortiz@graniteridge.example","user_login_email":"mortiz@sso.graniteridge.example","user_name":"Maria Ortiz","user_job_title":"Superintendent","user_role":"Project Manager","user_type":"Employee","user_default_permission_template":"Standard","user_is_active":true,"user_is_authorized_bidder":false,"user_last_login_date":"2026-11-26"}"#;
+
+    fn example() -> Event {
+        parse_event(EXAMPLE).unwrap()
+    }
+
+    fn read_all(text: &str) -> Result<Vec<Parsed>, CsvError> {
+        Reader::new(text.as_bytes())?
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(CsvError::Io)
+    }
+
+    /// The example as CSV with `column` set to `cell` (or its column left
+    /// out when `cell` is `None`); returns the error of its one record.
+    fn err_with(column: &str, cell: Option<&str>) -> String {
+        let header = header_line();
+        let names: Vec<&str> = header.split(',').collect();
+        let mut line = event_to_csv_line(&example());
+        let mut cells: Vec<String> = {
+            let mut r = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(line.as_bytes());
+            r.records()
+                .next()
+                .unwrap()
+                .unwrap()
+                .iter()
+                .map(String::from)
+                .collect()
+        };
+        let mut names: Vec<String> = names.into_iter().map(String::from).collect();
+        match names.iter().position(|n| n == column) {
+            Some(i) => match cell {
+                Some(c) => cells[i] = c.to_string(),
+                None => {
+                    names.remove(i);
+                    cells.remove(i);
+                }
+            },
+            None => {
+                names.push(column.to_string());
+                cells.push(cell.unwrap_or("").to_string());
+            }
+        }
+        line = cells.join(",");
+        let text = format!("{}\n{line}\n", names.join(","));
+        match read_all(&text) {
+            Err(e) => e.to_string(),
+            Ok(records) => {
+                assert_eq!(records.len(), 1);
+                records[0].1.clone().unwrap_err().to_string()
+            }
+        }
+    }
+
+    #[test]
+    fn round_trips_through_text() {
+        let mut e = example();
+        e.event_name = "Viewed \"RFI\", with\nnewline".into();
+        e.project_name = None;
+        e.object_id = Some(MAX_ID);
+        let text = format!("{}\r\n{}\r\n\r\n", header_line(), event_to_csv_line(&e));
+        let records = read_all(&text).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].0, 2);
+        assert_eq!(records[0].1.as_ref().unwrap(), &e);
+        assert_eq!(header_line().split(',').count(), 25);
+        assert!(!header_line().contains("event_date"));
+    }
+
+    #[test]
+    fn columns_in_any_order_and_optional_ones_left_out() {
+        let text = "user_name,user_email,user_id,is_api,device_type,company_name,tool_name,event_name,event_type,event_timestamp,event_id,event_date,project_name\n\
+                    Maria,m@x.example,7,true,API,Granite,RFIs,Viewed RFI,View,2026-11-26T14:03:22.123999+01:00,e-1,2026-11-26,\n";
+        let records = read_all(text).unwrap();
+        let e = records[0].1.as_ref().unwrap();
+        assert_eq!(e.event_timestamp_ms, 1_795_701_802_123);
+        assert_eq!(e.project_name, None);
+        assert!(e.is_api);
+        assert_eq!(e.user_id, 7);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(err_with("colour", Some("red")), "line 1: unknown column \"colour\"");
+        assert_eq!(err_with("count", Some("1")), "line 1: unknown column \"count\"");
+        assert_eq!(
+            err_with("user_email", None),
+            "line 1: the header has no column for required field(s) \"user_email\""
+        );
+        assert_eq!(
+            err_with("user_email", Some("")),
+            "field \"user_email\": required field is missing or empty"
+        );
+        assert_eq!(
+            err_with("user_id", Some("-4")),
+            "field \"user_id\": expected an integer in 0..=9223372036854775807, got \"-4\""
+        );
+        assert_eq!(
+            err_with("user_id", Some("9223372036854775808")),
+            "field \"user_id\": expected an integer in 0..=9223372036854775807, got \"9223372036854775808\""
+        );
+        assert_eq!(
+            err_with("object_id", Some("+5")),
+            "field \"object_id\": expected an integer in 0..=9223372036854775807, got \"+5\""
+        );
+        assert_eq!(
+            err_with("is_api", Some("TRUE")),
+            "field \"is_api\": expected true or false, got \"TRUE\""
+        );
+        assert_eq!(
+            err_with("event_date", Some("2026-11-25")),
+            "field \"event_date\": 2026-11-25 disagrees with event_timestamp 2026-11-26T14:03:22.123Z (UTC date 2026-11-26)"
+        );
+        assert!(err_with("event_type", Some("Viewed")).starts_with(
+            "field \"event_type\": unknown event type \"Viewed\" (expected one of Allow, Assign,"
+        ));
+        assert!(
+            err_with("event_timestamp", Some("2026-11-26"))
+                .starts_with("field \"event_timestamp\": not an RFC 3339")
+        );
+        assert_eq!(
+            err_with("user_last_login_date", Some("2026-13-01")),
+            "field \"user_last_login_date\": expected a date YYYY-MM-DD, got \"2026-13-01\""
+        );
+        let long = "a".repeat(1025);
+        assert_eq!(
+            err_with("user_name", Some(&long)),
+            "field \"user_name\": is 1025 bytes, at most 1024 allowed"
+        );
+        // The same words as the JSON parser, where the formats agree.
+        let json_err = parse_event(&EXAMPLE.replace("\"is_api\":false", "\"is_api\":\"TRUE\""))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(json_err, err_with("is_api", Some("TRUE")));
+    }
+
+    #[test]
+    fn header_problems() {
+        let h = header_line();
+        assert_eq!(
+            read_all(&format!("{h},user_id\n")).err().unwrap().to_string(),
+            "line 1: field \"user_id\": column appears more than once"
+        );
+        assert_eq!(
+            read_all("").err().unwrap().to_string(),
+            "line 1: the header row is missing"
+        );
+        // A byte-order mark is ignored; a header alone is no records.
+        assert!(read_all(&format!("\u{feff}{h}\n")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn short_rows_and_bad_utf8() {
+        let h = header_line();
+        let text = format!("{h}\na,b\n");
+        let records = read_all(&text).unwrap();
+        assert_eq!(
+            records[0].1.clone().unwrap_err().to_string(),
+            "has 2 cell(s), the header has 25 column(s)"
+        );
+        let header = Header::parse_row(h.as_bytes()).unwrap();
+        let mut line = event_to_csv_line(&example()).into_bytes();
+        let at = line.windows(5).position(|w| w == b"Maria").unwrap();
+        line[at] = 0xff;
+        let mut out = Vec::new();
+        parse_chunk(&header, &line, 7, &mut out);
+        assert_eq!(out[0].0, 7);
+        assert_eq!(
+            out[0].1.clone().unwrap_err().to_string(),
+            "field \"user_name\": is not valid UTF-8"
+        );
+    }
+
+    /// Records of a whole text, with their lines, as the csv crate reads it.
+    fn records_of(text: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let mut r = reader_builder().from_reader(text);
+        let mut rec = csv::ByteRecord::new();
+        let mut out = Vec::new();
+        while r.read_byte_record(&mut rec).unwrap() {
+            out.push((
+                rec.position().unwrap().line(),
+                rec.iter().map(<[u8]>::to_vec).collect(),
+            ));
+        }
+        out
+    }
+
+    proptest! {
+        /// Cutting at the splitter's boundaries, whatever the pieces it is fed,
+        /// gives exactly the records (and line numbers) of a parse of the whole.
+        #[test]
+        fn splitting_preserves_records(
+            text in proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b','), Just(b'"'), Just(b'\n'), Just(b'\r'), Just(b' ')],
+                0..200,
+            ),
+            feeds in proptest::collection::vec(1usize..40, 1..20),
+        ) {
+            let whole = records_of(&text);
+            let mut splitter = Splitter::default();
+            let mut cuts = vec![0];
+            let (mut pos, mut k) = (0, 0);
+            while pos < text.len() {
+                let n = feeds[k % feeds.len()].min(text.len() - pos);
+                k += 1;
+                if let Some(b) = splitter.last_boundary(&text[pos..pos + n]) {
+                    cuts.push(pos + b);
+                }
+                pos += n;
+            }
+            cuts.push(text.len());
+            let mut pieces = Vec::new();
+            let mut line = 1u64;
+            for w in cuts.windows(2) {
+                let chunk = &text[w[0]..w[1]];
+                for (l, cells) in records_of(chunk) {
+                    pieces.push((line + l - 1, cells));
+                }
+                line += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+            }
+            prop_assert_eq!(pieces, whole);
+        }
+    }
+}
