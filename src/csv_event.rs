@@ -291,11 +291,17 @@ pub type Parsed = (u64, Result<Event, FieldError>);
 /// (see [`Splitter`]) on line `first_line`, appending each to `out`. Blank
 /// lines are skipped.
 pub fn parse_chunk(header: &Header, chunk: &[u8], first_line: u64, out: &mut Vec<Parsed>) {
+    // The csv crate's record positions do not count blank lines or lone
+    // carriage returns; the scanner gives each record's physical line.
+    let mut lines = Vec::new();
+    Scanner::default().scan(chunk, |line| lines.push(line));
     let mut reader = reader_builder().from_reader(chunk);
     let mut record = csv::ByteRecord::new();
+    let mut i = 0;
     // Reading from a byte slice cannot fail: the tokenizer accepts any bytes.
     while let Ok(true) = reader.read_byte_record(&mut record) {
-        let line = first_line + record.position().map_or(1, |p| p.line()) - 1;
+        let line = first_line + lines.get(i).map_or(0, |l| l - 1);
+        i += 1;
         out.push((line, header.parse_record(&record)));
     }
 }
@@ -306,50 +312,103 @@ pub fn parse_chunk(header: &Header, chunk: &[u8], first_line: u64, out: &mut Vec
 /// let text = "event_id,event_timestamp,event_type,event_name,tool_name,company_name,\
 ///             device_type,is_api,user_id,user_email,user_name\n\
 ///             e-1,2026-11-26T14:03:22.123Z,View,Viewed RFI,RFIs,Granite Ridge,iOS,false,7,m@x.example,Maria\n\
+///             \n\
 ///             e-2,2026-11-26T14:03:23Z,View,Viewed RFI,RFIs,Granite Ridge,iOS,maybe,7,m@x.example,Maria\n";
 /// let mut reader = daybook::csv_event::Reader::new(text.as_bytes())?;
 /// let (line, first) = reader.next().unwrap()?;
 /// assert_eq!((line, first.unwrap().event_id.as_str()), (2, "e-1"));
 /// let (line, second) = reader.next().unwrap()?;
-/// assert_eq!(line, 3);
+/// assert_eq!(line, 4);
 /// assert_eq!(second.unwrap_err().to_string(), "field \"is_api\": expected true or false, got \"maybe\"");
 /// assert!(reader.next().is_none());
 /// # Ok::<(), daybook::csv_event::CsvError>(())
 /// ```
 pub struct Reader<R> {
-    inner: csv::Reader<R>,
+    input: R,
     header: Header,
-    record: csv::ByteRecord,
+    /// Text read but not parsed yet; starts at a record boundary.
+    buf: Vec<u8>,
+    /// The part of `buf` the splitter has seen.
+    scanned: usize,
+    splitter: Splitter,
+    /// The line `buf` starts on.
+    line: u64,
+    parsed: std::collections::VecDeque<Parsed>,
+    eof: bool,
 }
+
+const READ_SIZE: usize = 64 << 10;
 
 impl<R: Read> Reader<R> {
     /// Reads and checks the header row.
     pub fn new(input: R) -> Result<Reader<R>, CsvError> {
-        let mut inner = reader_builder().from_reader(input);
-        let mut record = csv::ByteRecord::new();
-        let header = if inner.read_byte_record(&mut record).map_err(io_error)? {
-            Header::from_record(&record)
-        } else {
-            Header::parse([])
-        }
-        .map_err(CsvError::Header)?;
-        Ok(Reader {
-            inner,
-            header,
-            record,
-        })
+        let mut r = Reader {
+            input,
+            header: Header { columns: Vec::new() },
+            buf: Vec::new(),
+            scanned: 0,
+            splitter: Splitter::default(),
+            line: 1,
+            parsed: Default::default(),
+            eof: false,
+        };
+        // The header is the first record: read up to its end.
+        let end = loop {
+            if r.fill()?.is_some() {
+                break Scanner::default()
+                    .first_boundary(&r.buf)
+                    .unwrap_or(r.buf.len());
+            }
+            if r.eof {
+                break r.buf.len();
+            }
+        };
+        r.header = Header::parse_row(&r.buf[..end]).map_err(CsvError::Header)?;
+        r.consume(end, false);
+        Ok(r)
     }
 
     /// The checked header.
     pub fn header(&self) -> &Header {
         &self.header
     }
-}
 
-fn io_error(e: csv::Error) -> io::Error {
-    match e.into_kind() {
-        csv::ErrorKind::Io(e) => e,
-        other => io::Error::other(format!("{other:?}")),
+    /// Reads more text; returns the last record boundary in `buf`, if the
+    /// new text has one.
+    fn fill(&mut self) -> io::Result<Option<usize>> {
+        let old = self.buf.len();
+        self.buf.resize(old + READ_SIZE, 0);
+        let n = loop {
+            match self.input.read(&mut self.buf[old..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.buf.truncate(old);
+                    return Err(e);
+                }
+            }
+        };
+        self.buf.truncate(old + n);
+        self.eof = n == 0;
+        let from = self.scanned;
+        self.scanned = self.buf.len();
+        Ok(self
+            .splitter
+            .last_boundary(&self.buf[from..])
+            .map(|b| from + b))
+    }
+
+    /// Drops the first `end` bytes of `buf`, parsing them first if `parse`.
+    fn consume(&mut self, end: usize, parse: bool) {
+        let chunk = &self.buf[..end];
+        if parse {
+            let mut out = Vec::new();
+            parse_chunk(&self.header, chunk, self.line, &mut out);
+            self.parsed.extend(out);
+        }
+        self.line += memchr::memchr_iter(b'\n', chunk).count() as u64;
+        self.buf.drain(..end);
+        self.scanned -= end;
     }
 }
 
@@ -359,14 +418,15 @@ impl<R: Read> Iterator for Reader<R> {
     type Item = io::Result<Parsed>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self.inner.read_byte_record(&mut self.record) {
-            Ok(false) => None,
-            Ok(true) => {
-                let line = self.record.position().map_or(0, |p| p.line());
-                Some(Ok((line, self.header.parse_record(&self.record))))
+        while self.parsed.is_empty() && !(self.eof && self.buf.is_empty()) {
+            match self.fill() {
+                Ok(Some(b)) => self.consume(b, true),
+                Ok(None) if self.eof => self.consume(self.buf.len(), true),
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
             }
-            Err(e) => Some(Err(io_error(e))),
         }
+        self.parsed.pop_front().map(Ok)
     }
 }
 
@@ -381,14 +441,25 @@ impl<R: Read> Iterator for Reader<R> {
 /// cell is literal.
 #[derive(Clone, Debug, Default)]
 pub struct Splitter {
-    state: SplitState,
+    scanner: Scanner,
 }
 
+impl Splitter {
+    /// Scans `bytes`, which continue the text given to earlier calls, and
+    /// returns the last boundary in them (an offset into `bytes`), if any.
+    pub fn last_boundary(&mut self, bytes: &[u8]) -> Option<usize> {
+        self.scanner.scan(bytes, |_| {})
+    }
+}
+
+/// The tokenizer's states, as far as record boundaries go.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum SplitState {
+enum ScanState {
+    /// Between records: line ends (blank lines) are skipped.
+    #[default]
+    RecordStart,
     /// At the start of a cell (or just after a quoted cell's closing quote,
     /// which behaves the same).
-    #[default]
     CellStart,
     /// Inside an unquoted cell.
     Unquoted,
@@ -396,42 +467,84 @@ enum SplitState {
     Quoted,
 }
 
-impl Splitter {
-    /// Scans `bytes`, which continue the text given to earlier calls, and
-    /// returns the last boundary in them (an offset into `bytes`), if any.
-    pub fn last_boundary(&mut self, bytes: &[u8]) -> Option<usize> {
-        use SplitState::*;
+/// Follows CSV text to find where records start and end.
+#[derive(Clone, Debug, Default)]
+struct Scanner {
+    state: ScanState,
+    /// Line feeds seen so far.
+    newlines: u64,
+}
+
+impl Scanner {
+    /// Scans `bytes` (continuing earlier calls), calling `record_start` with
+    /// the line (from 1) on which each record starts. Returns the last
+    /// boundary in `bytes`.
+    fn scan(&mut self, bytes: &[u8], record_start: impl FnMut(u64)) -> Option<usize> {
+        self.scan_until(bytes, record_start, false)
+    }
+
+    /// The first boundary in `bytes`.
+    fn first_boundary(&mut self, bytes: &[u8]) -> Option<usize> {
+        self.scan_until(bytes, |_| {}, true)
+    }
+
+    fn scan_until(
+        &mut self,
+        bytes: &[u8],
+        mut record_start: impl FnMut(u64),
+        first: bool,
+    ) -> Option<usize> {
+        use ScanState::*;
         let mut last = None;
         let mut i = 0;
         let mut state = self.state;
         while i < bytes.len() {
             match state {
-                Quoted => match memchr::memchr(b'"', &bytes[i..]) {
-                    Some(k) => {
-                        i += k + 1;
+                Quoted => {
+                    let rest = &bytes[i..];
+                    let k = memchr::memchr(b'"', rest).unwrap_or(rest.len());
+                    self.newlines += memchr::memchr_iter(b'\n', &rest[..k]).count() as u64;
+                    i += k;
+                    if i < bytes.len() {
+                        i += 1;
                         state = CellStart;
                     }
-                    None => i = bytes.len(),
-                },
+                }
                 Unquoted => match memchr::memchr3(b',', b'\n', b'\r', &bytes[i..]) {
                     Some(k) => {
                         i += k + 1;
-                        state = CellStart;
-                        if bytes[i - 1] == b'\n' {
-                            last = Some(i);
-                        }
+                        state = match bytes[i - 1] {
+                            b',' => CellStart,
+                            b'\n' => {
+                                self.newlines += 1;
+                                last = Some(i);
+                                if first {
+                                    break;
+                                }
+                                RecordStart
+                            }
+                            _ => RecordStart,
+                        };
                     }
                     None => i = bytes.len(),
                 },
-                CellStart => {
+                RecordStart | CellStart => {
                     let b = bytes[i];
                     i += 1;
+                    if state == RecordStart && b != b'\n' && b != b'\r' {
+                        record_start(self.newlines + 1);
+                    }
                     state = match b {
                         b'"' => Quoted,
-                        b',' | b'\r' => CellStart,
+                        b',' => CellStart,
+                        b'\r' => RecordStart,
                         b'\n' => {
+                            self.newlines += 1;
                             last = Some(i);
-                            CellStart
+                            if first {
+                                break;
+                            }
+                            RecordStart
                         }
                         _ => Unquoted,
                     };
@@ -581,7 +694,7 @@ mod tests {
     #[test]
     fn columns_in_any_order_and_optional_ones_left_out() {
         let text = "user_name,user_email,user_id,is_api,device_type,company_name,tool_name,event_name,event_type,event_timestamp,event_id,event_date,project_name\n\
-                    Maria,m@x.example,7,true,API,Granite,RFIs,Viewed RFI,View,2026-11-26T14:03:22.123999+01:00,e-1,2026-11-26,\n";
+                    Maria,m@x.example,7,true,API,Granite,RFIs,Viewed RFI,View,2026-11-26T15:03:22.123999+01:00,e-1,2026-11-26,\n";
         let records = read_all(text).unwrap();
         let e = records[0].1.as_ref().unwrap();
         assert_eq!(e.event_timestamp_ms, 1_795_701_802_123);
@@ -686,14 +799,28 @@ mod tests {
     fn records_of(text: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
         let mut r = reader_builder().from_reader(text);
         let mut rec = csv::ByteRecord::new();
+        let mut lines = Vec::new();
+        Scanner::default().scan(text, |l| lines.push(l));
         let mut out = Vec::new();
         while r.read_byte_record(&mut rec).unwrap() {
-            out.push((
-                rec.position().unwrap().line(),
-                rec.iter().map(<[u8]>::to_vec).collect(),
-            ));
+            out.push((lines[out.len()], rec.iter().map(<[u8]>::to_vec).collect()));
         }
+        assert_eq!(out.len(), lines.len(), "one line per record");
         out
+    }
+
+    #[test]
+    fn record_lines_are_physical_lines() {
+        let lines = |text: &str| {
+            let mut v = Vec::new();
+            Scanner::default().scan(text.as_bytes(), |l| v.push(l));
+            v
+        };
+        assert_eq!(lines("a\n\nb\n"), [1, 3]);
+        assert_eq!(lines("h\r\na\r\n\r\nb\r\n"), [1, 2, 4]);
+        assert_eq!(lines("\n\na\n\"x\ny\"\nb"), [3, 4, 6]);
+        assert_eq!(lines("a\r\rb\n,\n"), [1, 1, 2]);
+        assert_eq!(lines("\"a\"\"\n\",b\nc"), [1, 3]);
     }
 
     proptest! {

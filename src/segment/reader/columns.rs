@@ -159,18 +159,17 @@ impl<'a> DictColumn<'a> {
             else {
                 return Err(bad("offsets cut short"));
             };
-            // Each value is checked on its own: a query touches a few values
-            // of a dictionary, and checking the whole text per column opened
-            // cost more than the query.
-            let bytes = self
-                .values
-                .get(body..)
-                .and_then(|t| t.get(start as usize..end as usize))
+            // The whole text is checked once per segment (not per column
+            // opened, not per value read); `get` checks the value's bounds
+            // fall on character boundaries.
+            let text = self
+                .seg
+                .dict_text(self.field, self.values.get(body..).unwrap_or(&[]))
+                .ok_or_else(|| bad("values are not UTF-8"))?;
+            text.get(start as usize..end as usize)
                 .filter(|_| start < end)
-                .ok_or_else(|| bad("value offsets out of range"))?;
-            std::str::from_utf8(bytes)
                 .map(Value::Str)
-                .map_err(|_| bad(&format!("value {code} is not UTF-8")))
+                .ok_or_else(|| bad("value offsets out of range or not on a character boundary"))
         } else {
             let key = le_u64_at(self.values.get(4..).unwrap_or(&[]), i)
                 .ok_or_else(|| bad("values cut short"))?;

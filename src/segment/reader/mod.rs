@@ -37,6 +37,10 @@ pub struct SegmentReader {
     meta: Meta,
     sections: Vec<SectionEntry>,
     checked: Vec<OnceLock<bool>>,
+    /// Per field: the address and length of its string dictionary's text
+    /// once checked to be UTF-8 (`None`: it is not), for the segment's
+    /// lifetime (the map is immutable).
+    dict_utf8: Vec<OnceLock<Option<(usize, usize)>>>,
     by_key: HashMap<(SectionKind, u16), usize>,
     columns: Vec<Option<ColumnMeta>>,
 }
@@ -186,6 +190,7 @@ impl SegmentReader {
             meta,
             sections,
             checked,
+            dict_utf8: (0..Field::ALL.len()).map(|_| OnceLock::new()).collect(),
             by_key,
             columns: vec![None; Field::ALL.len()],
         };
@@ -501,6 +506,24 @@ impl SegmentReader {
                     "row out of range",
                 )
             })
+    }
+
+    /// The text of `field`'s string dictionary (its values' bytes, one
+    /// after the other), if it is UTF-8. Checked once per segment.
+    pub(crate) fn dict_text<'s>(&'s self, field: Field, body: &'s [u8]) -> Option<&'s str> {
+        let key = (body.as_ptr() as usize, body.len());
+        let checked = self
+            .dict_utf8
+            .get(field as usize)
+            .map(|c| *c.get_or_init(|| std::str::from_utf8(body).is_ok().then_some(key)))?;
+        if checked != Some(key) {
+            // Not the slice that was checked (or it failed): check this one.
+            return std::str::from_utf8(body).ok();
+        }
+        // SAFETY: these exact bytes (same address and length, inside the
+        // immutable map this reader owns) were checked to be UTF-8 when
+        // `checked` was filled in.
+        Some(unsafe { std::str::from_utf8_unchecked(body) })
     }
 
     /// A dictionary-coded column.
