@@ -368,11 +368,11 @@ fn count_without_groups_is_one_row() {
     let r = db.run(&Query::count());
     assert_eq!(r.columns, vec!["count"]);
     assert_eq!(r.rows, vec![vec![n(7)]]);
-    assert_eq!(r.matched_events, 7);
+    assert_eq!(r.matched_events, Some(7));
     assert_eq!(r.next_cursor, None);
     let r = db.run(&Query::count().filter("company_name", Op::Eq, "Nope"));
     assert_eq!(r.rows, vec![vec![n(0)]]);
-    assert_eq!(r.matched_events, 0);
+    assert_eq!(r.matched_events, Some(0));
     let r = db.run(
         &Query::count()
             .filter("company_name", Op::Eq, "Nope")
@@ -512,7 +512,7 @@ fn groups_of_several_fields_and_every_kind() {
             vec![Scalar::Date(day("2026-11-27")), n(3)],
         ]
     );
-    assert_eq!(r.matched_events, 4);
+    assert_eq!(r.matched_events, Some(4));
     let q = Query::count()
         .last_days(1)
         .group_by(&["event_timestamp"])
@@ -557,7 +557,7 @@ fn count_pages_with_offset_and_limit() {
             vec![Scalar::EventType(EventType::Close), n(1)],
         ]
     );
-    assert_eq!(r.matched_events, 7);
+    assert_eq!(r.matched_events, Some(7));
     assert_eq!(r.next_cursor, None);
     let mut q2 = q.clone();
     q2.offset = Some(1);
@@ -580,5 +580,5 @@ fn count_pages_with_offset_and_limit() {
     q3.offset = Some(1);
     let r = db.run(&q3);
     assert_eq!(r.rows, Vec::<Vec<Scalar>>::new());
-    assert_eq!(r.matched_events, 7);
+    assert_eq!(r.matched_events, Some(7));
 }

@@ -529,7 +529,7 @@ fn block_contains_matches_only_inside_one_value() {
     let seg = write(dir.path(), &events);
     let stored = row_order(&events);
     for needle in [
-        "a", "aa", "aaa", "ab", "ba", "b", "\u{2}a", "a\u{3}", "a\u{2}", "xaay", "zz",
+        "", "a", "aa", "aaa", "ab", "ba", "b", "\u{2}a", "a\u{3}", "a\u{2}", "xaay", "zz",
     ] {
         let finder = memchr::memmem::Finder::new(needle.as_bytes());
         let mut cursor = seg.blocks(Field::Url).unwrap();

@@ -45,6 +45,27 @@ pub struct Bound {
     pub after: Option<Vec<Scalar>>,
 }
 
+impl Bound {
+    /// Whether this is a listing that stops at its page instead of checking
+    /// every row: a `limit`, sorted by `event_timestamp` first (rows are
+    /// stored in that order), with a predicate on a block-compressed field
+    /// (`event_id`, `url`, `object_id`: checking it means decompressing).
+    /// Such a listing does not count its matches (`matched_events` is
+    /// `None`).
+    pub fn stops_early(&self) -> bool {
+        self.select == Select::Events
+            && self.limit.is_some()
+            && matches!(
+                self.order.first(),
+                Some((SortKey::Field(Field::EventTimestamp), _))
+            )
+            && self
+                .preds
+                .iter()
+                .any(|p| matches!(p.field, Field::EventId | Field::Url | Field::ObjectId))
+    }
+}
+
 /// What a sort key is: the count, or a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SortKey {

@@ -221,7 +221,15 @@ fn best_first<'a>(
             Some(t) => lo > t,
             None => false,
         };
-        let p = if worse {
+        let p = if worse && q.stops_early() {
+            // Not even counted: counting would check every row.
+            counted_only += 1;
+            Partial {
+                matched: 0,
+                out: Out::Rows(Vec::new()),
+                trace: None,
+            }
+        } else if worse {
             counted_only += 1;
             let c = scan_source(src, &count_q, None, explain)?;
             Partial {
@@ -539,7 +547,7 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>) -> Result<QueryResult> {
     Ok(QueryResult {
         columns,
         rows,
-        matched_events: matched,
+        matched_events: Some(matched),
         next_cursor: None,
     })
 }
@@ -608,7 +616,7 @@ fn merge_rows(
     Ok(QueryResult {
         columns: q.fields.iter().map(|f| f.name().to_string()).collect(),
         rows,
-        matched_events: matched,
+        matched_events: (!q.stops_early()).then_some(matched),
         next_cursor,
     })
 }

@@ -123,7 +123,7 @@ impl fmt::Display for Explain {
         if self.sources_counted_only > 0 {
             writeln!(
                 f,
-                "{} source(s) only counted: every timestamp worse than the page's",
+                "{} source(s) not listed: every timestamp worse than the page's (counted when that needs no row checks)",
                 self.sources_counted_only
             )?;
         }

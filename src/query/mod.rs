@@ -27,7 +27,10 @@ pub struct QueryResult {
     /// Rows, in the query's order, after `offset` and `limit`.
     pub rows: Vec<Vec<Scalar>>,
     /// Events that matched the window and every predicate (before paging).
-    pub matched_events: u64,
+    /// `None` for a listing that stops at its page without checking every
+    /// row (a limited listing by time with a predicate on `event_id`, `url`
+    /// or `object_id`; see `Bound::stops_early`).
+    pub matched_events: Option<u64>,
     /// For listings cut by `limit`: pass as `cursor` for the next page.
     pub next_cursor: Option<String>,
 }

@@ -440,7 +440,7 @@ impl Oracle {
                     result: QueryResult {
                         columns,
                         rows,
-                        matched_events: matched,
+                        matched_events: Some(matched),
                         next_cursor: None,
                     },
                     last_key: None,
@@ -476,11 +476,18 @@ impl Oracle {
                 let page: Vec<&(Vec<Scalar>, &Event)> =
                     listed.iter().skip(offset).take(limit).collect();
                 let more = q.limit.is_some() && listed.len() > offset.saturating_add(limit);
+                // A limited listing by time with a predicate on a
+                // block-compressed field stops at its page: not counted.
+                let stops_early = q.limit.is_some()
+                    && order.first().map(|(f, _)| *f) == Some(Field::EventTimestamp)
+                    && q.filters
+                        .iter()
+                        .any(|p| matches!(p.field.as_str(), "event_id" | "url" | "object_id"));
                 Ok(Answer {
                     result: QueryResult {
                         columns: fields.iter().map(|f| f.name().to_string()).collect(),
                         rows: page.iter().map(|(_, e)| row(e)).collect(),
-                        matched_events: matched,
+                        matched_events: (!stops_early).then_some(matched),
                         next_cursor: more.then(|| CURSOR_MARK.to_string()),
                     },
                     last_key: page.last().map(|(k, _)| k.clone()),

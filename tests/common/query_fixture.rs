@@ -221,14 +221,14 @@ impl Db {
                 other => panic!("row {other:?}"),
             })
             .collect();
-        assert_eq!(r.matched_events, ids.len() as u64);
+        assert_eq!(r.matched_events, Some(ids.len() as u64));
         let mut count = q.clone();
         count.select = daybook::Select::Count;
         count.group_by.clear();
         count.order_by.clear();
         let c = self.run(&count);
         assert_eq!(c.rows, vec![vec![Scalar::Int(ids.len() as u64)]]);
-        assert_eq!(c.matched_events, ids.len() as u64);
+        assert_eq!(c.matched_events, Some(ids.len() as u64));
         ids
     }
 
@@ -278,7 +278,7 @@ pub fn pages(db: &Db, q: &Query) -> Vec<String> {
         let mut q = q.clone();
         loop {
             let r = engine.query(&q).unwrap();
-            assert_eq!(r.matched_events, 7, "[{state}]");
+            assert_eq!(r.matched_events, Some(7), "[{state}]");
             pages.push(id_rows(&r));
             match r.next_cursor {
                 Some(c) => {

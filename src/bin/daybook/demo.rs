@@ -19,6 +19,7 @@ fn report(engine: &Engine, title: &str, q: &Query) -> Result<QueryResult, Failur
     println!(
         "\n{title}  ({ms:.2} ms, {} matching events)",
         r.matched_events
+            .map_or_else(|| "uncounted".to_string(), |n| n.to_string())
     );
     println!("  query: {}", q.to_json());
     crate::query::print(

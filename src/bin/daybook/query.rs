@@ -368,7 +368,9 @@ pub fn run(engine: &Engine, a: &QueryArgs, explain: bool) -> Result<(), Failure>
             out,
             "({} row(s); {} matching event(s); {:.2} ms)",
             result.rows.len(),
-            result.matched_events,
+            result
+                .matched_events
+                .map_or_else(|| "uncounted".to_string(), |n| n.to_string()),
             took.as_secs_f64() * 1e3
         )?;
         if let Some(c) = &result.next_cursor {

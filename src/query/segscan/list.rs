@@ -70,14 +70,17 @@ pub(super) fn list_rows<'a>(
     resid: &mut [Resid<'a, '_>],
     keep: Option<usize>,
 ) -> Result<(Out<'a>, u64)> {
+    // A listing that stops early checks rows lazily, as it walks them; any
+    // other checks every candidate first (and counts the matches).
+    let lazy = q.stops_early();
     let mut rows = Vec::new();
     cand.for_each(|r| {
-        if passes(resid, ts, r)? {
+        if lazy || passes(resid, ts, r)? {
             rows.push(r);
         }
         Ok(())
     })?;
-    let matched = rows.len() as u64;
+    let matched = if lazy { 0 } else { rows.len() as u64 };
     let mut keys = KeyReader::new(seg, &q.order)?;
     let mut top = TopRows::new(&q.order, keep, q.after.as_deref());
     // Rows are in timestamp order: when the listing is too, walk from the
@@ -99,6 +102,9 @@ pub(super) fn list_rows<'a>(
                 if boundary.is_some_and(|b| b != t) {
                     break;
                 }
+                if lazy && !passes(resid, ts, *r)? {
+                    continue;
+                }
                 top.push(keys.key(ts, *r)?, *r);
                 if boundary.is_none() && top.len() >= k {
                     boundary = Some(t);
@@ -107,6 +113,9 @@ pub(super) fn list_rows<'a>(
         }
         _ => {
             for r in &rows {
+                if lazy && !passes(resid, ts, *r)? {
+                    continue;
+                }
                 top.push(keys.key(ts, *r)?, *r);
             }
         }

@@ -356,7 +356,9 @@ impl<'a> BlockCursor<'a> {
         if self.current != Some(block) {
             self.load(block)?;
         }
-        if self.uuids.is_some() {
+        // UUID blocks hold no text to search; an empty needle is in every
+        // present value (and would "match" between values).
+        if self.uuids.is_some() || finder.needle().is_empty() {
             return Ok(self
                 .get_str_bytes(row)?
                 .is_some_and(|v| finder.find(v).is_some()));
