@@ -52,6 +52,7 @@ fn total_events(engine: &Engine) -> u64 {
         .query(&Query::count())
         .expect("count everything")
         .matched_events
+        .unwrap_or(0)
 }
 
 /// Ingests the month into `engine` in 10,000-event batches, then flushes
@@ -220,7 +221,7 @@ fn main() {
         engine.query(q).expect("query");
         let (r, ex) = engine.explain(q).expect("explain");
         println!(
-            "{name}: {} row(s), {} matched; {}",
+            "{name}: {} row(s), {:?} matched; {}",
             r.rows.len(),
             r.matched_events,
             summary(&ex)

@@ -138,7 +138,7 @@ impl Header {
         Err(FieldError {
             field: None,
             message: format!(
-                "has {n} cell(s), the header has {} column(s)",
+                "wrong number of cells ({n}; the header has {})",
                 self.columns.len()
             ),
         })
@@ -288,9 +288,15 @@ fn from_cells(v: &[Option<&str>; Field::ALL.len()]) -> Result<Event, FieldError>
 pub type Parsed = (u64, Result<Event, FieldError>);
 
 /// Parses the records of `chunk`, CSV text that starts at a record boundary
-/// (see [`Splitter`]) on line `first_line`, appending each to `out`. Blank
-/// lines are skipped.
-pub fn parse_chunk(header: &Header, chunk: &[u8], first_line: u64, out: &mut Vec<Parsed>) {
+/// (see [`Splitter`]) on line `first_line`, calling `each` with every
+/// record's line and event (or why it was rejected), in order. Blank lines
+/// are skipped.
+pub fn parse_chunk(
+    header: &Header,
+    chunk: &[u8],
+    first_line: u64,
+    mut each: impl FnMut(u64, Result<Event, FieldError>),
+) {
     // The csv crate's record positions do not count blank lines or lone
     // carriage returns; the scanner gives each record's physical line.
     let mut lines = Vec::new();
@@ -302,7 +308,7 @@ pub fn parse_chunk(header: &Header, chunk: &[u8], first_line: u64, out: &mut Vec
     while let Ok(true) = reader.read_byte_record(&mut record) {
         let line = first_line + lines.get(i).map_or(0, |l| l - 1);
         i += 1;
-        out.push((line, header.parse_record(&record)));
+        each(line, header.parse_record(&record));
     }
 }
 
@@ -344,7 +350,9 @@ impl<R: Read> Reader<R> {
     pub fn new(input: R) -> Result<Reader<R>, CsvError> {
         let mut r = Reader {
             input,
-            header: Header { columns: Vec::new() },
+            header: Header {
+                columns: Vec::new(),
+            },
             buf: Vec::new(),
             scanned: 0,
             splitter: Splitter::default(),
@@ -355,7 +363,7 @@ impl<R: Read> Reader<R> {
         // The header is the first record: read up to its end.
         let end = loop {
             if r.fill()?.is_some() {
-                break Scanner::default()
+                break Splitter::default()
                     .first_boundary(&r.buf)
                     .unwrap_or(r.buf.len());
             }
@@ -402,9 +410,10 @@ impl<R: Read> Reader<R> {
     fn consume(&mut self, end: usize, parse: bool) {
         let chunk = &self.buf[..end];
         if parse {
-            let mut out = Vec::new();
-            parse_chunk(&self.header, chunk, self.line, &mut out);
-            self.parsed.extend(out);
+            let parsed = &mut self.parsed;
+            parse_chunk(&self.header, chunk, self.line, |line, r| {
+                parsed.push_back((line, r));
+            });
         }
         self.line += memchr::memchr_iter(b'\n', chunk).count() as u64;
         self.buf.drain(..end);
@@ -449,6 +458,13 @@ impl Splitter {
     /// returns the last boundary in them (an offset into `bytes`), if any.
     pub fn last_boundary(&mut self, bytes: &[u8]) -> Option<usize> {
         self.scanner.scan(bytes, |_| {})
+    }
+
+    /// Scans `bytes` (continuing earlier calls) up to the first boundary in
+    /// them, and returns it: for example, the end of the header row. Once it
+    /// has returned a boundary, the splitter is spent.
+    pub fn first_boundary(&mut self, bytes: &[u8]) -> Option<usize> {
+        self.scanner.first_boundary(bytes)
     }
 }
 
@@ -705,8 +721,14 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        assert_eq!(err_with("colour", Some("red")), "line 1: unknown column \"colour\"");
-        assert_eq!(err_with("count", Some("1")), "line 1: unknown column \"count\"");
+        assert_eq!(
+            err_with("colour", Some("red")),
+            "line 1: unknown column \"colour\""
+        );
+        assert_eq!(
+            err_with("count", Some("1")),
+            "line 1: unknown column \"count\""
+        );
         assert_eq!(
             err_with("user_email", None),
             "line 1: the header has no column for required field(s) \"user_email\""
@@ -762,7 +784,10 @@ mod tests {
     fn header_problems() {
         let h = header_line();
         assert_eq!(
-            read_all(&format!("{h},user_id\n")).err().unwrap().to_string(),
+            read_all(&format!("{h},user_id\n"))
+                .err()
+                .unwrap()
+                .to_string(),
             "line 1: field \"user_id\": column appears more than once"
         );
         assert_eq!(
@@ -780,19 +805,73 @@ mod tests {
         let records = read_all(&text).unwrap();
         assert_eq!(
             records[0].1.clone().unwrap_err().to_string(),
-            "has 2 cell(s), the header has 25 column(s)"
+            "wrong number of cells (2; the header has 25)"
         );
         let header = Header::parse_row(h.as_bytes()).unwrap();
         let mut line = event_to_csv_line(&example()).into_bytes();
         let at = line.windows(5).position(|w| w == b"Maria").unwrap();
         line[at] = 0xff;
         let mut out = Vec::new();
-        parse_chunk(&header, &line, 7, &mut out);
+        parse_chunk(&header, &line, 7, |l, r| out.push((l, r)));
         assert_eq!(out[0].0, 7);
         assert_eq!(
             out[0].1.clone().unwrap_err().to_string(),
             "field \"user_name\": is not valid UTF-8"
         );
+    }
+
+    /// Reads at most 7 bytes at a time.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(7).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn reader_gives_the_same_records_however_the_text_arrives() {
+        let events: Vec<Event> = crate::generate::Generator::new(Default::default())
+            .take(300)
+            .enumerate()
+            .map(|(i, mut e)| {
+                if i % 7 == 0 {
+                    e.event_name = format!("Viewed \"RFI\" {i},\nthen more");
+                }
+                e
+            })
+            .collect();
+        let mut text = header_line() + "\r\n";
+        for (i, e) in events.iter().enumerate() {
+            text.push_str(&event_to_csv_line(e));
+            text.push_str(if i % 2 == 0 { "\n" } else { "\r\n" });
+            if i % 50 == 0 {
+                text.push('\n');
+            }
+        }
+        let whole: Vec<Parsed> = Reader::new(text.as_bytes())
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let trickled: Vec<Parsed> = Reader::new(Trickle(text.as_bytes()))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(whole, trickled);
+        let got: Vec<Event> = whole.iter().map(|(_, e)| e.clone().unwrap()).collect();
+        assert_eq!(got, events);
+        // Lines: the header, then each record's own lines plus blank lines.
+        let mut line = 2;
+        for (i, (l, e)) in whole.iter().enumerate() {
+            assert_eq!(*l, line, "record {i}");
+            line += 1 + e.as_ref().unwrap().event_name.matches('\n').count() as u64;
+            if i % 50 == 0 {
+                line += 1;
+            }
+        }
     }
 
     /// Records of a whole text, with their lines, as the csv crate reads it.

@@ -72,6 +72,13 @@ pub fn segment_path(root: &Path, day: Day, id: u64) -> PathBuf {
 
 /// Makes a directory's entries (creations, renames, removals) durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
+    // The parent of a relative one-component path ("data") is the empty
+    // path: the current directory.
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     let f = File::open(dir).map_err(|e| Error::io(dir, e))?;
     f.sync_all().map_err(|e| Error::Fsync {
         path: dir.to_path_buf(),

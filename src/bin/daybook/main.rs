@@ -41,7 +41,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate realistic synthetic activity as JSON Lines.
+    /// Generate realistic synthetic activity as JSON Lines or CSV.
     Generate {
         #[arg(long, default_value_t = 31)]
         days: u32,
@@ -58,13 +58,25 @@ enum Command {
         /// Output file, or - for standard output.
         #[arg(long, default_value = "-")]
         out: String,
+        /// Output format: JSON Lines, or CSV with a header row.
+        #[arg(long, value_enum, default_value_t = import::Format::Jsonl)]
+        format: import::Format,
     },
-    /// Import JSON Lines files (- for standard input).
+    /// Import JSON Lines or CSV files (- for standard input); .gz files are
+    /// decompressed.
     Import {
+        /// Files to import, in order; - reads standard input.
         files: Vec<String>,
-        /// Stop at the first bad record.
+        /// Stop at the first bad record (exit 1); what came before is stored.
         #[arg(long)]
         strict: bool,
+        /// The format of every file [default: by extension: .csv and .csv.gz
+        /// are CSV; .jsonl, .ndjson, .json, anything else and - are JSON Lines].
+        #[arg(long, value_enum)]
+        format: Option<import::Format>,
+        /// Parser threads [default: one per core].
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+        threads: Option<u16>,
     },
     /// Answer a report: a JSON query document (--json) or flags.
     Query(query::QueryArgs),
@@ -142,6 +154,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             late_fraction,
             dup_fraction,
             out,
+            format,
         } => {
             let now_ms = clock(&cli.now)?.now_ms();
             let cfg = GenConfig {
@@ -153,23 +166,50 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 dup_fraction: *dup_fraction,
                 now_ms,
             };
-            import::write_jsonl(Generator::new(cfg), out)?;
+            import::write_events(Generator::new(cfg), out, *format)?;
         }
-        Command::Import { files, strict } => {
+        Command::Import {
+            files,
+            strict,
+            format,
+            threads,
+        } => {
             if files.is_empty() {
                 return Err(usage(
                     "import: name at least one file (or - for standard input)",
                 ));
             }
             let engine = open(&cli)?;
-            let summary = import::import_files(&engine, files, *strict)?;
-            engine.flush()?;
-            summary.print();
-            if *strict && summary.rejected > 0 {
-                return Err(Failure {
-                    message: "import stopped at the first bad record (--strict)".into(),
-                    code: 1,
-                });
+            import::catch_interrupt()?;
+            let opts = import::ImportOptions {
+                format: *format,
+                strict: *strict,
+                threads: threads.map_or_else(import::default_threads, usize::from),
+            };
+            let mut summary = import::import(&engine, files, &opts);
+            // Seal what was stored, also after a stop or a failure.
+            let flushed = engine.flush();
+            if summary.failure.is_none() || summary.lines > 0 {
+                summary.print();
+            }
+            flushed?;
+            if let Some(f) = summary.failure.take() {
+                return Err(f);
+            }
+            match summary.stop {
+                Some(import::Stop::Strict) => {
+                    return Err(Failure {
+                        message: "import stopped at the first bad record (--strict)".into(),
+                        code: 1,
+                    });
+                }
+                Some(import::Stop::Interrupted) => {
+                    return Err(Failure {
+                        message: "import interrupted".into(),
+                        code: 130,
+                    });
+                }
+                None => {}
             }
         }
         Command::Query(args) => query::run(&open(&cli)?, args, false)?,
@@ -208,12 +248,32 @@ fn run(cli: Cli) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A usage error from the argument parser in one line: its first paragraph,
+/// plus a "similar argument" tip (the usage that follows is for `--help`).
+fn one_line(text: &str) -> String {
+    let mut paragraphs = text.trim().split("\n\n");
+    let first = paragraphs.next().unwrap_or_default();
+    let mut line = first.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+    if let Some(rest) = line.strip_prefix("error: ") {
+        line = rest.to_string();
+    }
+    for tip in paragraphs.filter_map(|p| p.trim().strip_prefix("tip: a similar")) {
+        line.push_str(&format!("; a similar{tip}"));
+    }
+    line
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(e) if !e.use_stderr() => {
+            // --help, --version.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("daybook: {} (see --help)", one_line(&e.to_string()));
+            return ExitCode::from(2);
         }
     };
     match run(cli) {
