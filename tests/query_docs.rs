@@ -137,7 +137,11 @@ fn the_first_example_answers_as_documented() {
             other => panic!("count column holds {other:?}"),
         })
         .sum();
-    assert_eq!(Some(total), r.matched_events, "fewer than 50 groups: all shown");
+    assert_eq!(
+        Some(total),
+        r.matched_events,
+        "fewer than 50 groups: all shown"
+    );
     for row in &r.rows {
         let t = row[1].to_string();
         assert!(t == "Delete" || t == "Export", "event type {t}");
@@ -231,7 +235,11 @@ fn the_rust_example_runs() {
     let with_types = q
         .clone()
         .filter("event_type", Op::In, vec!["Delete", "Export"]);
-    let n = engine.query(&with_types).expect("query").matched_events.unwrap_or(0);
+    let n = engine
+        .query(&with_types)
+        .expect("query")
+        .matched_events
+        .unwrap_or(0);
     assert!(n > 0 && Some(n) < result.matched_events);
     let no_project = Query::count()
         .last_days(7)
