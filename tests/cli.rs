@@ -734,3 +734,31 @@ fn a_relative_data_directory_works() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(dir.path().join("store").is_dir());
 }
+
+/// Regression: printing to a closed pipe (`daybook demo | head`) must end
+/// the command quietly, not panic in println!.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = daybook(
+        &dir.path().join("d"),
+        &["demo", "--days", "3", "--events-per-day", "500"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn daybook");
+    let mut first = [0u8; 64];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .unwrap();
+    // The read end is dropped here: the next writes hit a closed pipe.
+    let out = child.wait_with_output().expect("wait");
+    let err = text(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(out.status.code(), Some(101), "{err}");
+}

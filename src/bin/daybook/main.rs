@@ -264,6 +264,15 @@ fn one_line(text: &str) -> String {
 }
 
 fn main() -> ExitCode {
+    // Rust starts programs with SIGPIPE ignored, so printing to a closed
+    // pipe (`daybook query ... | head`) makes println! panic. A command-line
+    // tool should end quietly there, as cat and grep do.
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread is spawned;
+    // SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
