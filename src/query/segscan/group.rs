@@ -27,6 +27,21 @@ enum GroupCol<'a> {
     Block(BlockCursor<'a>, HashMap<Scalar, u32>, Vec<Scalar>),
 }
 
+impl<'a> GroupCol<'a> {
+    /// How the merge turns this column's source-local keys into values.
+    fn into_key_src(self) -> KeySrc<'a> {
+        match self {
+            GroupCol::Dict(d) => KeySrc::Dict(d),
+            GroupCol::Mapped { parent, child } => KeySrc::Mapped {
+                len: parent.count() as usize + 1,
+                child,
+            },
+            GroupCol::Const(s) => KeySrc::Const(s),
+            GroupCol::Ts(_, v) | GroupCol::Block(_, _, v) => KeySrc::Owned(v),
+        }
+    }
+}
+
 pub(super) fn count_groups<'a>(
     seg: &'a SegmentReader,
     q: &Bound,
@@ -102,10 +117,7 @@ pub(super) fn count_groups<'a>(
             matched,
             "count",
         );
-        let srcs = cols.into_iter().map(|c| match c {
-            GroupCol::Dict(d) => KeySrc::Dict(d),
-            _ => KeySrc::Owned(Vec::new()),
-        });
+        let srcs = cols.into_iter().map(GroupCol::into_key_src);
         return Ok((
             Out::Counts {
                 srcs: srcs.collect(),
@@ -131,18 +143,7 @@ pub(super) fn count_groups<'a>(
     };
     if let Some(counts) = count_codes(&cols, cand) {
         let matched = counts.iter().map(|(_, c)| c).sum();
-        let srcs = cols
-            .into_iter()
-            .map(|c| match c {
-                GroupCol::Dict(d) => KeySrc::Dict(d),
-                GroupCol::Mapped { parent, child } => KeySrc::Mapped {
-                    len: parent.count() as usize + 1,
-                    child,
-                },
-                GroupCol::Const(s) => KeySrc::Const(s),
-                GroupCol::Ts(_, v) | GroupCol::Block(_, _, v) => KeySrc::Owned(v),
-            })
-            .collect();
+        let srcs = cols.into_iter().map(GroupCol::into_key_src).collect();
         return Ok((Out::Counts { srcs, counts }, matched));
     }
     let sizes: Vec<Option<usize>> = cols
@@ -185,18 +186,7 @@ pub(super) fn count_groups<'a>(
         grouper.add(&key, 1);
         Ok(())
     })?;
-    let srcs = cols
-        .into_iter()
-        .map(|c| match c {
-            GroupCol::Dict(d) => KeySrc::Dict(d),
-            GroupCol::Mapped { parent, child } => KeySrc::Mapped {
-                len: parent.count() as usize + 1,
-                child,
-            },
-            GroupCol::Const(s) => KeySrc::Const(s),
-            GroupCol::Ts(_, v) | GroupCol::Block(_, _, v) => KeySrc::Owned(v),
-        })
-        .collect();
+    let srcs = cols.into_iter().map(GroupCol::into_key_src).collect();
     Ok((
         Out::Counts {
             srcs,
