@@ -240,16 +240,8 @@ fn from_cells(v: &[Option<&str>; Field::ALL.len()]) -> Result<Event, FieldError>
         }
     }
     let type_text = required(F::EventType, get(F::EventType))?;
-    let event_type = EventType::parse(type_text).ok_or_else(|| {
-        let all: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
-        FieldError::new(
-            F::EventType,
-            format!(
-                "unknown event type {type_text:?} (expected one of {})",
-                all.join(", ")
-            ),
-        )
-    })?;
+    let event_type = EventType::parse(type_text)
+        .ok_or_else(|| FieldError::new(F::EventType, EventType::unknown_message(type_text)))?;
     let event = Event {
         event_id: required(F::EventId, text(F::EventId))?,
         event_timestamp_ms,

@@ -52,6 +52,16 @@ impl EventType {
         self as u8
     }
 
+    /// The message for a name that is not one of the 24 types (JSON, CSV
+    /// and query operands say it the same way).
+    pub fn unknown_message(name: &str) -> String {
+        let all: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+        format!(
+            "unknown event type {name:?} (expected one of {})",
+            all.join(", ")
+        )
+    }
+
     /// The type with this ordinal.
     pub fn from_ordinal(n: u64) -> Option<EventType> {
         usize::try_from(n)

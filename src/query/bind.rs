@@ -226,14 +226,7 @@ fn operand(part: &str, field: Field, op: Op, j: &serde_json::Value) -> Result<Sc
             J::String(s) => {
                 let exact = matches!(op, Op::Eq | Op::Ne | Op::In | Op::NotIn);
                 if exact && EventType::parse(s).is_none() {
-                    let all: Vec<_> = EventType::ALL.iter().map(|t| t.as_str()).collect();
-                    return Err(bad(
-                        part,
-                        format!(
-                            "unknown event type {s:?} (expected one of {})",
-                            all.join(", ")
-                        ),
-                    ));
+                    return Err(bad(part, EventType::unknown_message(s)));
                 }
                 Ok(Scalar::Str(s.clone()))
             }
