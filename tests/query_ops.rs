@@ -11,8 +11,8 @@ mod common;
 #[path = "common/query_fixture.rs"]
 mod fixture;
 
+use daybook::EventType;
 use daybook::query::{Direction, Op, Query, Scalar};
-use daybook::{Engine, EventType};
 use fixture::*;
 use serde_json::json;
 
@@ -331,13 +331,7 @@ fn last_days_and_no_window() {
 
 #[test]
 fn retention_moves_with_the_clock() {
-    let (first, second) = events();
-    let dir = tempfile::tempdir().unwrap();
-    let c = clock();
-    let engine = Engine::open(dir.path(), opts(&c)).unwrap();
-    engine.append(first).unwrap();
-    engine.flush().unwrap();
-    engine.append(second).unwrap();
+    let (_dir, c, engine) = mixed_engine();
     let count = |q: &Query| engine.query(q).unwrap().rows;
     assert_eq!(count(&Query::count()), vec![vec![Scalar::Int(7)]]);
     // One day later f's day (2026-10-28) is out of retention.

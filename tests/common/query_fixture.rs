@@ -128,6 +128,19 @@ pub struct Db {
     engines: Vec<(&'static str, Engine)>,
 }
 
+/// The seven events in one engine of its own: the first batch sealed, the
+/// second buffered. Keep the directory and clock alive with the engine.
+pub fn mixed_engine() -> (tempfile::TempDir, daybook::ManualClock, Engine) {
+    let (first, second) = events();
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    let engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    engine.append(first).unwrap();
+    engine.flush().unwrap();
+    engine.append(second).unwrap();
+    (dir, c, engine)
+}
+
 pub fn opts(c: &daybook::ManualClock) -> Options {
     Options {
         clock: Arc::new(c.clone()),
