@@ -8,7 +8,6 @@
 //! or the day has ended.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +28,7 @@ use crate::report::{AppendReport, Counters, DayStats, RejectReason, Rejection, S
 use crate::seal::{self, DayJob, InFlight, SealDone, SealJob};
 use crate::segment::SectionKind;
 use crate::state::{DayState, Snapshot, State};
+use crate::storage::{LockGuard, Storage};
 use crate::time::Day;
 
 /// The storage engine. `Send + Sync`: share it between threads by reference
@@ -43,7 +43,7 @@ pub(crate) struct Inner {
     pub(crate) opts: Options,
     pub(crate) state: RwLock<Arc<State>>,
     pub(crate) writer: Mutex<Writer>,
-    _lock: File,
+    _lock: LockGuard,
 }
 
 pub(crate) struct Writer {
@@ -82,22 +82,16 @@ impl Engine {
             ));
         }
         let root = dir.as_ref().to_path_buf();
-        files::create_dir_durable(&root)?;
-        files::create_dir_durable(&root.join(LOG_DIR))?;
-        files::create_dir_durable(&root.join(DAYS_DIR))?;
+        let storage = &*opts.storage;
+        files::create_dir_durable(storage, &root)?;
+        files::create_dir_durable(storage, &root.join(LOG_DIR))?;
+        files::create_dir_durable(storage, &root.join(DAYS_DIR))?;
         let lock_path = root.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| Error::io(&lock_path, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked(root)),
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
-        }
+        let lock = match storage.lock(&lock_path) {
+            Ok(Some(guard)) => guard,
+            Ok(None) => return Err(Error::Locked(root)),
+            Err(e) => return Err(Error::io(&lock_path, e)),
+        };
         let inner = crate::recovery::recover(root, opts, lock)?;
         let inner = Arc::new(inner);
         let syncer = match inner.opts.durability {
@@ -312,12 +306,16 @@ fn spawn_syncer(inner: &Arc<Inner>, interval_ms: u64) -> (Arc<AtomicBool>, JoinH
 }
 
 impl Inner {
+    pub(crate) fn storage(&self) -> &dyn Storage {
+        &*self.opts.storage
+    }
+
     pub(crate) fn new(
         root: PathBuf,
         opts: Options,
         state: State,
         writer: Writer,
-        lock: File,
+        lock: LockGuard,
     ) -> Inner {
         Inner {
             root,
@@ -621,7 +619,7 @@ impl Inner {
         // still map them keep reading.
         let mut dirs: Vec<PathBuf> = Vec::new();
         for p in &unlink {
-            files::remove_file(p)?;
+            files::remove_file(self.storage(), p)?;
             if let Some(d) = p.parent()
                 && !dirs.iter().any(|x| x == d)
             {
@@ -629,7 +627,7 @@ impl Inner {
             }
         }
         for d in dirs {
-            files::sync_dir(&d)?;
+            files::sync_dir(self.storage(), &d)?;
         }
         self.delete_logs(&job.old_logs)
     }
@@ -659,14 +657,18 @@ impl Inner {
             return Ok(());
         };
         let job = Arc::new(job);
-        match seal::spawn(self.root.clone(), Arc::clone(&job)) {
+        match seal::spawn(
+            Arc::clone(&self.opts.storage),
+            self.root.clone(),
+            Arc::clone(&job),
+        ) {
             Ok(f) => {
                 w.in_flight = Some(f);
                 Ok(())
             }
             // No thread to be had: seal here instead.
             Err(_) => {
-                let result = seal::run(&self.root, &job);
+                let result = seal::run(self.storage(), &self.root, &job);
                 self.complete(w, &job, result)
             }
         }
@@ -676,7 +678,7 @@ impl Inner {
     pub(crate) fn seal_now(&self, w: &mut Writer) -> Result<()> {
         self.finish_seal(w, true)?;
         if let Some(job) = self.freeze(w)? {
-            let result = seal::run(&self.root, &job);
+            let result = seal::run(self.storage(), &self.root, &job);
             self.complete(w, &job, result)?;
         }
         Ok(())
@@ -685,7 +687,7 @@ impl Inner {
     /// Starts a new log file; returns the sequence numbers of the older ones
     /// (to delete once their events are sealed).
     fn start_new_log(&self, w: &mut Writer) -> Result<Vec<u64>> {
-        let next = LogWriter::create(&self.root, w.log.seq() + 1, self.opts.fault.clone())?;
+        let next = LogWriter::create(self.storage(), &self.root, w.log.seq() + 1)?;
         let old = std::mem::replace(&mut w.log, next);
         if w.dirty {
             // Interval durability: the old log's tail must be durable before
@@ -700,9 +702,9 @@ impl Inner {
 
     pub(crate) fn delete_logs(&self, seqs: &[u64]) -> Result<()> {
         for &seq in seqs {
-            files::remove_file(&files::log_path(&self.root, seq))?;
+            files::remove_file(self.storage(), &files::log_path(&self.root, seq))?;
         }
-        files::sync_dir(&self.root.join(LOG_DIR))
+        files::sync_dir(self.storage(), &self.root.join(LOG_DIR))
     }
 
     /// Merges all segments of `day` into one. Returns whether it did.
@@ -718,7 +720,7 @@ impl Inner {
         let inputs = d.segments.clone();
         let id = w.next_segment_id;
         w.next_segment_id += 1;
-        let merged = seal::merge_segments(&self.root, day, &inputs, id)?;
+        let merged = seal::merge_segments(self.storage(), &self.root, day, &inputs, id)?;
         let mut next = State::clone(&self.snapshot_state());
         let ds = Arc::make_mut(next.days.entry(day).or_default());
         ds.segments
@@ -729,9 +731,9 @@ impl Inner {
         // The merged segment is durable and names its inputs, so a crash
         // before these unlinks is repaired on open.
         for seg in &inputs {
-            files::remove_file(seg.path())?;
+            files::remove_file(self.storage(), seg.path())?;
         }
-        files::sync_dir(&files::day_dir(&self.root, day))?;
+        files::sync_dir(self.storage(), &files::day_dir(&self.root, day))?;
         w.counters.compactions += 1;
         w.counters.compact_ms += started.elapsed().as_millis() as u64;
         Ok(true)
@@ -769,14 +771,14 @@ impl Inner {
             self.publish(next);
         }
         let mut dropped = 0;
-        for (name, path) in files::list_dir(&self.root.join(DAYS_DIR))? {
-            if Day::parse(&name).is_some_and(|d| d < horizon) {
-                remove_day_dir(&path)?;
+        for e in files::list_dir(self.storage(), &self.root.join(DAYS_DIR))? {
+            if e.is_dir && Day::parse(&e.name).is_some_and(|d| d < horizon) {
+                remove_day_dir(self.storage(), &e.path)?;
                 dropped += 1;
             }
         }
         if dropped > 0 {
-            files::sync_dir(&self.root.join(DAYS_DIR))?;
+            files::sync_dir(self.storage(), &self.root.join(DAYS_DIR))?;
         }
         w.counters.days_dropped += dropped as u64;
         Ok(dropped)
@@ -814,17 +816,17 @@ fn compaction_inputs(
 
 /// Unlinks our files in a day directory and removes it if nothing foreign
 /// is left in it.
-pub(crate) fn remove_day_dir(dir: &Path) -> Result<()> {
-    for (name, path) in files::list_dir(dir)? {
+pub(crate) fn remove_day_dir(storage: &dyn Storage, dir: &Path) -> Result<()> {
+    for e in files::list_dir(storage, dir)? {
         if matches!(
-            FileKind::of_name(&name),
+            FileKind::of_name(&e.name),
             Some(FileKind::Segment { .. } | FileKind::Temp)
         ) {
-            files::remove_file(&path)?;
+            files::remove_file(storage, &e.path)?;
         }
     }
     // A directory still holding foreign files stays; that is fine.
-    let _ = std::fs::remove_dir(dir);
+    let _ = storage.remove_dir(dir);
     Ok(())
 }
 

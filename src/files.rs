@@ -10,11 +10,10 @@
 //!
 //! Anything else in the directory is foreign and ignored.
 
-use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::storage::Storage;
 use crate::time::Day;
 
 /// Every kind of file the engine writes.
@@ -70,8 +69,16 @@ pub fn segment_path(root: &Path, day: Day, id: u64) -> PathBuf {
     day_dir(root, day).join(format!("{id:020}.seg"))
 }
 
+/// An entry of [`list_dir`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    pub path: PathBuf,
+    pub is_dir: bool,
+}
+
 /// Makes a directory's entries (creations, renames, removals) durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
+pub fn sync_dir(storage: &dyn Storage, dir: &Path) -> Result<()> {
     // The parent of a relative one-component path ("data") is the empty
     // path: the current directory.
     let dir = if dir.as_os_str().is_empty() {
@@ -79,34 +86,35 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     } else {
         dir
     };
-    let f = File::open(dir).map_err(|e| Error::io(dir, e))?;
-    f.sync_all().map_err(|e| Error::Fsync {
+    storage.sync_dir(dir).map_err(|e| Error::Fsync {
         path: dir.to_path_buf(),
         source: e,
     })
 }
 
 /// Creates `dir` (and parents) and makes its entry durable.
-pub fn create_dir_durable(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
+pub fn create_dir_durable(storage: &dyn Storage, dir: &Path) -> Result<()> {
+    if storage.read_dir(dir).is_ok() {
         return Ok(());
     }
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    storage.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     if let Some(parent) = dir.parent() {
-        sync_dir(parent)?;
+        sync_dir(storage, parent)?;
     }
     Ok(())
 }
 
 /// Writes `bytes` to `path` crash-safely: a temporary file, fsync, rename,
 /// fsync of the directory. A reader sees the old state or the whole file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_atomic(storage: &dyn Storage, path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    if let Err(e) = f.write_all(bytes) {
+    let f = storage
+        .create(&tmp, false)
+        .map_err(|e| Error::io(&tmp, e))?;
+    if let Err(e) = f.write_all_at(bytes, 0) {
         drop(f);
         // Best effort: a failed write (disk full) leaves no stray file.
-        let _ = fs::remove_file(&tmp);
+        let _ = storage.remove_file(&tmp);
         return Err(Error::io(&tmp, e));
     }
     f.sync_all().map_err(|e| Error::Fsync {
@@ -114,37 +122,38 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         source: e,
     })?;
     drop(f);
-    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    storage.rename(&tmp, path).map_err(|e| Error::io(path, e))?;
     if let Some(dir) = path.parent() {
-        sync_dir(dir)?;
+        sync_dir(storage, dir)?;
     }
     Ok(())
 }
 
-/// Lists the entries of `dir` as (name, path), skipping names that are not
+/// Lists the entries of `dir`, sorted by name, skipping names that are not
 /// UTF-8 (foreign files). A missing directory is empty.
-pub fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let rd = match fs::read_dir(dir) {
-        Ok(rd) => rd,
+pub fn list_dir(storage: &dyn Storage, dir: &Path) -> Result<Vec<Listed>> {
+    let entries = match storage.read_dir(dir) {
+        Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io(dir, e)),
     };
-    let mut out = Vec::new();
-    for entry in rd {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        if let Ok(name) = entry.file_name().into_string() {
-            out.push((name, entry.path()));
-        }
-    }
-    out.sort();
+    let mut out: Vec<Listed> = entries
+        .into_iter()
+        .map(|e| Listed {
+            path: dir.join(&e.name),
+            name: e.name,
+            is_dir: e.is_dir,
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
 /// Removes a file; a file that is already gone is fine. Files that readers
 /// may have mapped are only ever unlinked, never truncated: a mapping keeps
 /// the unlinked bytes alive until it is dropped.
-pub fn remove_file(path: &Path) -> Result<()> {
-    match fs::remove_file(path) {
+pub fn remove_file(storage: &dyn Storage, path: &Path) -> Result<()> {
+    match storage.remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io(path, e)),

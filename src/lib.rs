@@ -12,8 +12,6 @@ pub mod csv_event;
 mod engine;
 pub mod error;
 pub mod event;
-#[doc(hidden)]
-pub mod fault;
 pub mod files;
 pub mod generate;
 mod idset;
@@ -26,6 +24,7 @@ mod report;
 mod seal;
 pub mod segment;
 mod state;
+pub mod storage;
 pub mod time;
 
 pub use engine::Engine;

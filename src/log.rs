@@ -6,15 +6,13 @@
 //! by a crash, after the last sync) is truncated, while damage followed by
 //! valid records is corruption and is reported, never cut off.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::codec::{Reader, decode_event, encode_event};
 use crate::error::{Error, Result};
 use crate::event::Event;
+use crate::storage::{Storage, WriteFile};
 
 pub const LOG_MAGIC: [u8; 8] = *b"DAYBKLOG";
 pub const LOG_VERSION: u32 = 1;
@@ -52,42 +50,34 @@ fn frame_in_place(record: &mut [u8]) {
 /// Appends records to one log file.
 pub struct LogWriter {
     path: PathBuf,
-    file: Arc<File>,
+    file: Arc<dyn WriteFile>,
     seq: u64,
     len: u64,
     buf: Vec<u8>,
-    fault: Option<Arc<crate::fault::FaultInjector>>,
 }
 
 impl LogWriter {
     /// Creates a new, empty log file (header synced, directory entry synced).
-    pub fn create(
-        root: &Path,
-        seq: u64,
-        fault: Option<Arc<crate::fault::FaultInjector>>,
-    ) -> Result<LogWriter> {
+    pub fn create(storage: &dyn Storage, root: &Path, seq: u64) -> Result<LogWriter> {
         let path = crate::files::log_path(root, seq);
-        let mut file = OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .open(&path)
+        let file = storage
+            .create(&path, true)
             .map_err(|e| Error::io(&path, e))?;
-        file.write_all(&header_bytes(seq))
+        file.write_all_at(&header_bytes(seq), 0)
             .map_err(|e| Error::io(&path, e))?;
         file.sync_all().map_err(|e| Error::Fsync {
             path: path.clone(),
             source: e,
         })?;
         if let Some(dir) = path.parent() {
-            crate::files::sync_dir(dir)?;
+            crate::files::sync_dir(storage, dir)?;
         }
         Ok(LogWriter {
             path,
-            file: Arc::new(file),
+            file,
             seq,
             len: LOG_HEADER_LEN as u64,
             buf: Vec::new(),
-            fault,
         })
     }
 
@@ -105,7 +95,7 @@ impl LogWriter {
     }
 
     /// A handle for syncing from another thread.
-    pub fn file(&self) -> Arc<File> {
+    pub fn file(&self) -> Arc<dyn WriteFile> {
         Arc::clone(&self.file)
     }
 
@@ -151,12 +141,6 @@ impl LogWriter {
 
     /// Makes everything written so far durable.
     pub fn sync(&self) -> Result<()> {
-        if let Some(f) = &self.fault {
-            f.before_fsync().map_err(|e| Error::Fsync {
-                path: self.path.clone(),
-                source: e,
-            })?;
-        }
         self.file.sync_data().map_err(|e| Error::Fsync {
             path: self.path.clone(),
             source: e,
@@ -205,15 +189,12 @@ fn record_at(bytes: &[u8], pos: usize) -> std::result::Result<(usize, usize), &'
 /// Replays the log file at `path`. With `may_truncate`, a torn tail is cut
 /// off the file (this is the newest log, whose tail may not have been
 /// synced); otherwise any damage is corruption.
-pub fn replay(path: &Path, may_truncate: bool) -> Result<Replay> {
-    let mut bytes = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| Error::io(path, e))?;
+pub fn replay(storage: &dyn Storage, path: &Path, may_truncate: bool) -> Result<Replay> {
+    let bytes = storage.read(path).map_err(|e| Error::io(path, e))?;
     if bytes.len() < LOG_HEADER_LEN {
         if may_truncate {
             // Crashed while creating the file: nothing in it was acknowledged.
-            crate::files::remove_file(path)?;
+            crate::files::remove_file(storage, path)?;
             return Ok(Replay {
                 batches: Vec::new(),
                 truncated_bytes: bytes.len() as u64,
@@ -271,10 +252,7 @@ pub fn replay(path: &Path, may_truncate: bool) -> Result<Replay> {
                 if !may_truncate {
                     return Err(corrupted(path, pos, "log record", why));
                 }
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .map_err(|e| Error::io(path, e))?;
+                let f = storage.open_write(path).map_err(|e| Error::io(path, e))?;
                 f.set_len(pos as u64)
                     .and_then(|()| f.sync_all())
                     .map_err(|e| Error::io(path, e))?;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::storage::Storage;
 use crate::time::{Clock, SystemClock};
 
 /// When appended events reach the disk.
@@ -40,9 +41,10 @@ pub struct Options {
     /// duplicate probe per event instead of one per segment); 1.25 bytes per
     /// key. Segments beyond it are probed one by one.
     pub sealed_id_filter_keys: usize,
-    /// Test hook: injected fsync failures. Leave `None`.
-    #[doc(hidden)]
-    pub fault: Option<Arc<crate::fault::FaultInjector>>,
+    /// Where the files go: the real file system by default. Tests pass a
+    /// [`SimStorage`](crate::storage::SimStorage) to inject I/O failures
+    /// and power loss.
+    pub storage: Arc<dyn Storage>,
 }
 
 impl Default for Options {
@@ -55,7 +57,7 @@ impl Default for Options {
             max_future_ms: crate::time::MS_PER_DAY,
             compact_min_segments: 4,
             sealed_id_filter_keys: 8 << 20,
-            fault: None,
+            storage: crate::storage::os(),
         }
     }
 }

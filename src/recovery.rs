@@ -13,7 +13,6 @@
 //! - Files and directories we do not recognise are left alone.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -29,9 +28,11 @@ use crate::options::Options;
 use crate::report::Counters;
 use crate::segment::SegmentReader;
 use crate::state::{Damage, DayState, State};
+use crate::storage::LockGuard;
 use crate::time::Day;
 
-pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner> {
+pub(crate) fn recover(root: PathBuf, opts: Options, lock: LockGuard) -> Result<Inner> {
+    let storage = &*opts.storage;
     let today = Day::of_ms(opts.clock.now_ms());
     let horizon = today.add_days(1 - opts.retention_days.min(i32::MAX as u32) as i32);
     let mut counters = Counters::default();
@@ -40,24 +41,29 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner>
     let mut superseded: HashSet<u64> = HashSet::new();
     let mut damaged: Vec<(Day, u64, Damage)> = Vec::new();
 
-    for (name, path) in files::list_dir(&root.join(DAYS_DIR))? {
-        let Some(day) = Day::parse(&name) else {
+    for entry in files::list_dir(storage, &root.join(DAYS_DIR))? {
+        let Some(day) = Day::parse(&entry.name) else {
             continue;
         };
-        if !path.is_dir() {
+        if !entry.is_dir {
             continue;
         }
+        let path = entry.path;
         if day < horizon {
-            remove_day_dir(&path)?;
+            remove_day_dir(storage, &path)?;
             counters.days_dropped += 1;
             continue;
         }
-        for (fname, fpath) in files::list_dir(&path)? {
-            match FileKind::of_name(&fname) {
-                Some(FileKind::Temp) => files::remove_file(&fpath)?,
+        for f in files::list_dir(storage, &path)? {
+            let fpath = f.path;
+            if f.is_dir {
+                continue;
+            }
+            match FileKind::of_name(&f.name) {
+                Some(FileKind::Temp) => files::remove_file(storage, &fpath)?,
                 Some(FileKind::Segment { id }) => {
                     max_id = max_id.max(id);
-                    match SegmentReader::open(&fpath) {
+                    match SegmentReader::open_in(storage, &fpath) {
                         Ok(seg) if seg.day() == day && seg.id() == id => {
                             superseded.extend(seg.supersedes().iter().copied());
                             days.entry(day).or_default().segments.push(Arc::new(seg));
@@ -90,7 +96,7 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner>
         let mut keep = Vec::new();
         for seg in d.segments.drain(..) {
             if superseded.contains(&seg.id()) {
-                files::remove_file(seg.path())?;
+                files::remove_file(storage, seg.path())?;
             } else {
                 keep.push(seg);
             }
@@ -100,7 +106,7 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner>
     }
     for (day, id, damage) in damaged {
         if superseded.contains(&id) {
-            files::remove_file(&damage.path)?;
+            files::remove_file(storage, &damage.path)?;
         } else {
             days.entry(day).or_default().damaged.push(damage);
         }
@@ -108,10 +114,10 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner>
 
     // The log.
     let mut logs: Vec<u64> = Vec::new();
-    for (name, path) in files::list_dir(&root.join(LOG_DIR))? {
-        match FileKind::of_name(&name) {
-            Some(FileKind::Log { seq }) => logs.push(seq),
-            Some(FileKind::Temp) => files::remove_file(&path)?,
+    for entry in files::list_dir(storage, &root.join(LOG_DIR))? {
+        match FileKind::of_name(&entry.name) {
+            Some(FileKind::Log { seq }) if !entry.is_dir => logs.push(seq),
+            Some(FileKind::Temp) if !entry.is_dir => files::remove_file(storage, &entry.path)?,
             _ => {}
         }
     }
@@ -124,7 +130,7 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner>
     let mut by_day: BTreeMap<Day, Vec<Event>> = BTreeMap::new();
     for (i, &seq) in logs.iter().enumerate() {
         let path = files::log_path(&root, seq);
-        let r = replay(&path, i + 1 == logs.len())?;
+        let r = replay(storage, &path, i + 1 == logs.len())?;
         counters.torn_tail_bytes += r.truncated_bytes;
         for e in r.batches.into_iter().flatten() {
             let h = xxh3_64(e.event_id.as_bytes());
@@ -149,7 +155,7 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: File) -> Result<Inner>
             .push(Arc::new(evs));
     }
     let next_seq = logs.last().map_or(1, |s| s + 1);
-    let log = LogWriter::create(&root, next_seq, opts.fault.clone())?;
+    let log = LogWriter::create(storage, &root, next_seq)?;
     let writer = Writer {
         log,
         old_logs: logs,

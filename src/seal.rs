@@ -27,6 +27,7 @@ use crate::error::Result;
 use crate::event::Event;
 use crate::files;
 use crate::segment::{SegmentReader, SegmentWriter};
+use crate::storage::Storage;
 use crate::time::Day;
 
 /// One day's share of a seal.
@@ -70,6 +71,7 @@ pub(crate) struct SealDone {
 
 /// Writes one segment of `day` from `events`, crash-safely, and maps it.
 pub(crate) fn write_segment<'a>(
+    storage: &dyn Storage,
     root: &Path,
     day: Day,
     id: u64,
@@ -81,15 +83,16 @@ pub(crate) fn write_segment<'a>(
         let e = e?;
         w.push(e.as_ref())?;
     }
-    files::create_dir_durable(&files::day_dir(root, day))?;
+    files::create_dir_durable(storage, &files::day_dir(root, day))?;
     let path = files::segment_path(root, day, id);
-    w.finish(id, supersedes, &path)?;
-    Ok(Arc::new(SegmentReader::open(&path)?))
+    w.finish_in(storage, id, supersedes, &path)?;
+    Ok(Arc::new(SegmentReader::open_in(storage, &path)?))
 }
 
 /// Merges `inputs` (segments of one day) into one new segment `id`, column
 /// by column (no `Event`s are rebuilt).
 pub(crate) fn merge_segments(
+    storage: &dyn Storage,
     root: &Path,
     day: Day,
     inputs: &[Arc<SegmentReader>],
@@ -99,25 +102,30 @@ pub(crate) fn merge_segments(
     for seg in inputs {
         w.push_segment(seg)?;
     }
-    files::create_dir_durable(&files::day_dir(root, day))?;
+    files::create_dir_durable(storage, &files::day_dir(root, day))?;
     let path = files::segment_path(root, day, id);
-    w.finish(id, inputs.iter().map(|s| s.id()).collect(), &path)?;
-    Ok(Arc::new(SegmentReader::open(&path)?))
+    w.finish_in(storage, id, inputs.iter().map(|s| s.id()).collect(), &path)?;
+    Ok(Arc::new(SegmentReader::open_in(storage, &path)?))
 }
 
 /// Step 2: writes the job's segments. On failure, unlinks whatever it wrote.
-pub(crate) fn run(root: &Path, job: &SealJob) -> Result<SealDone> {
+pub(crate) fn run(storage: &dyn Storage, root: &Path, job: &SealJob) -> Result<SealDone> {
     let mut written: Vec<PathBuf> = Vec::new();
-    let r = run_inner(root, job, &mut written);
+    let r = run_inner(storage, root, job, &mut written);
     if r.is_err() {
         for p in &written {
-            let _ = files::remove_file(p);
+            let _ = files::remove_file(storage, p);
         }
     }
     r
 }
 
-fn run_inner(root: &Path, job: &SealJob, written: &mut Vec<PathBuf>) -> Result<SealDone> {
+fn run_inner(
+    storage: &dyn Storage,
+    root: &Path,
+    job: &SealJob,
+    written: &mut Vec<PathBuf>,
+) -> Result<SealDone> {
     let started = Instant::now();
     let mut done = SealDone {
         days: Vec::new(),
@@ -133,7 +141,7 @@ fn run_inner(root: &Path, job: &SealJob, written: &mut Vec<PathBuf>) -> Result<S
             .flat_map(|c| c.iter())
             .map(|e| Ok(std::borrow::Cow::Borrowed(e)));
         written.push(files::segment_path(root, d.day, d.id));
-        let segment = write_segment(root, d.day, d.id, Vec::new(), events)?;
+        let segment = write_segment(storage, root, d.day, d.id, Vec::new(), events)?;
         done.segments_written += 1;
         let (segment, replaced) = match &d.compact {
             Some((existing, merged_id)) => {
@@ -141,7 +149,7 @@ fn run_inner(root: &Path, job: &SealJob, written: &mut Vec<PathBuf>) -> Result<S
                 let mut inputs = existing.clone();
                 inputs.push(Arc::clone(&segment));
                 written.push(files::segment_path(root, d.day, *merged_id));
-                let merged = merge_segments(root, d.day, &inputs, *merged_id)?;
+                let merged = merge_segments(storage, root, d.day, &inputs, *merged_id)?;
                 done.compactions += 1;
                 done.compact_ms += t.elapsed().as_millis() as u64;
                 (merged, inputs)
@@ -174,10 +182,14 @@ pub(crate) struct InFlight {
 }
 
 /// Starts writing `job` on a background thread.
-pub(crate) fn spawn(root: PathBuf, job: Arc<SealJob>) -> std::io::Result<InFlight> {
+pub(crate) fn spawn(
+    storage: Arc<dyn Storage>,
+    root: PathBuf,
+    job: Arc<SealJob>,
+) -> std::io::Result<InFlight> {
     let j2 = Arc::clone(&job);
     let handle = std::thread::Builder::new()
         .name("daybook-seal".into())
-        .spawn(move || run(&root, &j2))?;
+        .spawn(move || run(&*storage, &root, &j2))?;
     Ok(InFlight { job, handle })
 }

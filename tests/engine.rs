@@ -354,20 +354,21 @@ fn engine_is_send_and_sync() {
 
 #[test]
 fn a_failed_fsync_is_sticky_and_nothing_acknowledged_is_lost() {
-    let dir = tempfile::tempdir().unwrap();
+    use daybook::storage::{FaultOp, SimStorage};
+    let dir = std::path::Path::new("/sim/data");
     let c = clock();
-    let fault = Arc::new(daybook::fault::FaultInjector::default());
+    let sim = SimStorage::new();
     let opts = Options {
-        fault: Some(Arc::clone(&fault)),
+        storage: Arc::new(sim.clone()),
         ..options(&c)
     };
-    let engine = Engine::open(dir.path(), opts).unwrap();
+    let engine = Engine::open(dir, opts.clone()).unwrap();
     let ok: Vec<_> = (0..10)
         .map(|i| event(&format!("ok{i}"), day_ms(0, i), i as u64))
         .collect();
     assert_eq!(engine.append(ok.clone()).unwrap().stored, 10);
     // The next fsync fails once; the engine must not retry and acknowledge.
-    fault.fail_fsync_after(1, false);
+    sim.fail(FaultOp::Sync, 1, false, std::io::ErrorKind::Other);
     let lost: Vec<_> = (0..5)
         .map(|i| event(&format!("maybe{i}"), day_ms(0, i), i as u64))
         .collect();
@@ -386,7 +387,7 @@ fn a_failed_fsync_is_sticky_and_nothing_acknowledged_is_lost() {
     drop(engine);
     // Reopened, everything acknowledged is there, exactly once; the failed
     // batch may or may not be (it was never acknowledged); "later" is not.
-    let engine = Engine::open(dir.path(), options(&c)).unwrap();
+    let engine = Engine::open(dir, opts).unwrap();
     let all: Vec<String> = contents(&engine)
         .into_values()
         .flatten()

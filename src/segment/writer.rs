@@ -366,8 +366,19 @@ impl SegmentWriter {
     /// Writes the segment crash-safely to `path` (temp file, fsync, rename,
     /// directory fsync).
     pub fn finish(self, id: u64, supersedes: Vec<u64>, path: &Path) -> Result<WrittenSegment> {
+        self.finish_in(&crate::storage::OsStorage, id, supersedes, path)
+    }
+
+    /// [`SegmentWriter::finish`] on the given storage.
+    pub fn finish_in(
+        self,
+        storage: &dyn crate::storage::Storage,
+        id: u64,
+        supersedes: Vec<u64>,
+        path: &Path,
+    ) -> Result<WrittenSegment> {
         let bytes = self.encode(id, supersedes)?;
-        crate::files::write_atomic(path, &bytes)?;
+        crate::files::write_atomic(storage, path, &bytes)?;
         Ok(WrittenSegment {
             id,
             day: self.day,

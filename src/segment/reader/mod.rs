@@ -6,11 +6,10 @@
 //! it is read (opening 31 days must not read every byte).
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use memmap2::Mmap;
+use crate::storage::{Mapped, Storage};
 use roaring::RoaringBitmap;
 
 use super::bloom;
@@ -33,7 +32,7 @@ pub use columns::{BlockCursor, DictColumn, IdIndex, RowDecoder};
 /// A sealed segment, mapped.
 pub struct SegmentReader {
     path: PathBuf,
-    map: Mmap,
+    map: Mapped,
     meta: Meta,
     sections: Vec<SectionEntry>,
     checked: Vec<OnceLock<bool>>,
@@ -62,8 +61,23 @@ fn field_name(field: u16) -> String {
 impl SegmentReader {
     /// Maps and checks the structure of the segment at `path`.
     pub fn open(path: &Path) -> Result<SegmentReader> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        SegmentReader::open_in(&crate::storage::OsStorage, path)
+    }
+
+    /// Checks the structure of a segment held in memory; `path` names it in
+    /// errors. For tools and fuzzing.
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<SegmentReader> {
+        SegmentReader::from_mapped(path, Mapped::from_bytes(bytes))
+    }
+
+    /// [`SegmentReader::open`] on the given storage.
+    pub fn open_in(storage: &dyn Storage, path: &Path) -> Result<SegmentReader> {
+        let map = storage.map(path).map_err(|e| Error::io(path, e))?;
+        SegmentReader::from_mapped(path, map)
+    }
+
+    fn from_mapped(path: &Path, map: Mapped) -> Result<SegmentReader> {
+        let len = map.len() as u64;
         let bad = |offset: u64, section: &str, reason: String| {
             Error::corrupted(path, offset, section, reason)
         };
@@ -72,18 +86,6 @@ impl SegmentReader {
                 0,
                 "file",
                 format!("{len} bytes is shorter than a header and footer"),
-            ));
-        }
-        // SAFETY: segment files are immutable once renamed into place; the
-        // engine never writes to or truncates them (it only unlinks), so the
-        // mapped bytes cannot change or shrink under us. The length was
-        // checked above and every access below is bounds-checked.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-        if map.len() as u64 != len {
-            return Err(bad(
-                0,
-                "file",
-                "file changed size while being opened".into(),
             ));
         }
         if map.get(0..8) != Some(&SEGMENT_MAGIC[..]) {
