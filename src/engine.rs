@@ -86,6 +86,12 @@ impl Engine {
         files::create_dir_durable(storage, &root)?;
         files::create_dir_durable(storage, &root.join(LOG_DIR))?;
         files::create_dir_durable(storage, &root.join(DAYS_DIR))?;
+        // The entries of the data directory, of its subdirectories and of
+        // the day directories, even if they exist: an earlier open or seal
+        // may have created them and failed before making them durable.
+        files::sync_dir(storage, root.parent().unwrap_or(Path::new("")))?;
+        files::sync_dir(storage, &root)?;
+        files::sync_dir(storage, &root.join(DAYS_DIR))?;
         let lock_path = root.join(LOCK_FILE);
         let lock = match storage.lock(&lock_path) {
             Ok(Some(guard)) => guard,

@@ -92,14 +92,27 @@ pub fn sync_dir(storage: &dyn Storage, dir: &Path) -> Result<()> {
     })
 }
 
-/// Creates `dir` (and parents) and makes its entry durable.
+/// Creates `dir` (and missing parents) and makes every new entry durable:
+/// each created directory's parent is synced, outermost first, so a power
+/// loss cannot take away a parent while keeping what is below it.
 pub fn create_dir_durable(storage: &dyn Storage, dir: &Path) -> Result<()> {
-    if storage.read_dir(dir).is_ok() {
+    let mut missing = Vec::new();
+    let mut cur = Some(dir);
+    while let Some(d) = cur {
+        if d.as_os_str().is_empty() || storage.read_dir(d).is_ok() {
+            break;
+        }
+        missing.push(d);
+        cur = d.parent();
+    }
+    if missing.is_empty() {
         return Ok(());
     }
     storage.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    if let Some(parent) = dir.parent() {
-        sync_dir(storage, parent)?;
+    for d in missing.iter().rev() {
+        if let Some(parent) = d.parent() {
+            sync_dir(storage, parent)?;
+        }
     }
     Ok(())
 }

@@ -191,35 +191,30 @@ fn record_at(bytes: &[u8], pos: usize) -> std::result::Result<(usize, usize), &'
 /// synced); otherwise any damage is corruption.
 pub fn replay(storage: &dyn Storage, path: &Path, may_truncate: bool) -> Result<Replay> {
     let bytes = storage.read(path).map_err(|e| Error::io(path, e))?;
-    if bytes.len() < LOG_HEADER_LEN {
-        if may_truncate {
-            // Crashed while creating the file: nothing in it was acknowledged.
+    // A header is written and synced before any record: a newest log that
+    // holds no more than a header, cut short or garbled, was being created
+    // when the machine stopped, and nothing in it was acknowledged.
+    let header_fault = match bytes.get(..LOG_HEADER_LEN) {
+        None => Some((0, "file shorter than its header")),
+        Some(h) if h[0..8] != LOG_MAGIC => Some((0, "bad magic")),
+        Some(h)
+            if crc32fast::hash(&h[..28]) != u32::from_le_bytes([h[28], h[29], h[30], h[31]]) =>
+        {
+            Some((28, "header checksum mismatch"))
+        }
+        Some(_) => None,
+    };
+    if let Some((offset, why)) = header_fault {
+        if may_truncate && bytes.len() <= LOG_HEADER_LEN {
             crate::files::remove_file(storage, path)?;
             return Ok(Replay {
                 batches: Vec::new(),
                 truncated_bytes: bytes.len() as u64,
             });
         }
-        return Err(corrupted(
-            path,
-            0,
-            "log header",
-            "file shorter than its header",
-        ));
+        return Err(corrupted(path, offset, "log header", why));
     }
     let header = &bytes[..LOG_HEADER_LEN];
-    if header[0..8] != LOG_MAGIC {
-        return Err(corrupted(path, 0, "log header", "bad magic"));
-    }
-    let stored_crc = u32::from_le_bytes([header[28], header[29], header[30], header[31]]);
-    if crc32fast::hash(&header[..28]) != stored_crc {
-        return Err(corrupted(
-            path,
-            28,
-            "log header",
-            "header checksum mismatch",
-        ));
-    }
     let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
     if version != LOG_VERSION {
         return Err(Error::UnsupportedVersion {

@@ -104,7 +104,15 @@ pub(crate) fn merge_segments(
     }
     files::create_dir_durable(storage, &files::day_dir(root, day))?;
     let path = files::segment_path(root, day, id);
-    w.finish_in(storage, id, inputs.iter().map(|s| s.id()).collect(), &path)?;
+    // Transitively: an input's own inputs may still be on disk if their
+    // unlink failed, and the input itself is about to be unlinked.
+    let mut supersedes: Vec<u64> = inputs
+        .iter()
+        .flat_map(|s| std::iter::once(s.id()).chain(s.supersedes().iter().copied()))
+        .collect();
+    supersedes.sort_unstable();
+    supersedes.dedup();
+    w.finish_in(storage, id, supersedes, &path)?;
     Ok(Arc::new(SegmentReader::open_in(storage, &path)?))
 }
 
