@@ -223,6 +223,25 @@ pub fn replay(storage: &dyn Storage, path: &Path, may_truncate: bool) -> Result<
             supported: LOG_VERSION,
         });
     }
+    // A log copied or renamed into the wrong place names another sequence.
+    let seq = u64::from_le_bytes([
+        header[16], header[17], header[18], header[19], header[20], header[21], header[22],
+        header[23],
+    ]);
+    let named = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(crate::files::FileKind::of_name);
+    if let Some(crate::files::FileKind::Log { seq: name_seq }) = named
+        && name_seq != seq
+    {
+        return Err(corrupted(
+            path,
+            16,
+            "log header",
+            format!("header says log {seq}, the file name says {name_seq}"),
+        ));
+    }
     let mut batches = Vec::new();
     let mut pos = LOG_HEADER_LEN;
     while pos < bytes.len() {

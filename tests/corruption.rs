@@ -219,6 +219,63 @@ fn a_torn_log_tail_is_truncated() {
 }
 
 #[test]
+fn a_log_under_another_name_is_corruption_not_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, bytes) = unsealed_log(dir.path());
+    // The same bytes under the next sequence number: a misplaced file.
+    let name = log.file_name().unwrap().to_str().unwrap();
+    let seq: u64 = name.trim_end_matches(".log").parse().unwrap();
+    let wrong = log.with_file_name(format!("{:020}.log", seq + 1));
+    std::fs::write(&wrong, &bytes).unwrap();
+    let c = clock();
+    match Engine::open(dir.path(), options(&c)) {
+        Err(Error::Corrupted {
+            path,
+            offset,
+            section,
+            reason,
+        }) => {
+            assert_eq!(path, wrong);
+            assert_eq!(offset, 16);
+            assert_eq!(section, "log header");
+            assert_eq!(
+                reason,
+                format!("header says log {seq}, the file name says {}", seq + 1)
+            );
+        }
+        other => panic!("expected corruption, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn a_newest_log_with_only_a_torn_header_is_removed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, bytes) = unsealed_log(dir.path());
+    std::fs::write(&log, &bytes).unwrap();
+    // A newer log whose header was garbled before its first sync.
+    let name = log.file_name().unwrap().to_str().unwrap();
+    let seq: u64 = name.trim_end_matches(".log").parse().unwrap();
+    let newest = log.with_file_name(format!("{:020}.log", seq + 1));
+    let mut header = bytes[..32].to_vec();
+    header[5] ^= 0xff;
+    std::fs::write(&newest, &header).unwrap();
+    let c = clock();
+    let engine = Engine::open(dir.path(), options(&c)).unwrap();
+    assert_eq!(engine.snapshot().event_count(), 30);
+    assert!(!newest.exists());
+    // The same header damage on a log that holds records is corruption.
+    drop(engine);
+    let dir = tempfile::tempdir().unwrap();
+    let (log, mut bytes) = unsealed_log(dir.path());
+    bytes[5] ^= 0xff;
+    std::fs::write(&log, &bytes).unwrap();
+    assert!(matches!(
+        Engine::open(dir.path(), options(&c)),
+        Err(Error::Corrupted { offset: 0, .. })
+    ));
+}
+
+#[test]
 fn damage_below_the_tail_is_reported_with_file_and_offset() {
     let dir = tempfile::tempdir().unwrap();
     let (log, mut bytes) = unsealed_log(dir.path());
