@@ -19,19 +19,30 @@ const TYPES: &str = "Allow, Assign, Close, Create/Update, Delete, Download, Exec
      Include, Link, Move, Notify, Other, Publish, Reject, Remove, Reset, Sign, Submit, Sync, \
      Upload, Validate, View, Withdraw/Void";
 const INT_RANGE: &str = "expected an integer in 0..=9223372036854775807";
-const REQUIRED: [&str; 11] = [
-    "event_id",
-    "event_timestamp",
-    "event_type",
-    "event_name",
-    "tool_name",
-    "company_name",
-    "device_type",
-    "is_api",
-    "user_id",
-    "user_email",
-    "user_name",
-];
+/// The required fields (every one but the derived `event_date`).
+const REQUIRED: &str = "event_id event_timestamp event_type event_name tool_name company_name \
+     device_type is_api user_id user_email user_name";
+
+/// The ids stored in `engine`.
+fn stored_ids(engine: &Engine) -> BTreeSet<String> {
+    contents(engine)
+        .into_values()
+        .flatten()
+        .map(|e| e.event_id)
+        .collect()
+}
+
+fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+/// An append report's rejections as (index, message).
+fn rejections(r: &daybook::AppendReport) -> Vec<(usize, String)> {
+    r.rejected
+        .iter()
+        .map(|x| (x.index, x.reason.to_string()))
+        .collect()
+}
 
 /// The contract's example event (now is 2026-11-27T12:00:00Z, so it is
 /// retained), under another id.
@@ -59,218 +70,39 @@ fn good(id: &str) -> String {
     J::Object(base(id)).to_string()
 }
 
-/// What a JSON line must give: an event (with this event id) or this error.
-enum Want {
-    Ok(&'static str),
-    Err(String),
-}
+/// The accepted outcome in the case tables.
+const OK: &str = "";
+const MISSING: &str = "required field is missing or null";
+const EXPIRED: &str =
+    r#"field "event_timestamp": day 2026-10-27 is older than the retention horizon 2026-10-28"#;
 
-fn err(s: impl Into<String>) -> Want {
-    Want::Err(s.into())
-}
-
-/// One bad line per rule, each under a distinct id so that the good ones
-/// can be told apart.
-fn json_cases() -> Vec<(String, String, Want)> {
-    let mut cases: Vec<(String, String, Want)> = Vec::new();
-    let mut add = |label: &str, line: String, want: Want| cases.push((label.into(), line, want));
-    add("good", good("g-1"), Want::Ok("g-1"));
-    // Field set.
-    add(
-        "unknown key",
-        with("x", "colour", Some(r#""red""#)),
-        err(r#"unknown field "colour""#),
-    );
-    add(
-        "count is not a field",
-        with("x", "count", Some("3")),
-        err(r#"unknown field "count""#),
-    );
-    add(
-        "a key twice",
-        good("x").replacen('{', r#"{"user_id":1,"#, 1),
-        err(r#"field "user_id": appears more than once"#),
-    );
-    for f in REQUIRED {
-        let msg = format!("field \"{f}\": required field is missing or null");
-        add(&format!("{f} missing"), with("x", f, None), err(&msg));
-        add(&format!("{f} null"), with("x", f, Some("null")), err(&msg));
+/// One edit of the example per case: (field, its raw JSON value or `None`
+/// to leave it out, the message after `field "F": `, or `OK`).
+fn field_cases() -> Vec<(&'static str, Option<String>, String)> {
+    let r = |raw: &str| Some(raw.to_string());
+    let rep = |n: usize, c: &str| Some(format!("\"{}\"", c.repeat(n)));
+    let q = |text: &str| Some(format!("\"{text}\""));
+    let int = |got: &str| format!("{INT_RANGE}, got {got}");
+    let long = |n: usize, max: usize| format!("is {n} bytes, at most {max} allowed");
+    let date = |t: &str| format!("expected a date YYYY-MM-DD, got \"{t}\"");
+    let mut v: Vec<(&str, Option<String>, String)> = Vec::new();
+    // Field set: every required field left out, and null.
+    for f in REQUIRED.split_whitespace() {
+        v.push((f, None, MISSING.into()));
+        v.push((f, r("null"), MISSING.into()));
     }
-    let mut o = base("g-2");
-    for (k, v) in o.iter_mut() {
-        if !REQUIRED.contains(&k.as_str()) {
-            *v = J::Null;
-        }
+    // Strings: never empty, required or not.
+    for f in [
+        "event_id",
+        "event_name",
+        "tool_name",
+        "user_email",
+        "project_name",
+        "url",
+    ] {
+        v.push((f, r(r#""""#), "must not be empty".into()));
     }
-    add(
-        "every optional field null",
-        J::Object(o).to_string(),
-        Want::Ok("g-2"),
-    );
-    add(
-        "optional field missing",
-        with("g-3", "url", None),
-        Want::Ok("g-3"),
-    );
-    // Strings.
-    for f in ["event_id", "event_name", "tool_name", "user_email"] {
-        add(
-            &format!("{f} empty"),
-            with("x", f, Some(r#""""#)),
-            err(format!("field \"{f}\": must not be empty")),
-        );
-    }
-    for f in ["project_name", "url", "user_login_email", "user_job_title"] {
-        add(
-            &format!("optional {f} empty"),
-            with("x", f, Some(r#""""#)),
-            err(format!("field \"{f}\": must not be empty")),
-        );
-    }
-    let s = |n: usize, c: &str| format!("\"{}\"", c.repeat(n));
-    add(
-        "1025 bytes",
-        with("x", "user_name", Some(&s(1025, "a"))),
-        err(r#"field "user_name": is 1025 bytes, at most 1024 allowed"#),
-    );
-    add(
-        "1024 bytes",
-        with("g-4", "user_name", Some(&s(1024, "a"))),
-        Want::Ok("g-4"),
-    );
-    add(
-        "513 two-byte characters",
-        with("x", "company_name", Some(&s(513, "é"))),
-        err(r#"field "company_name": is 1026 bytes, at most 1024 allowed"#),
-    );
-    add(
-        "512 escaped two-byte characters",
-        with("g-5", "company_name", Some(&s(512, r"\u00e9"))),
-        Want::Ok("g-5"),
-    );
-    add(
-        "url 8193 bytes",
-        with("x", "url", Some(&s(8193, "u"))),
-        err(r#"field "url": is 8193 bytes, at most 8192 allowed"#),
-    );
-    add(
-        "url 8192 bytes",
-        with("g-6", "url", Some(&s(8192, "u"))),
-        Want::Ok("g-6"),
-    );
-    add(
-        "event_id 129 bytes",
-        with("x", "event_id", Some(&s(129, "i"))),
-        err(r#"field "event_id": is 129 bytes, at most 128 allowed"#),
-    );
-    let id128 = "i".repeat(128).leak();
-    add(
-        "event_id 128 bytes",
-        with(id128, "event_id", Some(&format!("\"{id128}\""))),
-        Want::Ok(id128),
-    );
-    // The bad value first, so that the parser's column is easy to tell.
-    let first = |raw: &str| {
-        let rest = with("x", "user_name", None);
-        format!("{{\"user_name\":{raw},{}", &rest[1..])
-    };
-    add(
-        "unpaired leading surrogate",
-        first(r#""\ud800""#),
-        err("not a JSON object: unexpected end of hex escape at line 1 column 21"),
-    );
-    add(
-        "leading surrogate and a letter",
-        first(r#""a\ud800b""#),
-        err("not a JSON object: unexpected end of hex escape at line 1 column 22"),
-    );
-    add(
-        "lone trailing surrogate",
-        first(r#""\udc00""#),
-        err("not a JSON object: lone leading surrogate in hex escape at line 1 column 20"),
-    );
-    add(
-        "surrogate pair",
-        first(r#""\ud83d\ude00""#).replace(r#""event_id":"x""#, r#""event_id":"g-7""#),
-        Want::Ok("g-7"),
-    );
-    // Types.
-    add(
-        "quoted integer",
-        with("x", "user_id", Some(r#""70211""#)),
-        err(format!("field \"user_id\": {INT_RANGE}, got \"70211\"")),
-    );
-    add(
-        "negative integer",
-        with("x", "user_id", Some("-4")),
-        err(format!("field \"user_id\": {INT_RANGE}, got -4")),
-    );
-    add(
-        "2^63",
-        with("x", "user_id", Some("9223372036854775808")),
-        err(format!(
-            "field \"user_id\": {INT_RANGE}, got 9223372036854775808"
-        )),
-    );
-    add(
-        "u64::MAX",
-        with("x", "object_id", Some("18446744073709551615")),
-        err(format!(
-            "field \"object_id\": {INT_RANGE}, got 18446744073709551615"
-        )),
-    );
-    add(
-        "fraction",
-        with("x", "object_id", Some("1.5")),
-        err(format!("field \"object_id\": {INT_RANGE}, got 1.5")),
-    );
-    add(
-        "2^63-1",
-        with("g-8", "user_id", Some("9223372036854775807")),
-        Want::Ok("g-8"),
-    );
-    add("zero", with("g-9", "object_id", Some("0")), Want::Ok("g-9"));
-    add(
-        "number for a string",
-        with("x", "event_name", Some("5")),
-        err(r#"field "event_name": expected a string, got 5"#),
-    );
-    add(
-        "boolean for a string",
-        with("x", "tool_name", Some("true")),
-        err(r#"field "tool_name": expected a string, got true"#),
-    );
-    add(
-        "array for a string",
-        with("x", "company_name", Some(r#"["a"]"#)),
-        err(r#"field "company_name": expected a string, got an array"#),
-    );
-    add(
-        "object for a string",
-        with("x", "device_type", Some(r#"{"a":1}"#)),
-        err(r#"field "device_type": expected a string, got an object"#),
-    );
-    add(
-        "quoted boolean",
-        with("x", "is_api", Some(r#""true""#)),
-        err(r#"field "is_api": expected true or false, got "true""#),
-    );
-    add(
-        "0 for a boolean",
-        with("x", "is_api", Some("0")),
-        err(r#"field "is_api": expected true or false, got 0"#),
-    );
-    add(
-        "1 for an optional boolean",
-        with("x", "user_is_active", Some("1")),
-        err(r#"field "user_is_active": expected true or false, got 1"#),
-    );
-    add(
-        "False",
-        format!("{{\"is_api\":False,{}", &with("x", "is_api", None)[1..]),
-        err("not a JSON object: expected value at line 1 column 11"),
-    );
-    // Event types.
+    // Event types: exact spelling.
     for t in [
         "Viewed",
         "view",
@@ -279,26 +111,11 @@ fn json_cases() -> Vec<(String, String, Want)> {
         "Withdraw / Void",
         "",
     ] {
-        add(
-            &format!("event type {t:?}"),
-            with("x", "event_type", Some(&format!("\"{t}\""))),
-            err(format!(
-                "field \"event_type\": unknown event type \"{t}\" (expected one of {TYPES})"
-            )),
-        );
+        let msg = format!("unknown event type \"{t}\" (expected one of {TYPES})");
+        v.push(("event_type", q(t), msg));
     }
-    add(
-        "event type Create/Update",
-        with("g-10", "event_type", Some(r#""Create/Update""#)),
-        Want::Ok("g-10"),
-    );
-    // Timestamps.
-    let ts_err = |text: &str, why: &str| {
-        err(format!(
-            "field \"event_timestamp\": not an RFC 3339 timestamp with offset ({why}): \"{text}\""
-        ))
-    };
-    for (text, why) in [
+    // Timestamps: RFC 3339 with an offset.
+    for (t, why) in [
         ("2026-11-26T14:03:22", "premature end of input"),
         ("2026-11-26", "premature end of input"),
         ("", "premature end of input"),
@@ -311,134 +128,168 @@ fn json_cases() -> Vec<(String, String, Want)> {
         ("26/11/2026 14:03", "premature end of input"),
         ("10000-01-01T00:00:00Z", "input contains invalid characters"),
     ] {
-        add(
-            &format!("timestamp {text:?}"),
-            with("x", "event_timestamp", Some(&format!("\"{text}\""))),
-            ts_err(text, why),
-        );
+        let msg = format!("not an RFC 3339 timestamp with offset ({why}): \"{t}\"");
+        v.push(("event_timestamp", q(t), msg));
     }
-    add(
-        "timestamp before 1970",
-        with(
-            "x",
-            "event_timestamp",
-            Some(r#""1969-12-31T23:59:59.999Z""#),
-        ),
-        err(
-            r#"field "event_timestamp": timestamp "1969-12-31T23:59:59.999Z" is outside 1970..=9999"#,
-        ),
-    );
-    add(
-        "timestamp as a number",
-        with("x", "event_timestamp", Some("1795701802123")),
-        err(r#"field "event_timestamp": expected a string, got 1795701802123"#),
-    );
-    add(
-        "sub-millisecond digits and an offset",
-        with(
-            "g-11",
-            "event_timestamp",
-            Some(r#""2026-11-26T15:03:22.123999+01:00""#),
-        ),
-        Want::Ok("g-11"),
-    );
-    // Dates.
-    add(
-        "event_date disagrees",
-        with("x", "event_date", Some(r#""2026-11-25""#)),
-        err(
-            "field \"event_date\": 2026-11-25 disagrees with event_timestamp 2026-11-26T14:03:22.123Z (UTC date 2026-11-26)",
-        ),
-    );
-    let mut o = base("x");
-    o.insert("event_timestamp".into(), "2026-11-25T23:10:00-01:00".into());
-    o.insert("event_date".into(), "2026-11-25".into());
-    add(
-        "event_date is the local date, not the UTC one",
-        J::Object(o.clone()).to_string(),
-        err(
-            "field \"event_date\": 2026-11-25 disagrees with event_timestamp 2026-11-25T23:10:00-01:00 (UTC date 2026-11-26)",
-        ),
-    );
-    o.insert("event_id".into(), "g-12".into());
-    o.insert("event_date".into(), "2026-11-26".into());
-    add(
-        "event_date is the UTC date",
-        J::Object(o).to_string(),
-        Want::Ok("g-12"),
-    );
-    for (f, text) in [
-        ("event_date", "2026-11-26T00:00:00Z"),
-        ("event_date", "2026-2-5"),
-        ("user_last_login_date", "2026-02-30"),
-        ("user_last_login_date", "26/11/2026"),
-    ] {
-        add(
-            &format!("{f} {text:?}"),
-            with("x", f, Some(&format!("\"{text}\""))),
-            err(format!(
-                "field \"{f}\": expected a date YYYY-MM-DD, got \"{text}\""
-            )),
-        );
-    }
-    add(
-        "last login before 1970",
-        with("x", "user_last_login_date", Some(r#""1969-12-31""#)),
-        err(r#"field "user_last_login_date": date outside 1970..=9999"#),
-    );
-    // Not an object at all.
-    for (line, why) in [
+    v.extend([
+        ("url", None, OK.into()),
+        ("project_name", r("null"), OK.into()),
+        // Lengths in UTF-8 bytes, after escapes.
+        ("user_name", rep(1025, "a"), long(1025, 1024)),
+        ("user_name", rep(1024, "a"), OK.into()),
+        ("company_name", rep(513, "é"), long(1026, 1024)),
+        ("company_name", rep(512, r"\u00e9"), OK.into()),
+        ("url", rep(8193, "u"), long(8193, 8192)),
+        ("url", rep(8192, "u"), OK.into()),
+        ("event_id", rep(129, "i"), long(129, 128)),
+        ("event_id", rep(128, "i"), OK.into()),
+        // Integers.
+        ("user_id", q("70211"), int("\"70211\"")),
+        ("user_id", r("-4"), int("-4")),
+        ("user_id", r("9223372036854775808"), int("9223372036854775808")),
+        ("object_id", r("18446744073709551615"), int("18446744073709551615")),
+        ("object_id", r("1.5"), int("1.5")),
+        ("user_id", r("9223372036854775807"), OK.into()),
+        ("object_id", r("0"), OK.into()),
+        // Other types.
+        ("event_name", r("5"), "expected a string, got 5".into()),
+        ("tool_name", r("true"), "expected a string, got true".into()),
+        ("company_name", r(r#"["a"]"#), "expected a string, got an array".into()),
+        ("device_type", r(r#"{"a":1}"#), "expected a string, got an object".into()),
+        ("is_api", q("true"), "expected true or false, got \"true\"".into()),
+        ("is_api", r("0"), "expected true or false, got 0".into()),
+        ("user_is_active", r("1"), "expected true or false, got 1".into()),
+        ("event_type", q("Create/Update"), OK.into()),
+        ("event_timestamp", r("1795701802123"), "expected a string, got 1795701802123".into()),
         (
-            "[1,2]",
-            "invalid type: sequence, expected a JSON object (one event) at line 1 column 0",
+            "event_timestamp",
+            q("1969-12-31T23:59:59.999Z"),
+            "timestamp \"1969-12-31T23:59:59.999Z\" is outside 1970..=9999".into(),
+        ),
+        ("event_timestamp", q("2026-11-26T15:03:22.123999+01:00"), OK.into()),
+        // Dates.
+        (
+            "event_date",
+            q("2026-11-25"),
+            "2026-11-25 disagrees with event_timestamp 2026-11-26T14:03:22.123Z (UTC date 2026-11-26)"
+                .into(),
+        ),
+        ("event_date", q("2026-11-26"), OK.into()),
+        ("event_date", q("2026-11-26T00:00:00Z"), date("2026-11-26T00:00:00Z")),
+        ("event_date", q("2026-2-5"), date("2026-2-5")),
+        ("user_last_login_date", q("2026-02-30"), date("2026-02-30")),
+        ("user_last_login_date", q("26/11/2026"), date("26/11/2026")),
+        ("user_last_login_date", q("1969-12-31"), "date outside 1970..=9999".into()),
+    ]);
+    v
+}
+
+/// Lines that break a rule about the whole record: (label, line, message
+/// or `OK`).
+fn line_cases() -> Vec<(&'static str, String, String)> {
+    // The bad value first, so that the parser's column is easy to tell.
+    let first = |key: &str, raw: &str| format!("{{\"{key}\":{raw},{}", &with("x", key, None)[1..]);
+    let not_obj = |why: &str| format!("not a JSON object: {why}");
+    let trailing = format!("{} x", good("x"));
+    let mut local = base("x");
+    local.insert("event_timestamp".into(), "2026-11-25T23:10:00-01:00".into());
+    local.insert("event_date".into(), "2026-11-25".into());
+    let local_date = J::Object(local.clone()).to_string();
+    local.insert("event_date".into(), "2026-11-26".into());
+    local.insert("event_id".into(), "utc-date".into());
+    let utc_date = J::Object(local).to_string();
+    vec![
+        ("unknown key", with("x", "colour", Some(r#""red""#)), r#"unknown field "colour""#.into()),
+        ("count is not a field", with("x", "count", Some("3")), r#"unknown field "count""#.into()),
+        (
+            "a key twice",
+            first("user_id", "1").replacen(r#""user_id":1,"#, r#""user_id":1,"user_id":2,"#, 1),
+            r#"field "user_id": appears more than once"#.into(),
+        ),
+        ("False", first("is_api", "False"), not_obj("expected value at line 1 column 11")),
+        (
+            "unpaired leading surrogate",
+            first("user_name", r#""\ud800""#),
+            not_obj("unexpected end of hex escape at line 1 column 21"),
+        ),
+        (
+            "leading surrogate and a letter",
+            first("user_name", r#""a\ud800b""#),
+            not_obj("unexpected end of hex escape at line 1 column 22"),
+        ),
+        (
+            "lone trailing surrogate",
+            first("user_name", r#""\udc00""#),
+            not_obj("lone leading surrogate in hex escape at line 1 column 20"),
+        ),
+        ("surrogate pair", first("user_name", r#""\ud83d\ude00""#).replace("\"x\"", "\"pair\""), OK.into()),
+        (
+            "event_date is the local date, not the UTC one",
+            local_date,
+            "field \"event_date\": 2026-11-25 disagrees with event_timestamp 2026-11-25T23:10:00-01:00 (UTC date 2026-11-26)"
+                .into(),
+        ),
+        ("event_date is the UTC date", utc_date, OK.into()),
+        (
+            "an array",
+            "[1,2]".into(),
+            not_obj("invalid type: sequence, expected a JSON object (one event) at line 1 column 0"),
         ),
         (
             "null",
-            "invalid type: null, expected a JSON object (one event) at line 1 column 4",
+            "null".into(),
+            not_obj("invalid type: null, expected a JSON object (one event) at line 1 column 4"),
         ),
         (
-            "\"text\"",
-            "invalid type: string \"text\", expected a JSON object (one event) at line 1 column 6",
+            "a string",
+            "\"text\"".into(),
+            not_obj("invalid type: string \"text\", expected a JSON object (one event) at line 1 column 6"),
         ),
+        ("cut short", "{\"event_id\":".into(), not_obj("EOF while parsing a value at line 1 column 12")),
+        ("empty", String::new(), not_obj("EOF while parsing a value at line 1 column 0")),
         (
-            "{\"event_id\":",
-            "EOF while parsing a value at line 1 column 12",
+            "trailing characters",
+            trailing.clone(),
+            not_obj(&format!("trailing characters at line 1 column {}", trailing.len())),
         ),
-        ("", "EOF while parsing a value at line 1 column 0"),
-    ] {
-        add(
-            &format!("not an object {line:?}"),
-            line.into(),
-            err(format!("not a JSON object: {why}")),
-        );
-    }
-    let trailing = format!("{} x", good("x"));
-    add(
-        "trailing characters",
-        trailing.clone(),
-        err(format!(
-            "not a JSON object: trailing characters at line 1 column {}",
-            trailing.len()
-        )),
-    );
-    add(
-        "empty object",
-        "{}".into(),
-        err(r#"field "event_timestamp": required field is missing or null"#),
-    );
-    cases
+        ("empty object", "{}".into(), format!("field \"event_timestamp\": {MISSING}")),
+    ]
 }
 
-fn parse_all(cases: &[(String, String, Want)]) -> Vec<Event> {
+#[test]
+fn json_every_rule_broken_once_has_its_exact_message() {
+    // Every case as one line of a file, accepted ones under distinct ids.
+    let mut lines: Vec<(String, String, String)> = Vec::new();
+    for (i, (f, raw, msg)) in field_cases().into_iter().enumerate() {
+        let id = if f == "event_id" {
+            "x".to_string()
+        } else {
+            format!("ok-{i}")
+        };
+        let want = if msg == OK {
+            msg
+        } else {
+            format!("field \"{f}\": {msg}")
+        };
+        let shown: String = raw
+            .as_deref()
+            .unwrap_or("(left out)")
+            .chars()
+            .take(40)
+            .collect();
+        lines.push((format!("{f} = {shown}"), with(&id, f, raw.as_deref()), want));
+    }
+    for (label, line, want) in line_cases() {
+        lines.push((label.into(), line, want));
+    }
     let mut fails = Vec::new();
     let mut events = Vec::new();
-    for (label, line, want) in cases {
-        match (parse_event(line), want) {
-            (Ok(e), Want::Ok(id)) if e.event_id == *id => events.push(e),
-            (Err(e), Want::Err(msg)) if e.to_string() == *msg => {}
-            (got, Want::Ok(id)) => fails.push(format!("{label}: want event {id}, got {got:?}")),
-            (got, Want::Err(msg)) => fails.push(format!(
-                "{label}:\n   want Err({msg:?})\n    got {:?}",
+    for (label, line, want) in &lines {
+        match parse_event(line) {
+            Ok(e) if *want == OK => events.push(e),
+            Err(e) if e.to_string() == *want => {}
+            got => fails.push(format!(
+                "{label}:\n   want {want:?}\n    got {:?}",
                 got.map(|e| e.event_id).map_err(|e| e.to_string())
             )),
         }
@@ -449,44 +300,30 @@ fn parse_all(cases: &[(String, String, Want)]) -> Vec<Event> {
         fails.len(),
         fails.join("\n")
     );
-    events
-}
-
-#[test]
-fn json_every_rule_broken_once_has_its_exact_message() {
-    let cases = json_cases();
-    let events = parse_all(&cases);
-    let want_ids: BTreeSet<&str> = cases
-        .iter()
-        .filter_map(|(_, _, w)| match w {
-            Want::Ok(id) => Some(*id),
-            Want::Err(_) => None,
-        })
-        .collect();
-    assert_eq!(events.len(), want_ids.len());
+    let accepted = lines.iter().filter(|l| l.2 == OK).count();
+    assert_eq!((events.len(), accepted), (13, 13));
     // The values the rules promise.
-    let by_id = |id: &str| events.iter().find(|e| e.event_id == id).unwrap();
-    assert_eq!(by_id("g-11").event_timestamp_ms, 1_795_701_802_123);
-    assert_eq!(by_id("g-8").user_id, 9_223_372_036_854_775_807);
-    assert_eq!(by_id("g-7").user_name, "\u{1f600}");
-    assert_eq!(by_id("g-5").company_name, "é".repeat(512));
-    assert_eq!(by_id("g-12").day(), Day::parse("2026-11-26").unwrap());
-    assert_eq!(by_id("g-2").project_name, None);
-    // The good records of the file are stored, every one.
+    let one = |f: &str, raw: &str| parse_event(&with("v", f, Some(raw))).unwrap();
+    let e = one("event_timestamp", r#""2026-11-26T15:03:22.123999+01:00""#);
+    assert_eq!(e.event_timestamp_ms, 1_795_701_802_123);
+    assert_eq!(
+        one("user_id", "9223372036854775807").user_id,
+        9_223_372_036_854_775_807
+    );
+    assert_eq!(one("user_name", r#""\ud83d\ude00""#).user_name, "\u{1f600}");
+    let e = one("company_name", &format!("\"{}\"", r"\u00e9".repeat(512)));
+    assert_eq!(e.company_name, "é".repeat(512));
+    assert_eq!(one("project_name", "null").project_name, None);
+    let utc = events.iter().find(|e| e.event_id == "utc-date").unwrap();
+    assert_eq!(utc.day(), Day::parse("2026-11-26").unwrap());
+    // The good records of the file are all stored.
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
     let engine = Engine::open(dir.path(), options(&c)).unwrap();
+    let want: BTreeSet<String> = events.iter().map(|e| e.event_id.clone()).collect();
     let r = engine.append(events).unwrap();
-    assert_eq!(
-        (r.stored, r.duplicates, r.rejected.len()),
-        (want_ids.len(), 0, 0)
-    );
-    let stored: BTreeSet<String> = contents(&engine)
-        .into_values()
-        .flatten()
-        .map(|e| e.event_id)
-        .collect();
-    assert_eq!(stored, want_ids.iter().map(|s| s.to_string()).collect());
+    assert_eq!((r.stored, r.duplicates, r.rejected.len()), (13, 0, 0));
+    assert_eq!(stored_ids(&engine), want);
 }
 
 /// A float that happens to be whole is shown as a whole number: the
@@ -517,88 +354,102 @@ fn json_whole_floats_are_shown_as_written() {
 #[test]
 fn append_rejects_each_broken_rule_with_index_and_reason() {
     let ts = |s: &str| parse_rfc3339_ms(s).unwrap();
-    let ok = |id: &str, at: &str| event(id, ts(at), 1);
-    let bad = |f: &dyn Fn(&mut Event), why: &str| {
-        let mut e = ok("bad", "2026-11-26T10:00:00Z");
+    let ok = |id: &str, at: &str| (event(id, ts(at), 1), None);
+    let bad = |f: &dyn Fn(&mut Event), field: &str, why: &str| {
+        let mut e = event("bad", ts("2026-11-26T10:00:00Z"), 1);
         f(&mut e);
-        (e, Some(why.to_string()))
+        (e, Some(format!("field \"{field}\": {why}")))
+    };
+    let at = |id: &str, t: &str, why: &str| (event(id, ts(t), 1), Some(why.to_string()));
+    let empty = "must not be empty";
+    let above = |n: u64| format!("{n} is above the maximum 9223372036854775807");
+    let outside = "timestamp outside 1970..=9999";
+    let future = |t: &str| {
+        format!("field \"event_timestamp\": {t} is in the future (now is 2026-11-27T12:00:00.000Z)")
     };
     let cases = vec![
-        (ok("ok-1", "2026-11-26T10:00:00Z"), None),
-        bad(&|e| e.event_id.clear(), r#"field "event_id": must not be empty"#),
-        bad(&|e| e.event_name.clear(), r#"field "event_name": must not be empty"#),
-        bad(&|e| e.user_role = Some(String::new()), r#"field "user_role": must not be empty"#),
-        bad(&|e| e.user_name = "n".repeat(1025), r#"field "user_name": is 1025 bytes, at most 1024 allowed"#),
-        bad(&|e| e.url = Some("u".repeat(8193)), r#"field "url": is 8193 bytes, at most 8192 allowed"#),
-        bad(&|e| e.event_id = "i".repeat(129), r#"field "event_id": is 129 bytes, at most 128 allowed"#),
+        ok("ok-1", "2026-11-26T10:00:00Z"),
+        bad(&|e| e.event_id.clear(), "event_id", empty),
+        bad(&|e| e.event_name.clear(), "event_name", empty),
+        bad(&|e| e.user_role = Some(String::new()), "user_role", empty),
         bad(
-            &|e| e.user_id = 1 << 63,
-            r#"field "user_id": 9223372036854775808 is above the maximum 9223372036854775807"#,
+            &|e| e.user_name = "n".repeat(1025),
+            "user_name",
+            "is 1025 bytes, at most 1024 allowed",
         ),
+        bad(
+            &|e| e.url = Some("u".repeat(8193)),
+            "url",
+            "is 8193 bytes, at most 8192 allowed",
+        ),
+        bad(
+            &|e| e.event_id = "i".repeat(129),
+            "event_id",
+            "is 129 bytes, at most 128 allowed",
+        ),
+        bad(&|e| e.user_id = 1 << 63, "user_id", &above(1 << 63)),
         bad(
             &|e| e.object_id = Some(u64::MAX),
-            r#"field "object_id": 18446744073709551615 is above the maximum 9223372036854775807"#,
+            "object_id",
+            &above(u64::MAX),
         ),
-        bad(&|e| e.event_timestamp_ms = -1, r#"field "event_timestamp": timestamp outside 1970..=9999"#),
-        bad(&|e| e.event_timestamp_ms = i64::MAX, r#"field "event_timestamp": timestamp outside 1970..=9999"#),
+        bad(&|e| e.event_timestamp_ms = -1, "event_timestamp", outside),
+        bad(
+            &|e| e.event_timestamp_ms = i64::MAX,
+            "event_timestamp",
+            outside,
+        ),
         bad(
             &|e| e.user_last_login_date = Some(Day(-1)),
-            r#"field "user_last_login_date": date outside 1970..=9999"#,
+            "user_last_login_date",
+            "date outside 1970..=9999",
         ),
-        (ok("ok-2", "2026-11-27T11:00:00Z"), None),
+        ok("ok-2", "2026-11-27T11:00:00Z"),
         // The 31-day retention edge: now is 2026-11-27T12:00:00Z, so the
         // oldest day kept is 2026-10-28.
-        (ok("edge-in", "2026-10-28T00:00:00.000Z"), None),
-        (
-            ok("edge-out", "2026-10-27T23:59:59.999Z"),
-            Some(r#"field "event_timestamp": day 2026-10-27 is older than the retention horizon 2026-10-28"#.into()),
-        ),
-        (
-            ok("edge-out-offset", "2026-10-28T00:59:59.999+01:00"),
-            Some(r#"field "event_timestamp": day 2026-10-27 is older than the retention horizon 2026-10-28"#.into()),
-        ),
-        (ok("edge-in-offset", "2026-10-27T23:00:00.000-01:00"), None),
+        ok("edge-in", "2026-10-28T00:00:00.000Z"),
+        at("edge-out", "2026-10-27T23:59:59.999Z", EXPIRED),
+        at("edge-out-offset", "2026-10-28T00:59:59.999+01:00", EXPIRED),
+        ok("edge-in-offset", "2026-10-27T23:00:00.000-01:00"),
         // Day boundaries.
-        (ok("last-ms", "2026-11-26T23:59:59.999Z"), None),
-        (ok("first-ms", "2026-11-27T00:00:00.000Z"), None),
+        ok("last-ms", "2026-11-26T23:59:59.999Z"),
+        ok("first-ms", "2026-11-27T00:00:00.000Z"),
         // The future guard: now + 24 h is accepted, a millisecond more is not.
-        (ok("future-edge", "2026-11-28T12:00:00.000Z"), None),
-        (
-            ok("future-out", "2026-11-28T12:00:00.001Z"),
-            Some(r#"field "event_timestamp": 2026-11-28T12:00:00.001Z is in the future (now is 2026-11-27T12:00:00.000Z)"#.into()),
+        ok("future-edge", "2026-11-28T12:00:00.000Z"),
+        at(
+            "future-out",
+            "2026-11-28T12:00:00.001Z",
+            &future("2026-11-28T12:00:00.001Z"),
         ),
-        (
-            ok("far-future", "9999-12-31T23:59:59.999Z"),
-            Some(r#"field "event_timestamp": 9999-12-31T23:59:59.999Z is in the future (now is 2026-11-27T12:00:00.000Z)"#.into()),
+        at(
+            "far-future",
+            "9999-12-31T23:59:59.999Z",
+            &future("9999-12-31T23:59:59.999Z"),
         ),
-        // A rejected event does not claim its id: the valid copy after it is stored.
-        (
-            {
-                let mut e = ok("ok-3", "2026-11-26T10:00:00Z");
-                e.tool_name.clear();
-                e
-            },
-            Some(r#"field "tool_name": must not be empty"#.into()),
+        // A rejected event does not claim its id: the valid copy after it
+        // is stored; a later copy of a stored id is a duplicate.
+        bad(
+            &|e| (e.event_id, e.tool_name) = ("ok-3".into(), String::new()),
+            "tool_name",
+            empty,
         ),
-        (ok("ok-3", "2026-11-26T10:00:00Z"), None),
-        (ok("ok-1", "2026-11-20T10:00:00Z"), Some("duplicate".into())),
+        ok("ok-3", "2026-11-26T10:00:00Z"),
+        (
+            event("ok-1", ts("2026-11-20T10:00:00Z"), 2),
+            Some("duplicate".into()),
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
     let engine = Engine::open(dir.path(), options(&c)).unwrap();
     let (events, wants): (Vec<Event>, Vec<Option<String>>) = cases.into_iter().unzip();
     let r = engine.append(events.clone()).unwrap();
-    let got: Vec<(usize, String)> = r
-        .rejected
-        .iter()
-        .map(|x| (x.index, x.reason.to_string()))
-        .collect();
     let want: Vec<(usize, String)> = wants
         .iter()
         .enumerate()
         .filter_map(|(i, w)| w.clone().filter(|w| w != "duplicate").map(|w| (i, w)))
         .collect();
-    assert_eq!(got, want);
+    assert_eq!(rejections(&r), want);
     let kinds: Vec<&str> = r.rejected.iter().map(|x| x.reason.kind()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "expired").count(), 2);
     assert_eq!(kinds.iter().filter(|k| **k == "future").count(), 2);
@@ -606,24 +457,11 @@ fn append_rejects_each_broken_rule_with_index_and_reason() {
         r.rejected.last().unwrap().reason,
         RejectReason::Invalid(_)
     ));
-    let want_ids = [
-        "ok-1",
-        "ok-2",
-        "edge-in",
-        "edge-in-offset",
-        "last-ms",
-        "first-ms",
-        "future-edge",
-        "ok-3",
-    ];
+    let want_ids = "ok-1 ok-2 edge-in edge-in-offset last-ms first-ms future-edge ok-3";
+    let want_ids: Vec<&str> = want_ids.split(' ').collect();
     assert_eq!((r.stored, r.duplicates), (want_ids.len(), 1));
+    assert_eq!(stored_ids(&engine), set(&want_ids));
     let stored = contents(&engine);
-    let ids: BTreeSet<&str> = stored
-        .values()
-        .flatten()
-        .map(|e| e.event_id.as_str())
-        .collect();
-    assert_eq!(ids, want_ids.into_iter().collect());
     // Each boundary event is in the partition of its UTC day.
     let day_of = |id: &str| {
         let (d, _) = stored
@@ -662,35 +500,17 @@ const CSV_HEADER: &str = "event_id,event_timestamp,event_date,event_type,event_n
 
 /// A CSV row under `CSV_HEADER`, with `edits` (column, raw cell bytes).
 fn csv_row(id: &str, edits: &[(&str, &[u8])]) -> Vec<u8> {
-    let cells: Vec<(&str, &[u8])> = vec![
-        ("event_id", id.as_bytes()),
-        ("event_timestamp", b"2026-11-26T14:03:22.123Z"),
-        ("event_date", b""),
-        ("event_type", b"View"),
-        ("event_name", b"Viewed RFI"),
-        ("tool_name", b"RFIs"),
-        ("company_name", b"Granite Ridge Builders"),
-        ("project_name", b"Harbor Point Tower"),
-        ("object_id", b"845512"),
-        ("url", b"https://app.example.com/rfis/845512"),
-        ("device_type", b"iOS"),
-        ("is_api", b"false"),
-        ("user_id", b"70211"),
-        ("user_email", b"m.ortiz@graniteridge.example"),
-        ("user_name", b"Maria Ortiz"),
-        ("user_is_active", b"true"),
-        ("user_last_login_date", b"2026-11-26"),
-    ];
+    const CELLS: &str = "2026-11-26T14:03:22.123Z,,View,Viewed RFI,RFIs,Granite Ridge Builders,\
+        Harbor Point Tower,845512,https://app.example.com/rfis/845512,iOS,false,70211,\
+        m.ortiz@graniteridge.example,Maria Ortiz,true,2026-11-26";
+    let cells = std::iter::once(id).chain(CELLS.split(','));
     let mut out = Vec::new();
-    for (i, (name, cell)) in cells.iter().enumerate() {
-        if i > 0 {
+    for (name, cell) in CSV_HEADER.split(',').zip(cells) {
+        if !out.is_empty() {
             out.push(b',');
         }
-        let cell = edits
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(*cell, |(_, c)| *c);
-        out.extend_from_slice(cell);
+        let edit = edits.iter().find(|(n, _)| *n == name);
+        out.extend_from_slice(edit.map_or(cell.as_bytes(), |(_, c)| *c));
     }
     out
 }
@@ -698,41 +518,78 @@ fn csv_row(id: &str, edits: &[(&str, &[u8])]) -> Vec<u8> {
 #[test]
 fn csv_every_rule_broken_once_has_its_exact_line_and_message() {
     let long = "n".repeat(1025);
-    // (row bytes, expected: Ok(id) or Err(message)); lines counted below.
+    let ok = |id: &'static str, edits: &[(&str, &[u8])]| (csv_row(id, edits), Ok(id));
+    let bad = |col: &str, cell: &[u8], why: &str| {
+        (
+            csv_row("x", &[(col, cell)]),
+            Err(format!("field \"{col}\": {why}")),
+        )
+    };
+    let int = |got: &str| format!("{INT_RANGE}, got \"{got}\"");
+    let boolean = |got: &str| format!("expected true or false, got \"{got}\"");
+    let empty = "required field is missing or empty";
+    // (row bytes, Ok(id) or Err(message)); lines are counted below.
     let rows: Vec<(Vec<u8>, Result<&str, String>)> = vec![
-        (csv_row("c-1", &[]), Ok("c-1")),
-        (csv_row("x", &[("is_api", b"yes")]), Err(r#"field "is_api": expected true or false, got "yes""#.into())),
-        (csv_row("x", &[("is_api", b"TRUE")]), Err(r#"field "is_api": expected true or false, got "TRUE""#.into())),
-        (csv_row("x", &[("user_is_active", b"1")]), Err(r#"field "user_is_active": expected true or false, got "1""#.into())),
-        (csv_row("x", &[("is_api", b"")]), Err(r#"field "is_api": required field is missing or empty"#.into())),
-        (csv_row("x", &[("user_email", b"")]), Err(r#"field "user_email": required field is missing or empty"#.into())),
-        (csv_row("c-2", &[("project_name", b""), ("object_id", b""), ("url", b"")]), Ok("c-2")),
-        (csv_row("x", &[("user_id", b"-4")]), Err(format!("field \"user_id\": {INT_RANGE}, got \"-4\""))),
-        (csv_row("x", &[("user_id", b"845512.0")]), Err(format!("field \"user_id\": {INT_RANGE}, got \"845512.0\""))),
-        (csv_row("x", &[("user_id", b"+5")]), Err(format!("field \"user_id\": {INT_RANGE}, got \"+5\""))),
-        (csv_row("x", &[("user_id", b" 5")]), Err(format!("field \"user_id\": {INT_RANGE}, got \" 5\""))),
-        (csv_row("x", &[("object_id", b"9223372036854775808")]), Err(format!("field \"object_id\": {INT_RANGE}, got \"9223372036854775808\""))),
-        (csv_row("c-3", &[("object_id", b"9223372036854775807")]), Ok("c-3")),
-        (csv_row("x", &[("event_type", b"view")]), Err(format!("field \"event_type\": unknown event type \"view\" (expected one of {TYPES})"))),
-        (
-            csv_row("x", &[("event_timestamp", b"2026-11-26T14:03:22")]),
-            Err(r#"field "event_timestamp": not an RFC 3339 timestamp with offset (premature end of input): "2026-11-26T14:03:22""#.into()),
+        ok("c-1", &[]),
+        bad("is_api", b"yes", &boolean("yes")),
+        bad("is_api", b"TRUE", &boolean("TRUE")),
+        bad("user_is_active", b"1", &boolean("1")),
+        bad("is_api", b"", empty),
+        bad("user_email", b"", empty),
+        ok(
+            "c-2",
+            &[("project_name", b""), ("object_id", b""), ("url", b"")],
+        ),
+        bad("user_id", b"-4", &int("-4")),
+        bad("user_id", b"845512.0", &int("845512.0")),
+        bad("user_id", b"+5", &int("+5")),
+        bad("user_id", b" 5", &int(" 5")),
+        bad(
+            "object_id",
+            b"9223372036854775808",
+            &int("9223372036854775808"),
+        ),
+        ok("c-3", &[("object_id", b"9223372036854775807")]),
+        bad(
+            "event_type",
+            b"view",
+            &format!("unknown event type \"view\" (expected one of {TYPES})"),
+        ),
+        bad(
+            "event_timestamp",
+            b"2026-11-26T14:03:22",
+            r#"not an RFC 3339 timestamp with offset (premature end of input): "2026-11-26T14:03:22""#,
+        ),
+        bad(
+            "event_date",
+            b"2026-11-25",
+            "2026-11-25 disagrees with event_timestamp 2026-11-26T14:03:22.123Z (UTC date 2026-11-26)",
+        ),
+        bad(
+            "user_last_login_date",
+            b"2026-02-30",
+            r#"expected a date YYYY-MM-DD, got "2026-02-30""#,
+        ),
+        bad("user_name", b"Mar\xffa", "is not valid UTF-8"),
+        bad(
+            "user_name",
+            long.as_bytes(),
+            "is 1025 bytes, at most 1024 allowed",
         ),
         (
-            csv_row("x", &[("event_date", b"2026-11-25")]),
-            Err("field \"event_date\": 2026-11-25 disagrees with event_timestamp 2026-11-26T14:03:22.123Z (UTC date 2026-11-26)".into()),
+            b"x,2026-11-26T14:03:22Z,View".to_vec(),
+            Err("wrong number of cells (3; the header has 17)".into()),
         ),
-        (csv_row("x", &[("user_last_login_date", b"2026-02-30")]), Err(r#"field "user_last_login_date": expected a date YYYY-MM-DD, got "2026-02-30""#.into())),
-        (csv_row("x", &[("user_name", b"Mar\xffa")]), Err(r#"field "user_name": is not valid UTF-8"#.into())),
-        (csv_row("x", &[("user_name", long.as_bytes())]), Err(r#"field "user_name": is 1025 bytes, at most 1024 allowed"#.into())),
-        (b"x,2026-11-26T14:03:22Z,View".to_vec(), Err("wrong number of cells (3; the header has 17)".into())),
-        ([csv_row("x", &[]), b",extra".to_vec()].concat(), Err("wrong number of cells (18; the header has 17)".into())),
+        (
+            [csv_row("x", &[]), b",extra".to_vec()].concat(),
+            Err("wrong number of cells (18; the header has 17)".into()),
+        ),
         // A quoted cell over two lines: the next record's line moves on.
-        (csv_row("c-4", &[("event_name", b"\"Viewed \"\"RFI\"\",\ntwice\"")]), Ok("c-4")),
+        ok("c-4", &[("event_name", b"\"Viewed \"\"RFI\"\",\ntwice\"")]),
         (b"".to_vec(), Ok("")),
-        (csv_row("x", &[("tool_name", b"")]), Err(r#"field "tool_name": required field is missing or empty"#.into())),
-        (csv_row("c-5", &[("event_timestamp", b"2026-10-27T23:59:59.999Z")]), Ok("c-5")),
-        (csv_row("c-6", &[]), Ok("c-6")),
+        bad("tool_name", b"", empty),
+        ok("c-5", &[("event_timestamp", b"2026-10-27T23:59:59.999Z")]),
+        ok("c-6", &[]),
     ];
     let mut text = CSV_HEADER.as_bytes().to_vec();
     text.extend_from_slice(b"\r\n");
@@ -775,26 +632,10 @@ fn csv_every_rule_broken_once_has_its_exact_line_and_message() {
     let engine = Engine::open(dir.path(), options(&c)).unwrap();
     let r = engine.append(events.clone()).unwrap();
     let at = events.iter().position(|e| e.event_id == "c-5").unwrap();
-    let got: Vec<(usize, String)> = r
-        .rejected
-        .iter()
-        .map(|x| (x.index, x.reason.to_string()))
-        .collect();
+    assert_eq!(rejections(&r), vec![(at, EXPIRED.to_string())]);
     assert_eq!(
-        got,
-        vec![(at, r#"field "event_timestamp": day 2026-10-27 is older than the retention horizon 2026-10-28"#.to_string())]
-    );
-    let ids: BTreeSet<String> = contents(&engine)
-        .into_values()
-        .flatten()
-        .map(|e| e.event_id)
-        .collect();
-    assert_eq!(
-        ids,
-        ["c-1", "c-2", "c-3", "c-4", "c-6"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        stored_ids(&engine),
+        set(&["c-1", "c-2", "c-3", "c-4", "c-6"])
     );
 }
 
@@ -890,14 +731,9 @@ mod cli {
             .unwrap()
     }
 
-    fn stored_ids(data: &Path) -> BTreeSet<String> {
+    fn ids_in(data: &Path) -> BTreeSet<String> {
         let c = clock();
-        let engine = Engine::open(data, options(&c)).unwrap();
-        contents(&engine)
-            .into_values()
-            .flatten()
-            .map(|e| e.event_id)
-            .collect()
+        stored_ids(&Engine::open(data, options(&c)).unwrap())
     }
 
     /// One JSON Lines file mixing good and bad lines. Returns the position
@@ -999,11 +835,8 @@ mod cli {
         ];
         assert_eq!(rest, want.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(
-            stored_ids(&data),
-            ["f-1", "f-2", "f-3", "f-4", "f-5", "f-6", "f-7"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
+            ids_in(&data),
+            set(&["f-1", "f-2", "f-3", "f-4", "f-5", "f-6", "f-7"])
         );
     }
 
@@ -1040,9 +873,6 @@ mod cli {
             stderr,
             "daybook: import stopped at the first bad record (--strict)\n"
         );
-        assert_eq!(
-            stored_ids(&data),
-            ["f-1", "f-2"].iter().map(|s| s.to_string()).collect()
-        );
+        assert_eq!(ids_in(&data), set(&["f-1", "f-2"]));
     }
 }
