@@ -12,6 +12,8 @@ pub mod csv_event;
 mod engine;
 pub mod error;
 pub mod event;
+#[cfg(feature = "parquet")]
+pub mod export;
 pub mod files;
 pub mod generate;
 mod idset;

@@ -2,6 +2,7 @@
 //! compact, retention and the end-to-end demo.
 
 mod demo;
+mod export;
 mod import;
 mod query;
 
@@ -82,6 +83,9 @@ enum Command {
     Query(query::QueryArgs),
     /// Answer a report and show the plan, with the time of each step.
     Explain(query::QueryArgs),
+    /// Write days as Apache Parquet files for data lakes:
+    /// OUT_DIR/event_date=YYYY-MM-DD/part-0.parquet.
+    Export(export::ExportArgs),
     /// Partitions, segments, events, bytes.
     Stats,
     /// Check every checksum and structure; exit 1 on any problem.
@@ -214,6 +218,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Query(args) => query::run(&open(&cli)?, args, false)?,
         Command::Explain(args) => query::run(&open(&cli)?, args, true)?,
+        Command::Export(args) => export::run(&open(&cli)?, args)?,
         Command::Stats => demo::print_stats(&open(&cli)?),
         Command::Verify => {
             let engine = open(&cli)?;

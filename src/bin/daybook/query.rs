@@ -154,6 +154,34 @@ fn typed(field: Field, s: &str) -> Result<serde_json::Value, String> {
     })
 }
 
+/// Sets the window (`--last`, or `--from` with `--to`) and adds the
+/// `--where` predicates: shared by `query`, `explain` and `export`.
+pub fn window_and_filters(
+    mut q: Query,
+    last: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+    filters: &[String],
+) -> Result<Query, Failure> {
+    if let Some(last) = last {
+        let n: u32 = last.trim_end_matches('d').parse().map_err(|_| {
+            usage(format!(
+                "--last {last:?}: expected a number of days, e.g. 7d"
+            ))
+        })?;
+        q = q.last_days(n);
+    }
+    match (from, to) {
+        (Some(f), Some(t)) => q = q.between(f, t),
+        (None, None) => {}
+        _ => return Err(usage("--from and --to go together")),
+    }
+    for w in filters {
+        q.filters.push(parse_where(w).map_err(usage)?);
+    }
+    Ok(q)
+}
+
 /// The query the arguments describe.
 pub fn build(a: &QueryArgs) -> Result<Query, Failure> {
     let mut q = match &a.json {
@@ -169,22 +197,13 @@ pub fn build(a: &QueryArgs) -> Result<Query, Failure> {
         }
         None => Query::default(),
     };
-    if let Some(last) = &a.last {
-        let n: u32 = last.trim_end_matches('d').parse().map_err(|_| {
-            usage(format!(
-                "--last {last:?}: expected a number of days, e.g. 7d"
-            ))
-        })?;
-        q = q.last_days(n);
-    }
-    match (&a.from, &a.to) {
-        (Some(f), Some(t)) => q = q.between(f, t),
-        (None, None) => {}
-        _ => return Err(usage("--from and --to go together")),
-    }
-    for w in &a.filters {
-        q.filters.push(parse_where(w).map_err(usage)?);
-    }
+    q = window_and_filters(
+        q,
+        a.last.as_deref(),
+        a.from.as_deref(),
+        a.to.as_deref(),
+        &a.filters,
+    )?;
     q.group_by.extend(a.group_by.iter().cloned());
     for key in &a.order_by {
         let (name, dir) = match key.split_once(':') {
