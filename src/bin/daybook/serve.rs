@@ -1,0 +1,81 @@
+//! `daybook serve`: the gRPC server (docs/grpc.md).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use daybook::Engine;
+use daybook::grpc::{Limits, ServerConfig, Tokens};
+
+use crate::{Failure, usage};
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    listen: String,
+    /// The tokens file (JSON; see docs/grpc.md).
+    #[arg(long)]
+    tokens: PathBuf,
+    /// Largest request message, bytes.
+    #[arg(long, default_value_t = Limits::default().max_message_bytes)]
+    max_message_bytes: usize,
+    /// Most events in one ingest batch.
+    #[arg(long, default_value_t = Limits::default().max_events_per_batch)]
+    max_events_per_batch: usize,
+    /// Ingest and query calls in progress at once.
+    #[arg(long, default_value_t = Limits::default().max_concurrent_calls)]
+    max_concurrent_calls: usize,
+    /// Longest a query may run, ms (a client deadline shortens it).
+    #[arg(long, default_value_t = Limits::default().max_query_ms)]
+    max_query_ms: u64,
+    /// Most rows one query may return.
+    #[arg(long, default_value_t = Limits::default().max_result_rows)]
+    max_result_rows: usize,
+}
+
+pub fn run(engine: Engine, args: &ServeArgs) -> Result<(), Failure> {
+    let tokens = Tokens::load(&args.tokens).map_err(|e| usage(e.to_string()))?;
+    let engine = Arc::new(engine);
+    let config = ServerConfig {
+        engine: Arc::clone(&engine),
+        tokens,
+        limits: Limits {
+            max_message_bytes: args.max_message_bytes,
+            max_events_per_batch: args.max_events_per_batch,
+            max_concurrent_calls: args.max_concurrent_calls,
+            max_query_ms: args.max_query_ms,
+            max_result_rows: args.max_result_rows,
+        },
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| usage(format!("--listen {}: {e}", args.listen)))?;
+        let addr = listener.local_addr()?;
+        eprintln!("daybook: serving gRPC on {addr} (Ctrl-C or SIGTERM stops)");
+        daybook::grpc::serve(listener, config, shutdown_signal()).await?;
+        Ok::<(), Failure>(())
+    })?;
+    // Calls in flight have finished: make everything durable and sealed.
+    engine.flush()?;
+    eprintln!("daybook: stopped; everything acknowledged is durable");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
+    }
+}
