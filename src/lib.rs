@@ -16,6 +16,8 @@ pub mod event;
 pub mod export;
 pub mod files;
 pub mod generate;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 mod idset;
 pub mod json;
 pub mod log;

@@ -5,6 +5,8 @@ mod demo;
 mod export;
 mod import;
 mod query;
+#[cfg(feature = "grpc")]
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +88,10 @@ enum Command {
     /// Write days as Apache Parquet files for data lakes:
     /// OUT_DIR/event_date=YYYY-MM-DD/part-0.parquet.
     Export(export::ExportArgs),
+    /// Serve the gRPC API (ingest, query, explain, stats) with per-company
+    /// tokens.
+    #[cfg(feature = "grpc")]
+    Serve(serve::ServeArgs),
     /// Partitions, segments, events, bytes.
     Stats,
     /// Check every checksum and structure; exit 1 on any problem.
@@ -219,6 +225,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Query(args) => query::run(&open(&cli)?, args, false)?,
         Command::Explain(args) => query::run(&open(&cli)?, args, true)?,
         Command::Export(args) => export::run(&open(&cli)?, args)?,
+        #[cfg(feature = "grpc")]
+        Command::Serve(args) => serve::run(open(&cli)?, args)?,
         Command::Stats => demo::print_stats(&open(&cli)?),
         Command::Verify => {
             let engine = open(&cli)?;
