@@ -456,6 +456,23 @@ fn options_event_date_column_and_row_groups() {
         };
         assert_eq!(rg.num_rows(), n as i64);
     }
+    // One day in one file: row groups of equal size (the last one fewer
+    // rows by less than the number of groups), none above the maximum.
+    let day = Day::of_ms(NOW_MS).add_days(-1);
+    let n = snap.day_events(day).expect("day events").len();
+    let path = dir.path().join("day.parquet");
+    write(&path, |f| ex.write_day(day, f));
+    let (meta, _, _) = read(&path);
+    let groups = n.div_ceil(1000);
+    assert!(groups >= 2 && !n.is_multiple_of(groups), "{n} rows");
+    let sizes: Vec<i64> = meta.row_groups().iter().map(|g| g.num_rows()).collect();
+    let big = n.div_ceil(groups) as i64;
+    assert_eq!(sizes.len(), groups);
+    assert_eq!(sizes.iter().sum::<i64>(), n as i64);
+    let (last, full) = sizes.split_last().expect("groups");
+    assert!(full.iter().all(|s| *s == big), "{sizes:?}");
+    assert!(*last <= big && *last > big - groups as i64, "{sizes:?}");
+
     // A day outside the window: a valid file with no rows.
     let path = dir.path().join("empty.parquet");
     let summary = write(&path, |f| ex.write_day(first.add_days(-1), f));

@@ -7,7 +7,6 @@
 
 mod common;
 #[path = "common/query_gen.rs"]
-#[allow(dead_code)]
 mod query_gen;
 
 use std::sync::Arc;
