@@ -51,10 +51,11 @@ use crate::state::Snapshot;
 use crate::time::Day;
 
 /// Rows per row group by default. DuckDB parallelises over row groups and
-/// recommends 100k to 1M rows; Spark and Trino split by bytes. At about 30
-/// bytes an event (docs/benchmarks.md) this is a ~4 MB group, so a day of
-/// 100k events is one group and a day of 1M events eight, each with its own
-/// timestamp range to skip by.
+/// recommends 100k to 1M rows; Spark and Trino split by bytes. At about 49
+/// bytes an event (docs/benchmarks.md) this is a ~6 MB group, so a day of
+/// 100k events is one group and a day of 1M events eight (a day's groups are
+/// balanced: see `Exporter::write_day`), each with its own timestamp range
+/// to skip by.
 pub const DEFAULT_ROW_GROUP_ROWS: usize = 128 * 1024;
 
 /// Rows per Arrow batch handed to the writer: bounds the memory of the
@@ -71,8 +72,9 @@ pub const OUTPUT: &str = "<parquet output>";
 pub struct ExportOptions {
     /// At most this many rows per row group (at least 1).
     pub row_group_rows: usize,
-    /// zstd level, 1..=22. The default 3 is zstd's own default: level 9
-    /// saved under 5% on generated data and took twice as long.
+    /// zstd level, 1..=22. Default 1: on the generated month (random
+    /// UUIDs and URLs are most of the bytes) levels 1, 3 and 9 gave 48.7,
+    /// 50.1 and 49.4 bytes/event, and level 1 wrote 1.3x and 1.9x faster.
     pub zstd_level: i32,
     /// Add `event_date` (DATE) as a column, after `event_timestamp` as in
     /// the contract. Off for the Hive layout, where the directory carries it.
@@ -83,7 +85,7 @@ impl Default for ExportOptions {
     fn default() -> Self {
         ExportOptions {
             row_group_rows: DEFAULT_ROW_GROUP_ROWS,
-            zstd_level: 3,
+            zstd_level: 1,
             event_date_column: false,
         }
     }
@@ -215,23 +217,35 @@ impl Exporter {
     /// no selected event (or outside the window) gives a valid file with
     /// the schema and no rows.
     pub fn write_day<W: Write + Send>(&self, day: Day, out: W) -> Result<ExportSummary> {
-        let mut w = self.writer(out, Some(day))?;
-        let rows = self.write_rows(day, &mut w)?;
+        let mut picked = self.select(day)?;
+        // Row groups of equal size, none above the maximum: 133,695 rows
+        // make two groups of ~66,850, not 131,072 and a tail of 2,623.
+        let max = self.opts.row_group_rows;
+        let groups = picked.sel.rows.len().div_ceil(max).max(1);
+        let per_group = picked.sel.rows.len().div_ceil(groups).max(1);
+        let mut w = self.writer(out, Some(day), per_group)?;
+        let rows = self.write_picked(day, &mut picked, &mut w)?;
         finish(w, rows)
     }
 
     /// Writes the selected events of every day of the window as one file,
     /// days ascending (so the whole file is in timestamp order).
     pub fn write_all<W: Write + Send>(&self, out: W) -> Result<ExportSummary> {
-        let mut w = self.writer(out, None)?;
+        let mut w = self.writer(out, None, self.opts.row_group_rows)?;
         let mut rows = 0;
         for day in self.days() {
-            rows += self.write_rows(day, &mut w)?;
+            let mut picked = self.select(day)?;
+            rows += self.write_picked(day, &mut picked, &mut w)?;
         }
         finish(w, rows)
     }
 
-    fn writer<W: Write + Send>(&self, out: W, day: Option<Day>) -> Result<ArrowWriter<W>> {
+    fn writer<W: Write + Send>(
+        &self,
+        out: W,
+        day: Option<Day>,
+        row_group_rows: usize,
+    ) -> Result<ArrowWriter<W>> {
         let level = ZstdLevel::try_new(self.opts.zstd_level).map_err(parquet_error)?;
         // Provenance: what this file holds, as the query document that
         // selected it (readers show it with their metadata functions).
@@ -245,7 +259,7 @@ impl Exporter {
             .unwrap_or(1);
         let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
-            .set_max_row_group_row_count(Some(self.opts.row_group_rows))
+            .set_max_row_group_row_count(Some(row_group_rows.max(1)))
             .set_dictionary_enabled(true)
             .set_sorting_columns(Some(vec![SortingColumn {
                 column_idx: i32::try_from(ts_column).unwrap_or(1),
@@ -263,6 +277,9 @@ impl Exporter {
         // Columns with (nearly) a value per event: a dictionary would only
         // grow to its page limit and be dropped, after costing a hash per
         // value. daybook block-compresses the same three (docs/format.md).
+        // Timestamps stay PLAIN (zstd takes them to ~2 bytes): DELTA_BINARY_PACKED
+        // would save about one byte an event, but Spark's vectorized reader
+        // before 3.3 rejects it.
         for f in [
             Field::EventId,
             Field::EventTimestamp,
@@ -274,13 +291,15 @@ impl Exporter {
         ArrowWriter::try_new(out, self.schema.clone(), Some(props.build())).map_err(parquet_error)
     }
 
-    /// Selects `day`'s events, sorts them and writes them in batches.
-    fn write_rows<W: Write + Send>(&self, day: Day, w: &mut ArrowWriter<W>) -> Result<u64> {
+    /// `day`'s selected events, in order, and the sources they are read from.
+    fn select(&self, day: Day) -> Result<Picked<'_>> {
+        let mut sources = Vec::new();
+        let mut sel = Selection::default();
         if !self.in_window(day) {
-            return Ok(0);
+            return Ok(Picked { sources, sel });
         }
         let Some(part) = self.snap.day(day) else {
-            return Ok(0);
+            return Ok(Picked { sources, sel });
         };
         if let Some(damage) = part.damaged.first() {
             return Err(damage.to_error());
@@ -295,10 +314,8 @@ impl Exporter {
             .filter(|p| p.field == Field::EventDate)
             .all(|p| p.matches(date))
         {
-            return Ok(0);
+            return Ok(Picked { sources, sel });
         }
-        let mut sources = Vec::new();
-        let mut sel = Selection::default();
         for seg in &part.segments {
             if seg.max_ts_ms() < self.bound.from_ms || seg.min_ts_ms() >= self.bound.to_ms {
                 continue;
@@ -314,6 +331,17 @@ impl Exporter {
             sources.push(Source::Mem(chunk));
         }
         sel.sort();
+        Ok(Picked { sources, sel })
+    }
+
+    /// Writes picked events in batches.
+    fn write_picked<W: Write + Send>(
+        &self,
+        day: Day,
+        picked: &mut Picked<'_>,
+        w: &mut ArrowWriter<W>,
+    ) -> Result<u64> {
+        let Picked { sources, sel } = picked;
         let fields = fields(self.opts.event_date_column);
         for chunk in sel.rows.chunks(BATCH_ROWS) {
             let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.len());
@@ -363,6 +391,12 @@ fn parquet_error(e: ParquetError) -> Error {
         },
         other => Error::Invalid(format!("parquet: {other}")),
     }
+}
+
+/// A day's selected events and where to read them.
+struct Picked<'a> {
+    sources: Vec<Source<'a>>,
+    sel: Selection,
 }
 
 /// One selected event: where it is, and its sort key.
@@ -448,6 +482,10 @@ struct SegSource<'a> {
     ts: &'a [u8],
     /// By field ordinal.
     dicts: Vec<Option<DictColumn<'a>>>,
+    /// Per dictionary column, its values by code, decoded on first use:
+    /// a row's value is then one lookup (decoding checked offsets and
+    /// character boundaries per row was a tenth of the export's time).
+    decoded: Vec<Vec<Option<Value<'a>>>>,
     blocks: Vec<Option<BlockCursor<'a>>>,
 }
 
@@ -472,11 +510,17 @@ impl<'a> SegSource<'a> {
                 }
             }
         }
+        let decoded = dicts
+            .iter()
+            .map(|d| d.as_ref().map_or(0, |d| d.count() as usize + 1))
+            .map(|n| vec![None; n])
+            .collect();
         Ok(SegSource {
             seg,
             base_ms,
             ts,
             dicts,
+            decoded,
             blocks,
         })
     }
@@ -516,7 +560,21 @@ impl<'a> SegSource<'a> {
                     "not a block column",
                 )),
             },
-            _ => self.dict(field)?.get(row),
+            _ => {
+                let i = field as usize;
+                let (Some(Some(dict)), Some(decoded)) =
+                    (self.dicts.get(i), self.decoded.get_mut(i))
+                else {
+                    return Err(self.bad(field, "not a dictionary column".into()));
+                };
+                let code = dict.code(row);
+                match decoded.get_mut(code as usize) {
+                    Some(Some(v)) => Ok(*v),
+                    Some(slot) => Ok(*slot.insert(dict.value(code)?)),
+                    // Past the dictionary: `value` reports the damage.
+                    None => dict.value(code),
+                }
+            }
         }
     }
 

@@ -45,6 +45,10 @@ pub struct ExportArgs {
     #[arg(long, default_value_t = DEFAULT_ROW_GROUP_ROWS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     row_group_rows: usize,
+    /// zstd compression level (1 is faster, higher is smaller).
+    #[arg(long, default_value_t = 1,
+          value_parser = clap::value_parser!(i32).range(1..=22))]
+    zstd_level: i32,
     /// Days written at once [default: one per core].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     threads: Option<u16>,
@@ -81,6 +85,7 @@ pub fn run(engine: &Engine, a: &ExportArgs) -> Result<(), Failure> {
     )?;
     let opts = ExportOptions {
         row_group_rows: a.row_group_rows,
+        zstd_level: a.zstd_level,
         ..ExportOptions::default()
     };
     let snap = engine.snapshot();
