@@ -224,7 +224,7 @@ fn progress(total: u64) -> ProgressBar {
     }
     ProgressBar::new(total).with_style(
         ProgressStyle::with_template(
-            "{bar:40} {human_pos}/{human_len} events {per_sec} eta {eta} {msg}",
+            "{bar:40} {human_pos}/{human_len} events {per_sec:0} eta {eta} {msg}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     )
