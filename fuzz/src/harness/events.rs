@@ -11,35 +11,31 @@ use super::Input;
 /// A valid event with the given id and timestamp; other fields derived from
 /// `n` so that events differ (some optional fields missing).
 pub fn varied(id: &str, ts_ms: i64, n: u64) -> Event {
+    let every = |k: u64| n.is_multiple_of(k);
     Event {
         event_id: id.to_string(),
         event_timestamp_ms: ts_ms,
         event_type: EventType::ALL[(n % 24) as usize],
         event_name: format!("Did thing {}", n % 5),
-        event_subtype: (n % 3 == 0).then(|| "Detail".to_string()),
+        event_subtype: every(3).then(|| "Detail".to_string()),
         tool_name: ["RFIs", "Drawings", "Daily Log", "Submittals"][(n % 4) as usize].to_string(),
         company_name: ["Granite Ridge", "Harbor Point"][(n % 2) as usize].to_string(),
-        project_name: (n % 7 != 0).then(|| format!("Project {}", n % 3)),
-        project_number: (n % 7 != 0).then(|| format!("2026-0{}", n % 3)),
-        project_is_demo: (n % 5 == 0).then_some(n % 2 == 0),
-        object_id: (n % 11 != 0).then_some(n * 7919),
-        url: (n % 13 != 0)
-            .then(|| format!("https://app.example.com/p/{}/rfis/{}", n % 3, n * 7919)),
+        project_name: (!every(7)).then(|| format!("Project {}", n % 3)),
+        project_number: (!every(7)).then(|| format!("2026-0{}", n % 3)),
+        project_is_demo: every(5).then_some(every(2)),
+        object_id: (!every(11)).then_some(n * 7919),
+        url: (!every(13)).then(|| format!("https://app.example.com/p/{}/rfis/{}", n % 3, n * 7919)),
         device_type: ["Web", "iOS", "Android", "API"][(n % 4) as usize].to_string(),
         is_api: n % 4 == 3,
-        user_id: if n % 17 == 0 {
-            MAX_ID - n
-        } else {
-            1000 + n % 50
-        },
+        user_id: if every(17) { MAX_ID - n } else { 1000 + n % 50 },
         user_email: format!("user{}@example.com", n % 50),
-        user_login_email: (n % 2 == 0).then(|| format!("u{}@sso.example.com", n % 50)),
+        user_login_email: every(2).then(|| format!("u{}@sso.example.com", n % 50)),
         user_name: format!("User {}", n % 50),
-        user_job_title: (n % 4 != 0).then(|| "Superintendent".to_string()),
+        user_job_title: (!every(4)).then(|| "Superintendent".to_string()),
         user_role: Some("Project Manager".to_string()),
-        user_type: (n % 6 != 0).then(|| "Employee".to_string()),
+        user_type: (!every(6)).then(|| "Employee".to_string()),
         user_default_permission_template: None,
-        user_is_active: Some(n % 9 != 0),
+        user_is_active: Some(!every(9)),
         user_is_authorized_bidder: (n % 3 == 1).then_some(true),
         user_last_login_date: (n % 2 == 1).then(|| Day::of_ms(ts_ms)),
     }

@@ -142,7 +142,7 @@ fn decode(inp: &mut Input<'_>) -> (Config, Vec<Op>) {
 
 /// The event a spec stands for at time `now_ms`.
 fn make(s: &Spec, now_ms: i64) -> Event {
-    let ts = if s.kind % 32 == 0 {
+    let ts = if s.kind.is_multiple_of(32) {
         now_ms + MS_PER_DAY + 1 + i64::from(s.ms % 100_000)
     } else {
         Day::of_ms(now_ms).start_ms() - i64::from(s.days_ago) * MS_PER_DAY + i64::from(s.ms)
