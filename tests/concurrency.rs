@@ -24,8 +24,8 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use common::oracle::{Oracle, comparable};
@@ -58,6 +58,8 @@ struct Shared {
     /// Snapshots checked by the old-snapshot reader after a drop unlinked
     /// some of their days.
     old_checks: AtomicU64,
+    /// A reader panicked: the writer stops early.
+    reader_failed: AtomicBool,
 }
 
 impl Shared {
@@ -86,10 +88,20 @@ impl Shared {
 }
 
 /// Sets `done` when the writer ends, even by a panic, so readers stop.
-struct DoneOnDrop(Arc<Shared>);
-impl Drop for DoneOnDrop {
+struct DoneOnDrop<'a>(&'a Shared);
+impl Drop for DoneOnDrop<'_> {
     fn drop(&mut self) {
         self.0.done.store(true, SeqCst);
+    }
+}
+
+/// Sets `reader_failed` if a reader panics, so the writer stops.
+struct FailOnPanic<'a>(&'a Shared);
+impl Drop for FailOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.reader_failed.store(true, SeqCst);
+        }
     }
 }
 
@@ -308,6 +320,7 @@ fn writer(engine: &Engine, c: &ManualClock, shared: &Shared, until: Instant) -> 
         || counts.steps < MIN_STEPS
         || shared.old_checks.load(SeqCst) == 0)
         && counts.steps < MAX_STEPS
+        && !shared.reader_failed.load(SeqCst)
     {
         counts.steps += 1;
         let step = counts.steps;
@@ -450,18 +463,26 @@ fn writer_readers_seal_compact_and_retention_agree_with_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
     let engine = Engine::open(dir.path(), opts(&c)).unwrap();
-    let shared = Arc::new(Shared::default());
+    let shared = Shared::default();
     let started = Instant::now();
     let until = started + soak_duration();
     let (counts, reads, old) = std::thread::scope(|s| {
         let w = s.spawn(|| {
-            let _done = DoneOnDrop(Arc::clone(&shared));
+            let _done = DoneOnDrop(&shared);
             writer(&engine, &c, &shared, until)
         });
         let readers: Vec<_> = (0..READERS)
-            .map(|_| s.spawn(|| reader(&engine, &shared)))
+            .map(|_| {
+                s.spawn(|| {
+                    let _fail = FailOnPanic(&shared);
+                    reader(&engine, &shared)
+                })
+            })
             .collect();
-        let old = s.spawn(|| old_snapshot_reader(&engine, &shared));
+        let old = s.spawn(|| {
+            let _fail = FailOnPanic(&shared);
+            old_snapshot_reader(&engine, &shared)
+        });
         let counts = w.join().unwrap();
         let reads: Vec<(u64, u64)> = readers.into_iter().map(|r| r.join().unwrap()).collect();
         (counts, reads, old.join().unwrap())

@@ -29,16 +29,23 @@ fn child_options(c: &daybook::ManualClock) -> Options {
 
 /// Batch `b` of the child: its ids and events are a function of `b` alone.
 fn batch(b: u64) -> Vec<daybook::Event> {
-    let size = 1 + (b * 7919 % 25);
-    (0..size)
-        .map(|i| {
-            event(
-                &format!("b{b}-{i}"),
-                day_ms(((b + i) % 5) as i64, (b * 1000 + i) as i64 % 86_400_000),
-                b + i,
-            )
-        })
+    (0..batch_len(b) as u64)
+        .map(|i| batch_event(b, i))
         .collect()
+}
+
+fn batch_len(b: u64) -> usize {
+    1 + (b * 7919 % 25) as usize
+}
+
+/// Event `i` of batch `b` (built alone: the check after every kill builds
+/// one per stored event, so a long run stays linear per iteration).
+fn batch_event(b: u64, i: u64) -> daybook::Event {
+    event(
+        &format!("b{b}-{i}"),
+        day_ms(((b + i) % 5) as i64, (b * 1000 + i) as i64 % 86_400_000),
+        b + i,
+    )
 }
 
 /// The child: runs only when spawned by `crash_recovery_keeps_every_acknowledged_batch`.
@@ -119,6 +126,7 @@ fn crash_recovery_keeps_every_acknowledged_batch() {
         .unwrap_or(50);
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
+    let started = Instant::now();
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     let mut acked_upto: Option<u64> = None;
     // Unacknowledged batches that a reopen found: from then on they must stay.
@@ -147,12 +155,11 @@ fn crash_recovery_keeps_every_acknowledged_batch() {
                     "iteration {it}: {} stored twice",
                     e.event_id
                 );
-                assert_eq!(
-                    e,
-                    batch(b)[e.event_id[e.event_id.find('-').unwrap() + 1..]
-                        .parse::<usize>()
-                        .unwrap()]
-                );
+                let i: u64 = e.event_id[e.event_id.find('-').unwrap() + 1..]
+                    .parse()
+                    .unwrap();
+                assert!(i < batch_len(b) as u64, "{} invented", e.event_id);
+                assert_eq!(e, batch_event(b, i));
                 *per_batch.entry(b).or_default() += 1;
             }
         }
@@ -160,7 +167,7 @@ fn crash_recovery_keeps_every_acknowledged_batch() {
         for b in (0..top).chain(recovered.iter().copied()) {
             assert_eq!(
                 per_batch.get(&b).copied(),
-                Some(batch(b).len()),
+                Some(batch_len(b)),
                 "iteration {it}: acknowledged (or earlier recovered) batch {b} incomplete"
             );
         }
@@ -174,7 +181,7 @@ fn crash_recovery_keeps_every_acknowledged_batch() {
             );
             assert_eq!(
                 n,
-                batch(b).len(),
+                batch_len(b),
                 "iteration {it}: batch {b} partially visible"
             );
             recovered.insert(b);
@@ -185,5 +192,15 @@ fn crash_recovery_keeps_every_acknowledged_batch() {
     assert!(
         acked_upto.unwrap_or(0) > 10,
         "the child acknowledged too little to test anything"
+    );
+    // The figures for docs/reliability.md (`-- --nocapture` shows them).
+    let batches = acked_upto.map_or(0, |a| a + 1);
+    let events: usize = (0..batches).map(batch_len).sum();
+    eprintln!(
+        "crash: {iterations} SIGKILLs, all survived (reopened, every invariant held); \
+         batches 0..{batches} ({events} events) stored and checked after every kill, {} of \
+         them in flight (unacknowledged) at a kill and found whole; {:.1} s",
+        recovered.len(),
+        started.elapsed().as_secs_f64()
     );
 }

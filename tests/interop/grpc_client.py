@@ -22,8 +22,16 @@ ACME = "interop-acme-0123456789"
 NOW = "2026-11-27T12:00:00Z"
 
 
+SERVER = None
+
+
 def fail(msg):
     print(f"interop: FAILED: {msg}", file=sys.stderr)
+    if SERVER is not None and SERVER.poll() is None:
+        # The server holds our stdout and stderr open: left running, it
+        # would keep the caller (CI) waiting on the pipe.
+        SERVER.kill()
+        SERVER.wait()
     sys.exit(1)
 
 
@@ -48,7 +56,8 @@ def main():
         {"token": ACME, "company": "Acme", "rights": ["ingest", "query"]},
     ]))
     data = work / "data"
-    server = subprocess.Popen([binary, "--data", str(data), "--now", NOW, "serve",
+    global SERVER
+    server = SERVER = subprocess.Popen([binary, "--data", str(data), "--now", NOW, "serve",
                                "--listen", "127.0.0.1:0", "--tokens", str(tokens)],
                               stderr=subprocess.PIPE, text=True)
     line = server.stderr.readline()
@@ -69,7 +78,7 @@ def main():
 
     jsonl = "\n".join(json.dumps({
         "event_id": f"py-json-{i}", "event_timestamp": "2026-11-27T08:00:00.000Z",
-        "event_type": "Create", "event_name": "Created RFI", "tool_name": "RFIs",
+        "event_type": "Create/Update", "event_name": "Created RFI", "tool_name": "RFIs",
         "company_name": "Acme", "device_type": "API", "is_api": True, "user_id": 7,
         "user_email": "api@acme.example", "user_name": "API"}) for i in range(5))
     reqs = [pb.IngestRequest(batch=pb.EventBatch(events=[ev(i) for i in range(20)])),
@@ -92,7 +101,7 @@ def main():
         return msgs[0].columns, out
 
     cols, r = rows({"group_by": ["event_type"], "order_by": [["event_type", "asc"]]})
-    if list(cols) != ["event_type", "count"] or r != [["Create", 5], ["View", 20]]:
+    if list(cols) != ["event_type", "count"] or r != [["Create/Update", 5], ["View", 20]]:
         fail(f"group by: {list(cols)} {r}")
     doc = pb.QueryDoc(last_days=31, where=[pb.Predicate(
         field="user_id", op="eq", value=pb.Scalar(int=1001))])
@@ -127,4 +136,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Exception as e:  # grpc errors, timeouts: never leave the server behind
+        fail(f"{type(e).__name__}: {e}")
