@@ -429,15 +429,24 @@ impl Inner {
             .filter(|&k| w.sealed_ids.may_contain(hashes[candidates[k]]))
             .collect();
         let all: Vec<usize> = (0..candidates.len()).collect();
+        // Days whose ids cannot all be checked: a quarantined segment, or a
+        // segment whose id sections fail their checks.
+        let mut unsure: HashSet<Day, RandomState> = state
+            .days
+            .iter()
+            .filter(|(_, d)| !d.damaged.is_empty())
+            .map(|(day, _)| *day)
+            .collect();
         for seg in state.all_segments() {
             let probe = if w.sealed_ids.covers(seg.id()) {
                 &maybe
             } else {
                 &all
             };
-            // A segment whose id sections fail their checks cannot say; the
-            // event is stored (the damage is reported by verify).
+            // A segment whose id sections fail their checks cannot say:
+            // its day's new events are refused below.
             let Ok(mut index) = seg.id_index() else {
+                unsure.insert(seg.day());
                 continue;
             };
             for &k in probe {
@@ -452,17 +461,27 @@ impl Inner {
             }
         }
         for (k, &i) in candidates.iter().enumerate() {
+            let day = events.get(i).map(Event::day);
             if dup[k] {
                 report.duplicates += 1;
+            } else if let Some(day) = day.filter(|d| unsure.contains(d)) {
+                // No event appears twice: a copy may sit in the bytes that
+                // cannot be read (tests/external_damage.rs).
+                report.rejected.push(Rejection {
+                    index: i,
+                    reason: RejectReason::Quarantined { day },
+                });
             } else {
                 keep[i] = true;
             }
         }
+        report.rejected.sort_by_key(|r| r.index);
         for r in &report.rejected {
             match r.reason {
                 RejectReason::Invalid(_) => w.counters.rejected_invalid += 1,
                 RejectReason::Expired { .. } => w.counters.rejected_expired += 1,
                 RejectReason::Future { .. } => w.counters.rejected_future += 1,
+                RejectReason::Quarantined { .. } => w.counters.rejected_quarantined += 1,
             }
         }
         w.counters.duplicates += report.duplicates as u64;

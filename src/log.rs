@@ -141,10 +141,21 @@ impl LogWriter {
 
     /// Makes everything written so far durable.
     pub fn sync(&self) -> Result<()> {
-        self.file.sync_data().map_err(|e| Error::Fsync {
+        let fsync = |source| Error::Fsync {
             path: self.path.clone(),
-            source: e,
-        })
+            source,
+        };
+        self.file.sync_data().map_err(fsync)?;
+        // Durable in a file no reopen will find is not durable: a log
+        // unlinked behind the engine's back (tests/external_damage.rs) must
+        // not acknowledge. Reported as a failed sync, so it is sticky.
+        if !self.file.is_linked().map_err(fsync)? {
+            return Err(fsync(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the log file was removed from the data directory while open",
+            )));
+        }
+        Ok(())
     }
 }
 

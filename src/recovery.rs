@@ -6,7 +6,8 @@
 //!   input whose unlink did not happen: removed.
 //! - Day directories older than the retention horizon: removed.
 //! - A segment that fails its checks is kept on disk and recorded as damage
-//!   on its day; the rest of the data stays readable.
+//!   on its day; the rest of the data stays readable. A segment that cannot
+//!   be read at all (an I/O error, not bad bytes) fails the open.
 //! - Log files are replayed in order; events already sealed (a crash between
 //!   a seal and the log rotation) or expired are skipped. The newest log may
 //!   end in a torn record, which is truncated.
@@ -82,7 +83,16 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: LockGuard) -> Result<I
                                 ),
                             },
                         )),
-                        Err(e) => damaged.push((day, id, Damage::from_error(fpath.clone(), &e))),
+                        // Bad bytes: quarantine the segment, keep the rest.
+                        Err(e) if e.is_corruption() => {
+                            damaged.push((day, id, Damage::from_error(fpath.clone(), &e)));
+                        }
+                        // Could not read it (EIO, EMFILE, ENOMEM mapping):
+                        // the file may be fine. Opening without it would
+                        // hide acknowledged events and let a re-sent one be
+                        // stored twice (docs/notes/fuzzing.md, finding 2),
+                        // so the open fails and can be retried.
+                        Err(e) => return Err(e),
                     }
                 }
                 _ => {}

@@ -7,6 +7,7 @@ use crate::time::{Day, format_ms};
 
 /// Why one event of a batch was not stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RejectReason {
     /// It breaks a rule of the contract.
     Invalid(FieldError),
@@ -14,6 +15,10 @@ pub enum RejectReason {
     Expired { day: Day, horizon: Day },
     /// Its timestamp is further in the future than `max_future_ms` allows.
     Future { ts_ms: i64, now_ms: i64 },
+    /// Its day has a quarantined segment (or one whose id index fails its
+    /// checks), so a copy of it there cannot be ruled out: storing it could
+    /// store it twice. Restore or remove the damaged segment, then re-send.
+    Quarantined { day: Day },
 }
 
 impl fmt::Display for RejectReason {
@@ -30,6 +35,12 @@ impl fmt::Display for RejectReason {
                 format_ms(*ts_ms),
                 format_ms(*now_ms)
             ),
+            RejectReason::Quarantined { day } => write!(
+                f,
+                "field \"event_timestamp\": day {day} has a quarantined segment, so a stored \
+                 copy of this event cannot be ruled out; restore or remove the damaged segment \
+                 (`daybook verify` names it), then send again"
+            ),
         }
     }
 }
@@ -41,6 +52,7 @@ impl RejectReason {
             RejectReason::Invalid(_) => "invalid",
             RejectReason::Expired { .. } => "expired",
             RejectReason::Future { .. } => "future",
+            RejectReason::Quarantined { .. } => "quarantined",
         }
     }
 }
@@ -106,6 +118,8 @@ pub struct Counters {
     pub rejected_invalid: u64,
     pub rejected_expired: u64,
     pub rejected_future: u64,
+    /// Events refused because their day has a quarantined segment.
+    pub rejected_quarantined: u64,
     pub seals: u64,
     pub segments_written: u64,
     pub compactions: u64,

@@ -500,7 +500,7 @@ fn writer_readers_seal_compact_and_retention_agree_with_the_model() {
     let k = &stats.counters;
     assert_eq!((k.stored, k.duplicates), (counts.stored, counts.duplicates));
     assert_eq!(
-        k.rejected_invalid + k.rejected_expired + k.rejected_future,
+        k.rejected_invalid + k.rejected_expired + k.rejected_future + k.rejected_quarantined,
         counts.rejected
     );
     eprintln!(

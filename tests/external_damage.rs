@@ -248,11 +248,25 @@ fn a_segment_truncated_while_closed_is_quarantined_and_named() {
         assert_eq!(damaged, vec![(d1, 1)]);
         let problems: Vec<String> = engine.verify().iter().map(|e| e.to_string()).collect();
         assert_eq!(problems, vec![want.clone()]);
-        // Appends to the damaged day still work; compaction leaves it alone.
+        // Appends to the damaged day are refused (a copy may be in the
+        // unreadable bytes); compaction leaves the damaged day alone.
         let r = engine
             .append(vec![event(&format!("late{len}"), day_ms(1, 500), 1)])
             .unwrap();
-        assert_eq!(r.stored, 1);
+        assert_eq!((r.stored, r.rejected.len()), (0, 1));
+        assert_eq!(r.rejected[0].index, 0);
+        assert_eq!(
+            r.rejected[0].reason,
+            daybook::RejectReason::Quarantined { day: d1 }
+        );
+        assert!(
+            r.rejected[0]
+                .reason
+                .to_string()
+                .contains(&format!("day {d1} has a quarantined segment")),
+            "{}",
+            r.rejected[0].reason
+        );
         engine.flush().unwrap();
         engine.compact().unwrap();
         assert_eq!(per_day(&engine).unwrap_err().to_string(), want);
@@ -262,10 +276,11 @@ fn a_segment_truncated_while_closed_is_quarantined_and_named() {
 }
 
 /// The first copy of `e1` is in a quarantined segment, which the engine
-/// cannot read; re-sent, it is stored again, so once the operator restores
-/// the segment the event is there twice.
+/// cannot read; re-sent, it was stored again, so once the operator restored
+/// the segment the event was there twice.
+/// Fixed: events of a day with a quarantined segment are refused
+/// (`RejectReason::Quarantined`).
 #[test]
-#[ignore = "bug: ids in a quarantined segment are not checked for duplicates; a re-sent event is stored a second time"]
 fn a_quarantined_segment_still_counts_for_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let segs = sealed_dir(dir.path());
@@ -400,8 +415,9 @@ fn a_log_deleted_while_closed_loses_only_its_unsealed_events() {
 
 /// Appends acknowledged after the log file was unlinked went to a file no
 /// reopen will find: acknowledged but not recoverable.
+/// Fixed: the log's sync checks the file is still linked, and fails
+/// (sticky) when it is not.
 #[test]
-#[ignore = "bug: appends after the log file was deleted are acknowledged but lost on reopen (the writer never checks its log is still linked)"]
 fn a_log_deleted_while_open_acknowledges_nothing_it_then_loses() {
     let dir = tempfile::tempdir().unwrap();
     sealed_dir(dir.path());
@@ -412,14 +428,21 @@ fn a_log_deleted_while_open_acknowledges_nothing_it_then_loses() {
         for f in log_files(dir.path()) {
             std::fs::remove_file(f).unwrap();
         }
+        let mut errors = Vec::new();
         for i in 0..3 {
             let id = format!("after-delete-{i}");
-            if let Ok(r) = engine.append(vec![event(&id, day_ms(0, i), 1)])
-                && r.stored == 1
-            {
-                acked.push(id);
+            match engine.append(vec![event(&id, day_ms(0, i), 1)]) {
+                Ok(r) if r.stored == 1 => acked.push(id),
+                Ok(_) => {}
+                Err(e) => errors.push(e.to_string()),
             }
         }
+        assert_eq!(acked, Vec::<String>::new());
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors[0].contains("the log file was removed from the data directory while open"),
+            "{errors:?}"
+        );
     }
     let engine = Engine::open(dir.path(), options(&c)).unwrap();
     let ids: Vec<String> = contents(&engine)

@@ -304,6 +304,14 @@ impl Meta {
         for _ in 0..n {
             supersedes.push(r.u64().ok_or_else(short)?);
         }
+        // A merged segment always has a larger id than its inputs; recovery
+        // unlinks every id listed, so a list naming the segment itself (or
+        // a later one) would delete acknowledged events (docs/format.md).
+        if let Some(s) = supersedes.iter().find(|&&s| s >= segment_id) {
+            return Err(format!(
+                "supersedes lists segment {s}, not below the segment's own id {segment_id}"
+            ));
+        }
         let n = r.u32().ok_or_else(short)? as usize;
         if n > r.remaining() / COLUMN_META_LEN {
             return Err("column list longer than the section".into());

@@ -393,6 +393,11 @@ impl SegmentWriter {
         if rows == 0 {
             return Err(Error::Invalid("refusing to write an empty segment".into()));
         }
+        if let Some(s) = supersedes.iter().find(|&&s| s >= id) {
+            return Err(Error::Invalid(format!(
+                "segment {id} cannot supersede segment {s}: inputs have smaller ids"
+            )));
+        }
         let min_ts = self.ts.iter().copied().min().unwrap_or(0);
         let max_ts = self.ts.iter().copied().max().unwrap_or(0);
         // A segment holds one UTC day (push checks it), so offsets fit in u32.

@@ -74,6 +74,12 @@ pub trait WriteFile: Send + Sync {
     fn sync_data(&self) -> io::Result<()>;
     /// Makes the file's data and metadata durable.
     fn sync_all(&self) -> io::Result<()>;
+    /// Whether the file still has a name in the file system (it was not
+    /// unlinked behind the engine's back). Storages without a way to tell
+    /// say yes.
+    fn is_linked(&self) -> io::Result<bool> {
+        Ok(true)
+    }
 }
 
 /// Holds a [`Storage::lock`] until dropped.

@@ -90,13 +90,31 @@ impl Storage for OsStorage {
             .read(true)
             .write(true)
             .open(path)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(LockGuard::new(Box::new(file)))),
-            Err(fs::TryLockError::WouldBlock) => Ok(None),
-            Err(fs::TryLockError::Error(e)) => Err(e),
+        // A busy lock is retried for a while before the open is refused:
+        // flock belongs to the open file description, which a process
+        // forked by anyone in this process (a test harness, a service
+        // spawning a helper) shares until it execs. An engine dropped in
+        // that window keeps its directory locked for a moment after drop
+        // returns, and a reopen must not fail for it. Another process
+        // really holding the directory is reported after LOCK_WAIT_MS.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(LOCK_WAIT_MS);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(LockGuard::new(Box::new(file)))),
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(LOCK_RETRY_MS));
+                }
+                Err(fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(fs::TryLockError::Error(e)) => return Err(e),
+            }
         }
     }
 }
+
+/// How long a busy data-directory lock is retried before `Locked`.
+const LOCK_WAIT_MS: u64 = 500;
+/// The pause between tries.
+const LOCK_RETRY_MS: u64 = 10;
 
 struct OsFile(File);
 
@@ -112,5 +130,9 @@ impl WriteFile for OsFile {
     }
     fn sync_all(&self) -> io::Result<()> {
         self.0.sync_all()
+    }
+    fn is_linked(&self) -> io::Result<bool> {
+        use std::os::unix::fs::MetadataExt;
+        Ok(self.0.metadata()?.nlink() > 0)
     }
 }

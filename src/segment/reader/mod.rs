@@ -25,6 +25,7 @@ use crate::event::{Event, Field, FieldKind};
 use crate::time::Day;
 
 mod columns;
+mod portable;
 mod views;
 use columns::Codes;
 pub use columns::{BlockCursor, DictColumn, IdIndex, RowDecoder};
@@ -40,6 +41,10 @@ pub struct SegmentReader {
     /// once checked to be UTF-8 (`None`: it is not), for the segment's
     /// lifetime (the map is immutable).
     dict_utf8: Vec<OnceLock<Option<(usize, usize)>>>,
+    /// Per field: the first bitmap (code, reason) that fails the strict
+    /// portable-format check, `None` when all pass. Checked once, before
+    /// the first croaring view (views.rs).
+    bitmaps_checked: Vec<OnceLock<Option<(u32, &'static str)>>>,
     by_key: HashMap<(SectionKind, u16), usize>,
     columns: Vec<Option<ColumnMeta>>,
 }
@@ -193,6 +198,7 @@ impl SegmentReader {
             sections,
             checked,
             dict_utf8: (0..Field::ALL.len()).map(|_| OnceLock::new()).collect(),
+            bitmaps_checked: (0..Field::ALL.len()).map(|_| OnceLock::new()).collect(),
             by_key,
             columns: vec![None; Field::ALL.len()],
         };
@@ -611,6 +617,10 @@ impl SegmentReader {
             return Ok(None);
         };
         let bad = |why: &str| self.corrupt(SectionKind::Bitmaps, field as u16, why);
+        // The strict check first: roaring-rs skips the offset header that
+        // croaring views follow (portable.rs), and `verify` reads through here.
+        portable::check(slice, self.rows())
+            .map_err(|why| bad(&format!("bitmap of code {code}: {why}")))?;
         let bm =
             RoaringBitmap::deserialize_from(slice).map_err(|e| bad(&format!("bad bitmap: {e}")))?;
         if bm.max().is_some_and(|m| m >= self.rows()) {
