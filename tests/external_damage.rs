@@ -132,7 +132,7 @@ fn damage_child() {
 }
 
 #[test]
-#[ignore = "bug: a segment truncated while mapped raises SIGBUS in any reader (src/storage/os.rs map: plain mmap of a file others can truncate)"]
+#[ignore = "known limitation (docs/reliability.md): a segment truncated by another process while mapped raises SIGBUS in any reader"]
 fn a_segment_truncated_while_open_does_not_kill_the_reader() {
     let dir = tempfile::tempdir().unwrap();
     let segs = sealed_dir_with(dir.path(), 3000);
