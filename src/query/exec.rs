@@ -122,9 +122,7 @@ fn scan_all<'a>(
     explain: bool,
 ) -> Result<(Vec<Partial<'a>>, usize)> {
     let scan_one = |s: &Source<'a>| scan_source(s, q, keep, explain);
-    let max_threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(sources.len().max(1));
+    let max_threads = cores().min(sources.len().max(1));
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Result<Partial<'a>>>>> =
         sources.iter().map(|_| Mutex::new(None)).collect();
@@ -619,4 +617,12 @@ fn merge_rows(
         matched_events: (!q.stops_early()).then_some(matched),
         next_cursor,
     })
+}
+
+/// The number of cores, asked once: on Linux `available_parallelism` reads
+/// cgroup files under /proc on every call, a few percent of a query on a
+/// small segment (docs/notes/fuzzing.md, "Other things noticed").
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

@@ -198,7 +198,6 @@ pub struct BlockCursor<'a> {
     pub(super) starts: Vec<u32>,
     /// The text of the last UUID returned.
     pub(super) text: [u8; UUID_TEXT_LEN],
-    pub(super) zstd: Option<zstd::bulk::Decompressor<'static>>,
     /// `row_contains`: per row of `hits_block`, whether its value holds
     /// the needle.
     pub(super) hits: Vec<bool>,
@@ -259,16 +258,9 @@ impl<'a> BlockCursor<'a> {
         {
             return Err(self.bad(format!("block {block} claims {raw_len} bytes")));
         }
-        let zstd = match &mut self.zstd {
-            Some(z) => z,
-            None => self.zstd.insert(
-                zstd::bulk::Decompressor::new()
-                    .map_err(|e| Error::Invalid(format!("zstd: {e}")))?,
-            ),
-        };
         self.raw.clear();
         self.raw.reserve(raw_len);
-        let n = zstd.decompress_to_buffer(frame, &mut self.raw);
+        let n = with_decompressor(|z| z.decompress_to_buffer(frame, &mut self.raw))?;
         if n.map_err(|e| self.bad(format!("block {block}: {e}")))? != raw_len
             || self.raw.len() != raw_len
         {
@@ -477,4 +469,27 @@ impl<'a> RowDecoder<'a> {
         })?;
         Ok(e)
     }
+}
+
+thread_local! {
+    /// One zstd decompression context per thread, reused by every block
+    /// cursor: creating one per cursor (`ZSTD_createDCtx`) was 12-20 % of
+    /// the CPU of workloads with many small segments (docs/notes/fuzzing.md).
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's decompression context.
+fn with_decompressor<T>(f: impl FnOnce(&mut zstd::bulk::Decompressor<'static>) -> T) -> Result<T> {
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let z = match &mut *slot {
+            Some(z) => z,
+            None => slot.insert(
+                zstd::bulk::Decompressor::new()
+                    .map_err(|e| Error::Invalid(format!("zstd: {e}")))?,
+            ),
+        };
+        Ok(f(z))
+    })
 }

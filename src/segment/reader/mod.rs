@@ -644,7 +644,6 @@ impl SegmentReader {
             raw: Vec::new(),
             starts: Vec::new(),
             text: [0; UUID_TEXT_LEN],
-            zstd: None,
             hits: Vec::new(),
             hits_block: None,
         })
