@@ -10,39 +10,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use daybook::segment::SegmentReader;
-use daybook::{Day, Engine, Error};
-
-/// Writes a small data set over three days and returns the segment paths.
-fn sealed_dir(dir: &Path) -> Vec<PathBuf> {
-    let c = clock();
-    let engine = Engine::open(dir, options(&c)).unwrap();
-    let evs: Vec<_> = (0..60)
-        .map(|i| event(&format!("e{i}"), day_ms(i % 3, i * 1000), i as u64))
-        .collect();
-    engine.append(evs).unwrap();
-    engine.flush().unwrap();
-    let mut paths: Vec<PathBuf> = engine
-        .snapshot()
-        .partitions()
-        .flat_map(|(_, d)| {
-            d.segments
-                .iter()
-                .map(|s| s.path().to_path_buf())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    paths.sort();
-    paths
-}
-
-/// The day a segment belongs to, from its directory name.
-fn day_of(segment: &Path) -> Day {
-    let dir = segment
-        .parent()
-        .and_then(|d| d.file_name())
-        .and_then(|n| n.to_str());
-    Day::parse(dir.unwrap()).unwrap()
-}
+use daybook::{Engine, Error};
 
 fn check_or_verify(path: &Path) -> Result<(), Error> {
     let seg = SegmentReader::open(path)?;

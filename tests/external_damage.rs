@@ -21,41 +21,6 @@ fn days() -> [Day; 3] {
     [2, 1, 0].map(|ago| Day::of_ms(day_ms(ago, 0)))
 }
 
-/// 20 events on each of three days (ids `e0`..`e59`), sealed: one segment
-/// per day. Returns the segment paths, oldest day first.
-fn sealed_dir(dir: &Path) -> Vec<PathBuf> {
-    sealed_dir_with(dir, 0)
-}
-
-/// `sealed_dir` plus `extra` events on the middle day (a segment of many
-/// pages).
-fn sealed_dir_with(dir: &Path, extra: i64) -> Vec<PathBuf> {
-    let c = clock();
-    let engine = Engine::open(dir, options(&c)).unwrap();
-    let mut evs: Vec<_> = (0..60)
-        .map(|i| event(&format!("e{i}"), day_ms(i % 3, i * 1000), i as u64))
-        .collect();
-    evs.extend((0..extra).map(|i| event(&format!("m{i}"), day_ms(1, i * 7), i as u64)));
-    engine.append(evs).unwrap();
-    engine.flush().unwrap();
-    segments(&engine)
-}
-
-fn segments(engine: &Engine) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = engine
-        .snapshot()
-        .partitions()
-        .flat_map(|(_, d)| {
-            d.segments
-                .iter()
-                .map(|s| s.path().to_path_buf())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    paths.sort();
-    paths
-}
-
 /// Events per day through a query (group by event_date).
 fn per_day(engine: &Engine) -> daybook::Result<Vec<(Day, u64)>> {
     let r = engine.query(&Query::count().group_by(&["event_date"]))?;
@@ -71,20 +36,6 @@ fn per_day(engine: &Engine) -> daybook::Result<Vec<(Day, u64)>> {
 fn truncate(path: &Path, len: u64) {
     let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
     f.set_len(len).unwrap();
-}
-
-/// The day directory of a segment, from its path.
-fn day_of(segment: &Path) -> Day {
-    Day::parse(
-        segment
-            .parent()
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 // ------------------------------------------------ truncated while open

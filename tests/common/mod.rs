@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::manual_is_multiple_of)]
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use daybook::{Day, Engine, Event, EventType, ManualClock, Options};
@@ -81,4 +82,55 @@ pub fn contents(engine: &Engine) -> BTreeMap<Day, Vec<Event>> {
         }
     }
     out
+}
+
+// ------------------------------------------ damage tests (corruption, external_damage)
+
+/// 20 events on each of three days (ids `e0`..`e59`), sealed: one segment
+/// per day. Returns the segment paths, oldest day first.
+pub fn sealed_dir(dir: &Path) -> Vec<PathBuf> {
+    sealed_dir_with(dir, 0)
+}
+
+/// `sealed_dir` plus `extra` events on the middle day (a segment of many
+/// pages).
+pub fn sealed_dir_with(dir: &Path, extra: i64) -> Vec<PathBuf> {
+    let c = clock();
+    let engine = Engine::open(dir, options(&c)).unwrap();
+    let mut evs: Vec<_> = (0..60)
+        .map(|i| event(&format!("e{i}"), day_ms(i % 3, i * 1000), i as u64))
+        .collect();
+    evs.extend((0..extra).map(|i| event(&format!("m{i}"), day_ms(1, i * 7), i as u64)));
+    engine.append(evs).unwrap();
+    engine.flush().unwrap();
+    segments(&engine)
+}
+
+pub fn segments(engine: &Engine) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = engine
+        .snapshot()
+        .partitions()
+        .flat_map(|(_, d)| {
+            d.segments
+                .iter()
+                .map(|s| s.path().to_path_buf())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// The day directory of a segment, from its path.
+pub fn day_of(segment: &Path) -> Day {
+    Day::parse(
+        segment
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap(),
+    )
+    .unwrap()
 }
