@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
 
 use crate::storage::{Mapped, Storage};
 use roaring::RoaringBitmap;
@@ -41,10 +42,10 @@ pub struct SegmentReader {
     /// once checked to be UTF-8 (`None`: it is not), for the segment's
     /// lifetime (the map is immutable).
     dict_utf8: Vec<OnceLock<Option<(usize, usize)>>>,
-    /// Per field: the first bitmap (code, reason) that fails the strict
-    /// portable-format check, `None` when all pass. Checked once, before
-    /// the first croaring view (views.rs).
-    bitmaps_checked: Vec<OnceLock<Option<(u32, &'static str)>>>,
+    /// Per field, one bit per dictionary code: set once that code's bitmap
+    /// passed the strict portable-format check (views.rs), so each bitmap
+    /// is checked once per segment, when first viewed.
+    bitmaps_checked: Vec<OnceLock<Box<[AtomicU64]>>>,
     by_key: HashMap<(SectionKind, u16), usize>,
     columns: Vec<Option<ColumnMeta>>,
 }

@@ -3,12 +3,14 @@
 //! This is the only place that builds a view over mapped bytes. CRoaring's
 //! view constructor is given no length and trusts the bytes, so a view is
 //! built only after (1) the Bitmaps section's CRC was verified (by
-//! `SegmentReader::section`) and (2) every bitmap of the field passed the
-//! strict portable-format check of `portable.rs` (exact length, offset
-//! header equal to the layout, containers well formed, rows inside the
-//! segment), once per field per segment. Storage damage is caught by (1);
+//! `SegmentReader::section`) and (2) the bitmap passed the strict
+//! portable-format check of `portable.rs` (exact length, offset header
+//! equal to the layout, containers well formed, rows inside the segment),
+//! once per bitmap per segment. Storage damage is caught by (1);
 //! (2) keeps bytes with a forged checksum, or from a buggy writer, from
 //! steering CRoaring outside the slice or to wrong rows.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use croaring::{BitmapView, Portable};
 
@@ -31,16 +33,31 @@ impl SegmentReader {
             // The portable view reads little-endian in place.
             return Err(bad("bitmap views need a little-endian host"));
         }
-        let failed = self
+        let checked = self
             .bitmaps_checked
             .get(field as usize)
             .ok_or_else(|| bad("no such field"))?
-            .get_or_init(|| self.first_bad_bitmap(field));
-        if let Some((code, why)) = failed {
-            return Err(bad(&format!("bitmap of code {code}: {why}")));
+            .get_or_init(|| {
+                let codes = self
+                    .section(SectionKind::Bitmaps, field as u16)
+                    .ok()
+                    .and_then(|s| crate::codec::le_u32_at(s, 0))
+                    .unwrap_or(0);
+                (0..codes.div_ceil(64)).map(|_| AtomicU64::new(0)).collect()
+            });
+        let word = checked
+            .get(code as usize / 64)
+            .ok_or_else(|| bad("code out of range"))?;
+        let bit = 1u64 << (code % 64);
+        // Relaxed: the bit only records a fact about immutable bytes; a
+        // thread that misses it checks again.
+        if word.load(Ordering::Relaxed) & bit == 0 {
+            portable::check(bytes, self.rows())
+                .map_err(|why| bad(&format!("bitmap of code {code}: {why}")))?;
+            word.fetch_or(bit, Ordering::Relaxed);
         }
-        // SAFETY: `bytes` is exactly one well-formed portable bitmap (every
-        // bitmap of the field passed `portable::check` just above, over a
+        // SAFETY: `bytes` is exactly one well-formed portable bitmap (it
+        // passed `portable::check`, now or on an earlier call, over a
         // section whose CRC was verified), it borrows the map,
         // which is immutable and outlives the returned view (`'_` ties the
         // view to `self`), and the host is little-endian.
@@ -49,21 +66,5 @@ impl SegmentReader {
             return Err(bad("bitmap names a row past the end"));
         }
         Ok(Some(view))
-    }
-
-    /// The first of `field`'s bitmaps that fails the strict check, with
-    /// the reason; `None` when all pass (or the section is unreadable, which
-    /// `bitmap_bytes` reports on its own).
-    fn first_bad_bitmap(&self, field: Field) -> Option<(u32, &'static str)> {
-        let count = self
-            .section(SectionKind::Bitmaps, field as u16)
-            .ok()
-            .and_then(|s| crate::codec::le_u32_at(s, 0))?;
-        (0..count).find_map(|code| match self.bitmap_bytes(field, code) {
-            Ok(Some(bytes)) => portable::check(bytes, self.rows())
-                .err()
-                .map(|why| (code, why)),
-            Ok(None) | Err(_) => None,
-        })
     }
 }
