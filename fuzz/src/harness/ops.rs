@@ -317,7 +317,8 @@ impl Run {
     }
 
     /// Opens with whatever faults are armed; if that fails, once more
-    /// without faults, which must work.
+    /// without faults, which must work (after a reboot if an armed power
+    /// loss struck during it).
     fn reopen(&mut self) {
         drop(self.engine.take());
         if let Err(first) = self.open() {
@@ -328,10 +329,22 @@ impl Run {
                 self.sim = self.sim.crash_image(CrashPolicy::Random { seed });
             }
             self.sim.heal();
-            if let Err(e) = self.open() {
-                self.fail(&format!(
-                    "no open once faults stopped: {e} (first: {first})"
-                ));
+            if let Err(second) = self.open() {
+                if !self.sim.is_crashed() {
+                    self.fail(&format!(
+                        "no open once faults stopped: {second} (first: {first})"
+                    ));
+                }
+                // An armed power loss struck during this open: reboot (the
+                // image has no faults and no crash point) and open again.
+                self.log.push(format!("  open failed: {second}; power lost, reboot"));
+                let seed = self.log.len() as u64;
+                self.sim = self.sim.crash_image(CrashPolicy::Random { seed });
+                if let Err(e) = self.open() {
+                    self.fail(&format!(
+                        "no open after the reboot: {e} (before: {second}; first: {first})"
+                    ));
+                }
             }
         }
     }
