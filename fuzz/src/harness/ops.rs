@@ -337,7 +337,8 @@ impl Run {
                 }
                 // An armed power loss struck during this open: reboot (the
                 // image has no faults and no crash point) and open again.
-                self.log.push(format!("  open failed: {second}; power lost, reboot"));
+                self.log
+                    .push(format!("  open failed: {second}; power lost, reboot"));
                 let seed = self.log.len() as u64;
                 self.sim = self.sim.crash_image(CrashPolicy::Random { seed });
                 if let Err(e) = self.open() {
