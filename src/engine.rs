@@ -531,7 +531,14 @@ impl Inner {
         }
         self.publish(next);
 
-        if w.buffered >= self.opts.max_buffered_events {
+        let max = self.opts.max_buffered_events;
+        // While the previous seal is still writing, keep buffering up to
+        // twice the limit instead of waiting for it here, with the writer
+        // lock held: that wait was the ack-latency tail under load
+        // (docs/benchmarks.md, "gRPC under load"). The next append after
+        // the seal ends starts the next one.
+        let sealing = w.in_flight.as_ref().is_some_and(|f| !f.handle.is_finished());
+        if w.buffered >= max && (!sealing || w.buffered >= max.saturating_mul(2)) {
             // The batch is durable and visible whatever happens here; a
             // failed seal leaves the events buffered (and logged) for the
             // next attempt, unless it was an fsync failure (sticky).

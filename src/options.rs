@@ -29,7 +29,9 @@ pub struct Options {
     pub clock: Arc<dyn Clock>,
     pub durability: Durability,
     /// Unsealed events held in memory (and in the log) before they are
-    /// sealed into segments. Bounds the memory of the write buffer.
+    /// sealed into segments. Bounds the memory of the write buffer: while
+    /// a seal is still writing, appends go on until twice this many are
+    /// buffered (plus the events being sealed) before they wait for it.
     pub max_buffered_events: usize,
     /// Events stamped more than this far after "now" are rejected as being
     /// in the future (a clock-skew guard).
