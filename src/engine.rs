@@ -537,7 +537,10 @@ impl Inner {
         // lock held: that wait was the ack-latency tail under load
         // (docs/benchmarks.md, "gRPC under load"). The next append after
         // the seal ends starts the next one.
-        let sealing = w.in_flight.as_ref().is_some_and(|f| !f.handle.is_finished());
+        let sealing = w
+            .in_flight
+            .as_ref()
+            .is_some_and(|f| !f.handle.is_finished());
         if w.buffered >= max && (!sealing || w.buffered >= max.saturating_mul(2)) {
             // The batch is durable and visible whatever happens here; a
             // failed seal leaves the events buffered (and logged) for the
