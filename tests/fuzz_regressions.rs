@@ -334,7 +334,7 @@ fn sim_options(sim: &SimStorage) -> Options {
 /// after `SegmentReader::open_in`: every error became a `Damage`, reported
 /// as "corrupted ... (file): I/O error"). The open succeeded, the day's
 /// acknowledged events were unreadable, and appends skip a quarantined
-/// segment in their duplicate check (src/engine.rs, `append_locked` probes
+/// segment in their duplicate check (src/engine/append.rs, `append_locked` probes
 /// `state.all_segments()` only): a re-sent event was stored again, and after
 /// the next clean open its id was there twice, with two different contents.
 /// Now only bad bytes quarantine a segment; an I/O error fails the open.
