@@ -98,3 +98,23 @@ impl<'a> Input<'a> {
         &self.data[start..]
     }
 }
+
+/// The rows of a one-field group-by count as a map from the group's value
+/// to its count (a row without an integer count counts 0).
+pub fn counts_by_group(
+    r: &daybook::query::QueryResult,
+) -> std::collections::BTreeMap<daybook::query::Scalar, u64> {
+    r.rows
+        .iter()
+        .map(|row| {
+            let n = match row.last() {
+                Some(daybook::query::Scalar::Int(n)) => *n,
+                _ => 0,
+            };
+            (
+                row.first().cloned().unwrap_or(daybook::query::Scalar::Null),
+                n,
+            )
+        })
+        .collect()
+}

@@ -470,17 +470,7 @@ impl Run {
         }
         let q = Query::count().group_by(&["event_date"]);
         let got: BTreeMap<Scalar, u64> = match engine.query(&q) {
-            Ok(r) => r
-                .rows
-                .iter()
-                .map(|row| {
-                    let n = match row.last() {
-                        Some(Scalar::Int(n)) => *n,
-                        _ => 0,
-                    };
-                    (row.first().cloned().unwrap_or(Scalar::Null), n)
-                })
-                .collect(),
+            Ok(r) => super::counts_by_group(&r),
             Err(e) => self.fail(&format!("group query failed: {e}")),
         };
         if got != per_day {

@@ -491,17 +491,7 @@ pub fn query(bytes: &[u8], seg: &SegmentReader) -> Result<Option<Answers>, Error
     for field in grouped {
         match engine.query(&Query::count().group_by(&[field.name()])) {
             Ok(r) => {
-                let map = r
-                    .rows
-                    .iter()
-                    .map(|row| {
-                        let n = match row.last() {
-                            Some(Scalar::Int(n)) => *n,
-                            _ => 0,
-                        };
-                        (row.first().cloned().unwrap_or(Scalar::Null), n)
-                    })
-                    .collect();
+                let map = super::counts_by_group(&r);
                 groups.push((field, map));
             }
             Err(e) => {
