@@ -94,7 +94,10 @@ fn reports(engine: &Engine) -> Result<(), Failure> {
 }
 
 pub fn print_stats(engine: &Engine) {
-    let s = engine.stats();
+    print_stats_of(&engine.stats());
+}
+
+pub fn print_stats_of(s: &daybook::Stats) {
     println!(
         "retention: {} days, horizon {} .. today {}",
         s.retention_days, s.horizon, s.today

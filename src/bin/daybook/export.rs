@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use daybook::export::{DEFAULT_ROW_GROUP_ROWS, ExportOptions, ExportSummary, Exporter};
-use daybook::{Day, Engine, Query};
+use daybook::{Day, Query};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{Failure, query, usage};
@@ -74,7 +74,7 @@ fn export_error(e: daybook::Error) -> Failure {
 }
 
 /// `daybook export`.
-pub fn run(engine: &Engine, a: &ExportArgs) -> Result<(), Failure> {
+pub fn run(engine: &daybook::Reader, a: &ExportArgs) -> Result<(), Failure> {
     let ExportFormat::Parquet = a.format;
     let q = query::window_and_filters(
         Query::events(),

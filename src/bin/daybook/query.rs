@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use daybook::query::Predicate;
-use daybook::{Direction, Engine, Field, FieldKind, Op, Query, QueryResult, Scalar, Select};
+use daybook::{Direction, Field, FieldKind, Op, Query, QueryResult, Scalar, Select};
 
 use crate::{Failure, usage};
 
@@ -338,7 +338,7 @@ fn query_error(e: daybook::Error) -> Failure {
 }
 
 /// `daybook query` / `daybook explain`.
-pub fn run(engine: &Engine, a: &QueryArgs, explain: bool) -> Result<(), Failure> {
+pub fn run(engine: &daybook::Reader, a: &QueryArgs, explain: bool) -> Result<(), Failure> {
     let q = build(a)?;
     let terminal = std::io::stdout().is_terminal();
     let format = a.format.unwrap_or(if terminal {
