@@ -725,14 +725,19 @@ fn large_files_keep_line_numbers_across_chunks() {
 #[test]
 fn a_relative_data_directory_works() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .current_dir(dir.path())
-        .args(["--data", "store", "--now", NOW, "stats"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run daybook");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(dir.path().join("store").is_dir());
+    let file = dir.path().join("f.jsonl");
+    generate(dir.path(), &file, 20, "jsonl");
+    for args in [vec!["import", "f.jsonl"], vec!["stats"]] {
+        let out = Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["--data", "store", "--now", NOW])
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run daybook");
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    assert!(dir.path().join("store").join("days").is_dir());
 }
 
 /// Regression: printing to a closed pipe (`daybook demo | head`) must end
