@@ -8,7 +8,7 @@ mod query;
 #[cfg(feature = "grpc")]
 mod serve;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -24,14 +24,10 @@ use daybook::{Clock, Engine, ManualClock, Options, SystemClock};
     about = "A storage engine for user-activity audit events"
 )]
 struct Cli {
-    /// Data directory.
-    #[arg(
-        long,
-        global = true,
-        env = "DAYBOOK_DATA",
-        default_value = "./daybook-data"
-    )]
-    data: PathBuf,
+    /// Data directory (the store) [default: ./daybook-data; for demo:
+    /// ./daybook-demo, which holds the demo's store in ./daybook-demo/store].
+    #[arg(long, global = true, env = "DAYBOOK_DATA")]
+    data: Option<PathBuf>,
     /// The engine's clock ("now"), RFC 3339, for reproducible runs.
     #[arg(long, global = true)]
     now: Option<String>,
@@ -80,6 +76,10 @@ enum Command {
         /// Parser threads [default: one per core].
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
         threads: Option<u16>,
+        /// What to do with a JSON key or CSV column that is not an event
+        /// field.
+        #[arg(long, value_enum, default_value_t = import::UnknownFieldsArg::Reject)]
+        unknown_fields: import::UnknownFieldsArg,
     },
     /// Answer a report: a JSON query document (--json) or flags.
     Query(query::QueryArgs),
@@ -101,7 +101,8 @@ enum Command {
     /// Drop partitions older than the retention horizon now.
     Retention,
     /// The main job, end to end: generate a month, import it, reopen,
-    /// verify, report.
+    /// verify, report. Its directory (--data, default ./daybook-demo) is
+    /// replaced on each run; the store is DIR/store.
     Demo {
         /// Events per day to generate.
         #[arg(long, default_value_t = 30_000)]
@@ -151,8 +152,12 @@ fn open(cli: &Cli) -> Result<Engine, Failure> {
         clock: clock(&cli.now)?,
         ..Options::default()
     };
-    Ok(Engine::open(&cli.data, opts)?)
+    let data = cli.data.as_deref().unwrap_or(Path::new(DEFAULT_DATA));
+    Ok(Engine::open(data, opts)?)
 }
+
+/// `--data` when not given (the demo has its own: `demo::DEFAULT_DIR`).
+const DEFAULT_DATA: &str = "./daybook-data";
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
@@ -183,6 +188,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             strict,
             format,
             threads,
+            unknown_fields,
         } => {
             if files.is_empty() {
                 return Err(usage(
@@ -195,6 +201,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 format: *format,
                 strict: *strict,
                 threads: threads.map_or_else(import::default_threads, usize::from),
+                unknown_fields: (*unknown_fields).into(),
             };
             let mut summary = import::import(&engine, files, &opts);
             // Seal what was stored, also after a stop or a failure.
@@ -250,7 +257,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             companies,
         } => {
             demo::run(
-                &cli.data,
+                cli.data.as_deref().unwrap_or(Path::new(demo::DEFAULT_DIR)),
                 cli.now.as_deref(),
                 *events_per_day,
                 *days,
