@@ -8,7 +8,7 @@ mod query;
 #[cfg(feature = "grpc")]
 mod serve;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -25,14 +25,10 @@ use daybook::{Clock, Day, Engine, ManualClock, Options, Reader, SystemClock};
     about = "A storage engine for user-activity audit events"
 )]
 struct Cli {
-    /// Data directory.
-    #[arg(
-        long,
-        global = true,
-        env = "DAYBOOK_DATA",
-        default_value = "./daybook-data"
-    )]
-    data: PathBuf,
+    /// Data directory (the store) [default: ./daybook-data; for demo:
+    /// ./daybook-demo, which holds the demo's store in ./daybook-demo/store].
+    #[arg(long, global = true, env = "DAYBOOK_DATA")]
+    data: Option<PathBuf>,
     /// The clock ("now"), RFC 3339, for reproducible runs. Commands that
     /// read only see the days it keeps; a writer (import, serve, compact,
     /// retention) ahead of this machine's clock needs --yes, because it
@@ -97,6 +93,10 @@ enum Command {
         /// Parser threads [default: one per core].
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
         threads: Option<u16>,
+        /// What to do with a JSON key or CSV column that is not an event
+        /// field.
+        #[arg(long, value_enum, default_value_t = import::UnknownFieldsArg::Reject)]
+        unknown_fields: import::UnknownFieldsArg,
     },
     /// Answer a report: a JSON query document (--json) or flags.
     Query(query::QueryArgs),
@@ -118,7 +118,8 @@ enum Command {
     /// Drop partitions older than the retention horizon now.
     Retention,
     /// The main job, end to end: generate a month, import it, reopen,
-    /// verify, report.
+    /// verify, report. Its directory (--data, default ./daybook-demo) is
+    /// replaced on each run; the store is DIR/store.
     Demo {
         /// Events per day to generate.
         #[arg(long, default_value_t = 30_000)]
@@ -174,7 +175,7 @@ fn options(cli: &Cli) -> Result<Options, Failure> {
 /// works beside a running import or server, and any clock or retention only
 /// changes what is shown.
 fn read(cli: &Cli) -> Result<Reader, Failure> {
-    Ok(Reader::open(&cli.data, options(cli)?)?)
+    Ok(Reader::open(data_dir(cli), options(cli)?)?)
 }
 
 /// Opens the directory's writer (creating the directory only for `import`,
@@ -193,15 +194,23 @@ fn write_quiet(cli: &Cli, create: bool) -> Result<Engine, Failure> {
         ..options(cli)?
     };
     confirm_drops(cli, &opts)?;
-    Ok(Engine::open(&cli.data, opts)?)
+    Ok(Engine::open(data_dir(cli), opts)?)
 }
+
+/// The data directory: `--data`, else the default.
+fn data_dir(cli: &Cli) -> &Path {
+    cli.data.as_deref().unwrap_or(Path::new(DEFAULT_DATA))
+}
+
+/// `--data` when not given (the demo has its own: `demo::DEFAULT_DIR`).
+const DEFAULT_DATA: &str = "./daybook-data";
 
 /// The days on disk older than the horizon of `opts`: what a writer opened
 /// with them would delete.
 fn days_to_drop(cli: &Cli, opts: &Options) -> Vec<Day> {
     let today = Day::of_ms(opts.clock.now_ms());
     let horizon = today.add_days(1 - opts.retention_days.min(i32::MAX as u32) as i32);
-    let mut days: Vec<Day> = std::fs::read_dir(cli.data.join("days"))
+    let mut days: Vec<Day> = std::fs::read_dir(data_dir(cli).join("days"))
         .into_iter()
         .flatten()
         .flatten()
@@ -304,6 +313,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             strict,
             format,
             threads,
+            unknown_fields,
         } => {
             if files.is_empty() {
                 return Err(usage(
@@ -316,6 +326,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 format: *format,
                 strict: *strict,
                 threads: threads.map_or_else(import::default_threads, usize::from),
+                unknown_fields: (*unknown_fields).into(),
             };
             let mut summary = import::import(&engine, files, &opts);
             // Seal what was stored, also after a stop or a failure.
@@ -382,7 +393,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             companies,
         } => {
             demo::run(
-                &cli.data,
+                cli.data.as_deref().unwrap_or(Path::new(demo::DEFAULT_DIR)),
                 cli.now.as_deref(),
                 *events_per_day,
                 *days,
