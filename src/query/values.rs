@@ -69,7 +69,7 @@ impl Snapshot {
 /// Up to `n` of `candidates` that look like what `target` meant, best
 /// first: equal ignoring case; then starting with it or being its start;
 /// then containing it or contained in it; then at a small edit distance
-/// (Levenshtein over characters, ignoring case; at most a third of the
+/// (Levenshtein over characters, ignoring case; at most a quarter of the
 /// target's length, and at least 1). Within each class, nearer first, then
 /// in the candidates' order (give them most frequent first).
 pub fn closest<'a>(
@@ -78,7 +78,7 @@ pub fn closest<'a>(
     n: usize,
 ) -> Vec<&'a str> {
     let t = target.to_lowercase();
-    let max = (t.chars().count() / 3).max(1);
+    let max = (t.chars().count() / 4).max(1);
     let mut ranked: Vec<((u8, usize), &str)> = candidates
         .into_iter()
         .filter_map(|c| {
