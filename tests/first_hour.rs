@@ -699,3 +699,109 @@ fn every_query_explain_and_export_flag_has_help() {
         assert_eq!(undocumented_flags(sub), Vec::<String>::new(), "{sub}");
     }
 }
+
+// ---- The library's value lookup ----
+
+/// `Snapshot::field_values` against counts taken from the generated events
+/// themselves, sealed and buffered, with a scope, a prefix and a limit.
+#[test]
+fn field_values_counts_the_values_of_the_scope() {
+    use daybook::generate::{GenConfig, Generator};
+    use daybook::{Engine, Field, ManualClock, Op, Options, Query};
+    use std::collections::HashMap;
+
+    const NOW_MS: i64 = 1_795_780_800_000; // 2026-11-27T12:00:00Z
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(
+        dir.path(),
+        Options {
+            clock: std::sync::Arc::new(ManualClock::new(NOW_MS)),
+            ..Options::default()
+        },
+    )
+    .expect("open");
+    let events: Vec<_> = Generator::new(GenConfig {
+        days: 3,
+        events_per_day: 3000,
+        companies: 3,
+        dup_fraction: 0.0,
+        now_ms: NOW_MS,
+        ..GenConfig::default()
+    })
+    .collect();
+    let (old, new) = events.split_at(events.len() * 2 / 3);
+    engine.append(old.to_vec()).expect("append");
+    engine.flush().expect("flush");
+    engine.append(new.to_vec()).expect("append");
+    let company = events[0].company_name.clone();
+
+    // The expected answer: count, most frequent first, ties by value.
+    let expect = |keep: &dyn Fn(&daybook::Event) -> bool,
+                  value: &dyn Fn(&daybook::Event) -> Option<String>,
+                  prefix: &str,
+                  limit: usize| {
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for e in events.iter().filter(|e| keep(e)) {
+            if let Some(v) = value(e).filter(|v| v.starts_with(prefix)) {
+                *counts.entry(v).or_default() += 1;
+            }
+        }
+        let mut list: Vec<(String, u64)> = counts.into_iter().collect();
+        list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        list.truncate(limit);
+        list
+    };
+    let snap = engine.snapshot();
+    let all = Query::count();
+    let tools = snap
+        .field_values(&all, Field::ToolName, "", usize::MAX)
+        .expect("values");
+    assert!(tools.len() > 10);
+    assert_eq!(
+        tools,
+        expect(&|_| true, &|e| Some(e.tool_name.clone()), "", usize::MAX)
+    );
+    // A tenant's scope, a prefix, a limit.
+    let scope = Query::count().filter("company_name", Op::Eq, company.as_str());
+    let mine = |e: &daybook::Event| e.company_name == company;
+    assert_eq!(
+        snap.field_values(&scope, Field::ProjectName, "", 5)
+            .expect("values"),
+        expect(&mine, &|e| e.project_name.clone(), "", 5)
+    );
+    let d = snap
+        .field_values(&scope, Field::UserEmail, "d", 3)
+        .expect("values");
+    assert!(!d.is_empty());
+    assert_eq!(d, expect(&mine, &|e| Some(e.user_email.clone()), "d", 3));
+    // A window: the last day only.
+    let today = Query::count().last_days(1);
+    let from = NOW_MS - NOW_MS.rem_euclid(86_400_000);
+    assert_eq!(
+        snap.field_values(&today, Field::DeviceType, "", 10)
+            .expect("values"),
+        expect(
+            &|e| e.event_timestamp_ms >= from,
+            &|e| Some(e.device_type.clone()),
+            "",
+            10
+        )
+    );
+    // Integers match the prefix on their digits.
+    let ids = snap
+        .field_values(&scope, Field::UserId, "101", 4)
+        .expect("values");
+    assert_eq!(ids.len(), 4);
+    assert_eq!(
+        ids,
+        expect(&mine, &|e| Some(e.user_id.to_string()), "101", 4)
+    );
+    // Nothing there: an empty list; a bad scope: the query's error.
+    assert_eq!(
+        snap.field_values(&all, Field::ToolName, "zzz", 5)
+            .expect("values"),
+        Vec::new()
+    );
+    let bad = Query::count().filter("company", Op::Eq, "x");
+    assert!(snap.field_values(&bad, Field::ToolName, "", 5).is_err());
+}

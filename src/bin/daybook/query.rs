@@ -17,7 +17,8 @@ use crate::{Failure, usage};
 #[derive(Args, Clone, Debug)]
 pub struct QueryArgs {
     /// The query as its JSON document (docs/queries.md): a file, or - for
-    /// standard input. Flags below add to it.
+    /// standard input. Flags below add to it; --last, --from and --to
+    /// replace its time.
     #[arg(long)]
     json: Option<String>,
     /// The last N UTC days, today included: `7d` or `7`. Not with --from
@@ -605,6 +606,28 @@ fn query_error(e: daybook::Error) -> Failure {
     }
 }
 
+/// `--repeat N`: runs the query N more times, checks each answer is the
+/// first's, and prints the median and fastest times on standard error.
+fn time_repeats(engine: &Engine, q: &Query, first: &QueryResult, n: u32) -> Result<(), Failure> {
+    let mut times: Vec<f64> = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = engine.query(q).map_err(query_error)?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        if r != *first {
+            return Err(Failure::from("a repeated run gave a different answer"));
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times.get(times.len() / 2).copied().unwrap_or(0.0);
+    let min = times.first().copied().unwrap_or(0.0);
+    eprintln!(
+        "timing: runs={} median_ms={median:.4} min_ms={min:.4}",
+        times.len()
+    );
+    Ok(())
+}
+
 /// `daybook query` / `daybook explain`.
 pub fn run(engine: &Engine, a: &QueryArgs, explain: bool) -> Result<(), Failure> {
     let q = build(a)?;
@@ -623,31 +646,16 @@ pub fn run(engine: &Engine, a: &QueryArgs, explain: bool) -> Result<(), Failure>
     };
     let took = started.elapsed();
     if a.repeat > 0 {
-        let mut times: Vec<f64> = Vec::with_capacity(a.repeat as usize);
-        for _ in 0..a.repeat {
-            let t = Instant::now();
-            let r = engine.query(&q).map_err(query_error)?;
-            times.push(t.elapsed().as_secs_f64() * 1e3);
-            if r != result {
-                return Err(Failure::from("a repeated run gave a different answer"));
-            }
-        }
-        times.sort_by(f64::total_cmp);
-        let median = times.get(times.len() / 2).copied().unwrap_or(0.0);
-        let min = times.first().copied().unwrap_or(0.0);
-        eprintln!(
-            "timing: runs={} median_ms={median:.4} min_ms={min:.4}",
-            times.len()
-        );
+        time_repeats(engine, &q, &result, a.repeat)?;
     }
     let mut out = std::io::stdout().lock();
     let notes = absent_value_notes(&engine.snapshot(), &q);
     if let Some(ex) = &plan {
         print_plan(ex, format, &mut out)?;
     }
-    if plan.is_some() && matches!(format, Format::Json | Format::Jsonl) {
-        // The plan alone: one JSON document.
-    } else {
+    // An explain as JSON is the plan alone: one document.
+    let plan_only = plan.is_some() && matches!(format, Format::Json | Format::Jsonl);
+    if !plan_only {
         print(&result, format, &mut out)?;
     }
     if format == Format::Table {
