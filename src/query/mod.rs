@@ -11,6 +11,7 @@ pub mod model;
 mod partial;
 pub mod scalar;
 mod segscan;
+pub mod values;
 
 pub use explain::Explain;
 pub use model::{Direction, Op, Predicate, Query, Select, TimeWindow};

@@ -355,9 +355,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 None => {}
             }
         }
-        Command::Query(args) => query::run(&read(&cli)?, args, false)?,
-        Command::Explain(args) => query::run(&read(&cli)?, args, true)?,
-        Command::Export(args) => export::run(&read(&cli)?, args)?,
+        Command::Query(args) => query::run(|| read(&cli), args, false)?,
+        Command::Explain(args) => query::run(|| read(&cli), args, true)?,
+        Command::Export(args) => export::run(|| read(&cli), args)?,
         #[cfg(feature = "grpc")]
         Command::Serve(args) => serve::run(write(&cli, true)?, args)?,
         Command::Stats => demo::print_stats_of(&read(&cli)?.stats()),
