@@ -124,8 +124,10 @@ enum Command {
         /// Events per day to generate.
         #[arg(long, default_value_t = 30_000)]
         events_per_day: u64,
+        /// Days of activity, ending today (or --now).
         #[arg(long, default_value_t = 31)]
         days: u32,
+        /// Companies (tenants) the activity is spread over.
         #[arg(long, default_value_t = 8)]
         companies: u32,
     },
