@@ -35,6 +35,7 @@ pub use engine::Engine;
 pub use error::{Error, Result};
 pub use event::{Event, EventType, Field, FieldKind, Value};
 pub use options::{Durability, Options};
+pub use query::{CancelToken, QueryOptions};
 pub use query::{Direction, Explain, Op, Query, QueryResult, Scalar, Select};
 pub use report::{AppendReport, Counters, DayStats, RejectReason, Rejection, Stats};
 pub use state::{Damage, DayState, Snapshot};
