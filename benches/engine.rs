@@ -115,7 +115,7 @@ fn open_and_drop(c: &mut Criterion) {
                 (copy, engine)
             },
             |(copy, engine)| {
-                assert_eq!(engine.enforce_retention().unwrap(), 1);
+                assert_eq!(engine.enforce_retention().unwrap().len(), 1);
                 (copy, engine)
             },
             BatchSize::PerIteration,

@@ -1,11 +1,18 @@
 //! CSV in and out: the contract's CSV rules (docs/event-format.md).
 //!
 //! - A header row is required; columns are identified by its names, in any
-//!   order. An unknown or repeated column is an error, and so is a missing
-//!   column for a required field.
+//!   order. A name matches a field ignoring case, spaces and underscores,
+//!   so a reporting export's display names (`Event ID`, `User Log In Email`,
+//!   `Is API`) work as they are. A repeated column is an
+//!   error, and so is a missing column for a required field; an unknown
+//!   column is an error too, unless [`UnknownFields::Ignore`] drops it.
+//! - A `Count` column (the export's measure) is accepted: every row of an
+//!   export of single events has Count 1; a row with another Count is
+//!   rejected, as a pre-aggregated row cannot be stored as events.
 //! - An empty cell is "no value" for an optional field and an error for a
-//!   required one. Booleans are `true`/`false`, integers plain decimal
-//!   digits, timestamps and dates the same text as in JSON.
+//!   required one. Booleans are `true`/`false` or `yes`/`no` (any case),
+//!   integers plain decimal digits, timestamps and dates the same text as in
+//!   JSON.
 //! - Errors name the field and say what is wrong, in the same words as
 //!   [`crate::json::parse_event`], and are reported with the line number of
 //!   the record in the text (the header is line 1).
@@ -17,12 +24,41 @@
 use std::io::{self, Read};
 
 use crate::event::{Event, EventType, Field, FieldError, MAX_ID};
+pub use crate::json::{ParseOptions, UnknownFields};
 use crate::time::{Day, format_ms, parse_rfc3339_ms};
 
 /// The columns of a CSV header row, checked against the contract.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
-    columns: Vec<Field>,
+    /// The field of each column; `None` for the `Count` column and ignored
+    /// unknown columns.
+    columns: Vec<Option<Field>>,
+    /// The position of the `Count` column.
+    count: Option<usize>,
+    /// The names of the unknown columns dropped, as the header spells them.
+    ignored: Vec<String>,
+}
+
+/// The field a CSV column name stands for: the contract's name, or the same
+/// ignoring ASCII case, spaces and underscores, as a reporting export's
+/// display names are (`Event ID`, `User Log In Email` for
+/// `user_login_email`, `Is API`).
+pub fn column_field(name: &str) -> Option<Field> {
+    Field::parse(name).or_else(|| {
+        let squash = |s: &str| -> String {
+            s.chars()
+                .filter(|c| *c != ' ' && *c != '_')
+                .map(|c| c.to_ascii_lowercase())
+                .collect()
+        };
+        let key = squash(name);
+        Field::ALL.into_iter().find(|f| squash(f.name()) == key)
+    })
+}
+
+/// Whether a column name is the reporting export's `Count` measure.
+fn is_count(name: &str) -> bool {
+    name.trim().eq_ignore_ascii_case("count")
 }
 
 /// What a CSV stream can fail with as a whole (rather than record by record).
@@ -36,11 +72,26 @@ pub enum CsvError {
 }
 
 impl Header {
-    /// Checks a header row's names: every one must be a contract field name
-    /// (spelled exactly), none repeated, and every required field present.
-    /// A leading UTF-8 byte-order mark is ignored.
+    /// Checks a header row's names by the contract's strict rules: see
+    /// [`Header::parse_with`].
     pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Header, FieldError> {
-        let mut columns = Vec::new();
+        Header::parse_with(names, &ParseOptions::default())
+    }
+
+    /// Checks a header row's names: every one must name a contract field
+    /// (see [`column_field`]) or be `Count`, none repeated, and every
+    /// required field present. An unknown name is an error, or with
+    /// [`UnknownFields::Ignore`] its column is dropped (see
+    /// [`Header::ignored`]). A leading UTF-8 byte-order mark is ignored.
+    pub fn parse_with<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+        opts: &ParseOptions,
+    ) -> Result<Header, FieldError> {
+        let mut h = Header {
+            columns: Vec::new(),
+            count: None,
+            ignored: Vec::new(),
+        };
         let mut seen = [false; Field::ALL.len()];
         for (i, name) in names.into_iter().enumerate() {
             let name = if i == 0 {
@@ -48,16 +99,36 @@ impl Header {
             } else {
                 name
             };
-            let field = Field::parse(name).ok_or_else(|| FieldError {
-                field: None,
-                message: format!("unknown column \"{name}\""),
-            })?;
+            let field = match column_field(name) {
+                Some(field) => field,
+                None if is_count(name) => {
+                    if h.count.replace(i).is_some() {
+                        return Err(FieldError {
+                            field: None,
+                            message: format!("column \"{name}\" appears more than once"),
+                        });
+                    }
+                    h.columns.push(None);
+                    continue;
+                }
+                None if opts.unknown_fields == UnknownFields::Ignore => {
+                    h.ignored.push(name.to_string());
+                    h.columns.push(None);
+                    continue;
+                }
+                None => {
+                    return Err(FieldError {
+                        field: None,
+                        message: format!("unknown column \"{name}\""),
+                    });
+                }
+            };
             if std::mem::replace(&mut seen[field as usize], true) {
                 return Err(FieldError::new(field, "column appears more than once"));
             }
-            columns.push(field);
+            h.columns.push(Some(field));
         }
-        if columns.is_empty() {
+        if h.columns.is_empty() {
             return Err(FieldError {
                 field: None,
                 message: "the header row is missing".into(),
@@ -77,11 +148,11 @@ impl Header {
                 ),
             });
         }
-        Ok(Header { columns })
+        Ok(h)
     }
 
     /// Reads the header from a parsed CSV record (bytes that must be UTF-8).
-    fn from_record(record: &csv::ByteRecord) -> Result<Header, FieldError> {
+    fn from_record(record: &csv::ByteRecord, opts: &ParseOptions) -> Result<Header, FieldError> {
         let names = record
             .iter()
             .map(|cell| {
@@ -91,17 +162,22 @@ impl Header {
                 })
             })
             .collect::<Result<Vec<&str>, FieldError>>()?;
-        Header::parse(names)
+        Header::parse_with(names, opts)
     }
 
     /// Parses the header row at the start of `text` (for example the bytes
-    /// up to the first boundary a [`Splitter`] reports).
+    /// up to the first boundary a [`Splitter`] reports), strictly.
     pub fn parse_row(text: &[u8]) -> Result<Header, FieldError> {
+        Header::parse_row_with(text, &ParseOptions::default())
+    }
+
+    /// Parses the header row at the start of `text` under `opts`.
+    pub fn parse_row_with(text: &[u8], opts: &ParseOptions) -> Result<Header, FieldError> {
         let mut reader = reader_builder().from_reader(text);
         let mut record = csv::ByteRecord::new();
         match reader.read_byte_record(&mut record) {
-            Ok(true) => Header::from_record(&record),
-            Ok(false) => Header::parse([]),
+            Ok(true) => Header::from_record(&record, opts),
+            Ok(false) => Header::parse_with([], opts),
             Err(e) => Err(FieldError {
                 field: None,
                 message: format!("unreadable header row: {e}"),
@@ -109,9 +185,16 @@ impl Header {
         }
     }
 
-    /// The field of each column, in the header's order.
-    pub fn columns(&self) -> &[Field] {
+    /// The field of each column, in the header's order; `None` for the
+    /// `Count` column and for ignored unknown columns.
+    pub fn columns(&self) -> &[Option<Field>] {
         &self.columns
+    }
+
+    /// The unknown columns dropped under [`UnknownFields::Ignore`], as the
+    /// header names them.
+    pub fn ignored(&self) -> &[String] {
+        &self.ignored
     }
 
     /// Parses one record given as its cells, in the header's column order.
@@ -120,14 +203,18 @@ impl Header {
         cells: impl IntoIterator<Item = &'a str>,
     ) -> Result<Event, FieldError> {
         let mut values: [Option<&str>; Field::ALL.len()] = [None; Field::ALL.len()];
+        let mut count = None;
         let mut n = 0;
         for (i, cell) in cells.into_iter().enumerate() {
             n = i + 1;
-            if let Some(field) = self.columns.get(i) {
+            if self.count == Some(i) {
+                count = Some(cell);
+            } else if let Some(Some(field)) = self.columns.get(i) {
                 values[*field as usize] = (!cell.is_empty()).then_some(cell);
             }
         }
         self.check_width(n)?;
+        check_count(count.map(str::as_bytes))?;
         from_cells(&values)
     }
 
@@ -146,16 +233,32 @@ impl Header {
 
     fn parse_record(&self, record: &csv::ByteRecord) -> Result<Event, FieldError> {
         self.check_width(record.len())?;
+        check_count(self.count.and_then(|i| record.get(i)))?;
         let mut values: [Option<&str>; Field::ALL.len()] = [None; Field::ALL.len()];
         for (cell, field) in record.iter().zip(&self.columns) {
-            if cell.is_empty() {
+            let Some(field) = field.filter(|_| !cell.is_empty()) else {
                 continue;
-            }
+            };
             let text = std::str::from_utf8(cell)
-                .map_err(|_| FieldError::new(*field, "is not valid UTF-8"))?;
-            values[*field as usize] = Some(text);
+                .map_err(|_| FieldError::new(field, "is not valid UTF-8"))?;
+            values[field as usize] = Some(text);
         }
         from_cells(&values)
+    }
+}
+
+/// A row's `Count` cell: empty or 1. A row that counts several events (a
+/// pre-aggregated export) cannot be stored as events.
+fn check_count(cell: Option<&[u8]>) -> Result<(), FieldError> {
+    match cell {
+        None | Some(b"" | b"1") => Ok(()),
+        Some(other) => Err(FieldError {
+            field: None,
+            message: format!(
+                "Count must be 1 (one row per event), got {}: a row that counts several events cannot be stored as events",
+                describe(&String::from_utf8_lossy(other))
+            ),
+        }),
     }
 }
 
@@ -199,15 +302,20 @@ fn int(field: Field, cell: Option<&str>) -> Result<Option<u64>, FieldError> {
     ))
 }
 
+/// `true`/`false` or `yes`/`no` in any case (reporting exports write
+/// `Yes`/`No`). The message is JSON's, so a record's error reads the same in
+/// either format.
 fn boolean(field: Field, cell: Option<&str>) -> Result<Option<bool>, FieldError> {
-    match cell {
-        None => Ok(None),
-        Some("true") => Ok(Some(true)),
-        Some("false") => Ok(Some(false)),
-        Some(s) => Err(FieldError::new(
+    let Some(s) = cell else { return Ok(None) };
+    if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("yes") {
+        Ok(Some(true))
+    } else if s.eq_ignore_ascii_case("false") || s.eq_ignore_ascii_case("no") {
+        Ok(Some(false))
+    } else {
+        Err(FieldError::new(
             field,
             format!("expected true or false, got {}", describe(s)),
-        )),
+        ))
     }
 }
 
@@ -338,12 +446,20 @@ pub struct Reader<R> {
 const READ_SIZE: usize = 64 << 10;
 
 impl<R: Read> Reader<R> {
-    /// Reads and checks the header row.
+    /// Reads and checks the header row, by the contract's strict rules.
     pub fn new(input: R) -> Result<Reader<R>, CsvError> {
+        Reader::with_options(input, &ParseOptions::default())
+    }
+
+    /// Reads and checks the header row under `opts` (see
+    /// [`Header::parse_with`]).
+    pub fn with_options(input: R, opts: &ParseOptions) -> Result<Reader<R>, CsvError> {
         let mut r = Reader {
             input,
             header: Header {
                 columns: Vec::new(),
+                count: None,
+                ignored: Vec::new(),
             },
             buf: Vec::new(),
             scanned: 0,
@@ -363,7 +479,7 @@ impl<R: Read> Reader<R> {
                 break r.buf.len();
             }
         };
-        r.header = Header::parse_row(&r.buf[..end]).map_err(CsvError::Header)?;
+        r.header = Header::parse_row_with(&r.buf[..end], opts).map_err(CsvError::Header)?;
         r.consume(end, false);
         Ok(r)
     }
@@ -718,8 +834,8 @@ mod tests {
             "line 1: unknown column \"colour\""
         );
         assert_eq!(
-            err_with("count", Some("1")),
-            "line 1: unknown column \"count\""
+            err_with("Count", Some("3")),
+            "Count must be 1 (one row per event), got \"3\": a row that counts several events cannot be stored as events"
         );
         assert_eq!(
             err_with("user_email", None),
@@ -742,8 +858,12 @@ mod tests {
             "field \"object_id\": expected an integer in 0..=9223372036854775807, got \"+5\""
         );
         assert_eq!(
-            err_with("is_api", Some("TRUE")),
-            "field \"is_api\": expected true or false, got \"TRUE\""
+            err_with("is_api", Some("maybe")),
+            "field \"is_api\": expected true or false, got \"maybe\""
+        );
+        assert_eq!(
+            err_with("user_is_active", Some("1")),
+            "field \"user_is_active\": expected true or false, got \"1\""
         );
         assert_eq!(
             err_with("event_date", Some("2026-11-25")),
@@ -766,10 +886,99 @@ mod tests {
             "field \"user_name\": is 1025 bytes, at most 1024 allowed"
         );
         // The same words as the JSON parser, where the formats agree.
-        let json_err = parse_event(&EXAMPLE.replace("\"is_api\":false", "\"is_api\":\"TRUE\""))
+        let json_err = parse_event(&EXAMPLE.replace("\"is_api\":false", "\"is_api\":\"maybe\""))
             .unwrap_err()
             .to_string();
-        assert_eq!(json_err, err_with("is_api", Some("TRUE")));
+        assert_eq!(json_err, err_with("is_api", Some("maybe")));
+    }
+
+    /// The reporting export's header: display names, `Yes`/`No`, `Count`.
+    const EXPORT: &str = "Event ID,Event Timestamp,Event Date,Event Type,Event Name,Event Subtype,Tool Name,Company Name,Project Name,Project Number,Project Is Demo,Object ID,URL,Device Type,Is API,User ID,User Email,User Log In Email,User Name,User Job Title,User Role,User Type,User Default Permission Template,User Is Active,User is Authorized Bidder,User Last Log In Date,Count";
+
+    #[test]
+    fn the_reporting_export_parses_as_it_is() {
+        let row = "6f1c0c9e-3b2a-4c55-9a57-0b1f7c2d9e11,2026-11-26T14:03:22.123Z,2026-11-26,View,Viewed RFI,Detail,RFIs,Granite Ridge Builders,Harbor Point Tower,2026-014,No,845512,https://app.example.com/projects/311/rfis/845512,iOS,NO,70211,m.ortiz@graniteridge.example,mortiz@sso.graniteridge.example,Maria Ortiz,Superintendent,Project Manager,Employee,Standard,Yes,no,2026-11-26,1";
+        let records = read_all(&format!("{EXPORT}\n{row}\n")).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].1.as_ref().unwrap(), &example());
+        let header = Header::parse(EXPORT.split(',')).unwrap();
+        assert_eq!(header.columns().len(), 27);
+        assert_eq!(header.columns()[26], None);
+        assert_eq!(header.columns()[17], Some(Field::UserLoginEmail));
+        assert!(header.ignored().is_empty());
+        // Booleans: true/false/yes/no in any case; nothing else.
+        for (cell, want) in [
+            ("Yes", true),
+            ("TRUE", true),
+            ("no", false),
+            ("False", false),
+        ] {
+            assert_eq!(boolean(Field::IsApi, Some(cell)), Ok(Some(want)), "{cell}");
+        }
+        for cell in ["1", "Y", "yes ", "on"] {
+            assert!(boolean(Field::IsApi, Some(cell)).is_err(), "{cell}");
+        }
+        // Count: 1 or empty; anything else rejects the row.
+        let count = |c: &str| {
+            let text = format!("{EXPORT}\n{}{c}\n", row.strip_suffix('1').unwrap());
+            read_all(&text).unwrap()[0].1.clone().map(|_| ())
+        };
+        assert_eq!(count("1"), Ok(()));
+        assert_eq!(count(""), Ok(()));
+        assert_eq!(
+            count("2").unwrap_err().to_string(),
+            "Count must be 1 (one row per event), got \"2\": a row that counts several events cannot be stored as events"
+        );
+        assert_eq!(
+            count("1.0").unwrap_err().to_string(),
+            "Count must be 1 (one row per event), got \"1.0\": a row that counts several events cannot be stored as events"
+        );
+        assert_eq!(
+            Header::parse("count,Count".split(','))
+                .unwrap_err()
+                .to_string(),
+            "column \"Count\" appears more than once"
+        );
+        assert_eq!(
+            Header::parse("Event ID,event_id".split(','))
+                .unwrap_err()
+                .to_string(),
+            "field \"event_id\": column appears more than once"
+        );
+        assert_eq!(column_field(" User  Name"), Some(Field::UserName));
+        assert_eq!(
+            column_field("USER_last_Log In_date"),
+            Some(Field::UserLastLoginDate)
+        );
+        assert_eq!(column_field("user-name"), None);
+        assert_eq!(column_field("Count"), None);
+    }
+
+    #[test]
+    fn unknown_columns_are_rejected_or_ignored() {
+        let text = format!(
+            "colour,{},Extra\nred,{},\"x,y\"\n",
+            header_line(),
+            event_to_csv_line(&example())
+        );
+        assert_eq!(
+            read_all(&text).err().unwrap().to_string(),
+            "line 1: unknown column \"colour\""
+        );
+        let opts = ParseOptions {
+            unknown_fields: UnknownFields::Ignore,
+        };
+        let reader = Reader::with_options(text.as_bytes(), &opts).unwrap();
+        assert_eq!(reader.header().ignored(), ["colour", "Extra"]);
+        let records: Vec<Parsed> = reader.map(Result::unwrap).collect();
+        assert_eq!(records, vec![(2, Ok(example()))]);
+        // Ignoring unknown columns leaves the other header rules as they are.
+        assert_eq!(
+            Header::parse_with("colour,event_id".split(','), &opts)
+                .unwrap_err()
+                .to_string(),
+            "the header has no column for required field(s) \"event_timestamp\", \"event_type\", \"event_name\", \"tool_name\", \"company_name\", \"device_type\", \"is_api\", \"user_id\", \"user_email\", \"user_name\""
+        );
     }
 
     #[test]

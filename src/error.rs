@@ -52,6 +52,16 @@ pub enum Error {
     /// The data directory is used by another open engine.
     #[error("data directory {0} is locked by another process")]
     Locked(PathBuf),
+    /// The path given as a data directory is not one (missing, not a
+    /// directory, or holding none of daybook's files). Only a writer with
+    /// [`Options::create_if_missing`](crate::Options::create_if_missing)
+    /// creates one.
+    #[error("no daybook data directory at {path}: {reason}")]
+    NoDataDir { path: PathBuf, reason: String },
+    /// A read-only reader could not get a consistent view: the directory
+    /// kept changing under it. Try again.
+    #[error("{0}")]
+    Busy(String),
     /// An input value is invalid (used by the parsers and the query model).
     #[error("{0}")]
     Invalid(String),

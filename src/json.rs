@@ -97,11 +97,34 @@ impl<'de> Deserialize<'de> for Scalar<'de> {
     }
 }
 
+/// What to do with a key (JSON) or column (CSV) that is not a field of the
+/// contract.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnknownFields {
+    /// Reject the record (JSON) or the file (a CSV header), naming it: the
+    /// contract's rule, and the default.
+    #[default]
+    Reject,
+    /// Drop it and parse the rest; the parser reports the names it dropped.
+    Ignore,
+}
+
+/// How records are parsed. The default is the contract's strict rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    pub unknown_fields: UnknownFields,
+}
+
 /// The raw fields of one object, in contract order (`Field as usize`).
 struct RawObject<'a> {
     values: Vec<Option<Scalar<'a>>>,
     /// The first problem with the object's shape (unknown or repeated key).
     shape_error: Option<FieldError>,
+    /// The first repeated key (the shape problem when unknown keys are
+    /// ignored).
+    repeated: Option<FieldError>,
+    /// The unknown keys, each once, in order.
+    unknown: Vec<Cow<'a, str>>,
 }
 
 impl<'de> Deserialize<'de> for RawObject<'de> {
@@ -116,28 +139,30 @@ impl<'de> Deserialize<'de> for RawObject<'de> {
                 let mut out = RawObject {
                     values: (0..Field::ALL.len()).map(|_| None).collect(),
                     shape_error: None,
+                    repeated: None,
+                    unknown: Vec::new(),
                 };
                 while let Some(key) = a.next_key::<Cow<'de, str>>()? {
-                    let value: Scalar<'de> = a.next_value()?;
-                    if out.shape_error.is_some() {
+                    let Some(field) = Field::parse(&key) else {
+                        // Skipped without building it: it may be huge.
+                        a.next_value::<IgnoredAny>()?;
+                        out.shape_error.get_or_insert_with(|| FieldError {
+                            field: None,
+                            message: format!("unknown field \"{key}\""),
+                        });
+                        if !out.unknown.contains(&key) {
+                            out.unknown.push(key);
+                        }
                         continue;
-                    }
-                    match Field::parse(&key) {
-                        None => {
-                            out.shape_error = Some(FieldError {
-                                field: None,
-                                message: format!("unknown field \"{key}\""),
-                            });
-                        }
-                        Some(field) => {
-                            let slot = &mut out.values[field as usize];
-                            if slot.is_some() {
-                                out.shape_error =
-                                    Some(FieldError::new(field, "appears more than once"));
-                            } else {
-                                *slot = Some(value);
-                            }
-                        }
+                    };
+                    let value: Scalar<'de> = a.next_value()?;
+                    let slot = &mut out.values[field as usize];
+                    if slot.is_some() {
+                        let e = FieldError::new(field, "appears more than once");
+                        out.shape_error.get_or_insert_with(|| e.clone());
+                        out.repeated.get_or_insert(e);
+                    } else {
+                        *slot = Some(value);
                     }
                 }
                 Ok(out)
@@ -192,20 +217,53 @@ fn required<T>(field: Field, v: Option<T>) -> Result<T, FieldError> {
     v.ok_or_else(|| FieldError::new(field, "required field is missing or null"))
 }
 
-/// Parses one JSON object into a validated event.
+/// Parses one JSON object into a validated event, by the contract's strict
+/// rules (an unknown key rejects the record).
 pub fn parse_event(text: &str) -> Result<Event, FieldError> {
+    parse_event_with(text, &ParseOptions::default(), &mut Vec::new())
+}
+
+/// Parses one JSON object into a validated event under `opts`. With
+/// [`UnknownFields::Ignore`], unknown keys are skipped and their names
+/// appended to `ignored` (each once per object), whether or not the record
+/// is valid otherwise.
+///
+/// ```
+/// use daybook::json::{parse_event_with, ParseOptions, UnknownFields};
+/// let text = r#"{"event_id":"e-1","event_timestamp":"2026-11-26T14:03:22Z","event_type":"View",
+///     "event_name":"Viewed RFI","tool_name":"RFIs","company_name":"Granite Ridge",
+///     "device_type":"iOS","is_api":false,"user_id":7,"user_email":"m@x.example",
+///     "user_name":"Maria","colour":"red"}"#;
+/// let strict = parse_event_with(text, &ParseOptions::default(), &mut Vec::new());
+/// assert_eq!(strict.unwrap_err().to_string(), "unknown field \"colour\"");
+/// let opts = ParseOptions { unknown_fields: UnknownFields::Ignore };
+/// let mut ignored = Vec::new();
+/// let event = parse_event_with(text, &opts, &mut ignored).unwrap();
+/// assert_eq!((event.event_id.as_str(), ignored), ("e-1", vec!["colour".to_string()]));
+/// ```
+pub fn parse_event_with(
+    text: &str,
+    opts: &ParseOptions,
+    ignored: &mut Vec<String>,
+) -> Result<Event, FieldError> {
     let raw: RawObject<'_> = serde_json::from_str(text).map_err(|e| FieldError {
         field: None,
         message: format!("not a JSON object: {e}"),
     })?;
-    from_raw(raw)
-}
-
-fn from_raw(raw: RawObject<'_>) -> Result<Event, FieldError> {
-    if let Some(e) = raw.shape_error {
+    let shape_error = match opts.unknown_fields {
+        UnknownFields::Reject => raw.shape_error,
+        UnknownFields::Ignore => {
+            ignored.extend(raw.unknown.iter().map(|k| k.to_string()));
+            raw.repeated
+        }
+    };
+    if let Some(e) = shape_error {
         return Err(e);
     }
-    let mut v = raw.values;
+    from_raw(raw.values)
+}
+
+fn from_raw(mut v: Vec<Option<Scalar<'_>>>) -> Result<Event, FieldError> {
     let mut take = |f: Field| v.get_mut(f as usize).and_then(Option::take);
     use Field as F;
     let ts_text = required(
@@ -414,6 +472,40 @@ mod tests {
         );
         assert!(err("[1,2]").starts_with("not a JSON object"));
         assert!(err("{\"event_id\":").starts_with("not a JSON object"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_or_ignored() {
+        let ignore = ParseOptions {
+            unknown_fields: UnknownFields::Ignore,
+        };
+        let text = with("colour", "\"red\"").replace('}', r#","Count":{"n":[1,2]},"colour":2}"#);
+        let mut names = Vec::new();
+        assert_eq!(
+            parse_event_with(&text, &ParseOptions::default(), &mut names)
+                .unwrap_err()
+                .to_string(),
+            "unknown field \"colour\""
+        );
+        assert!(names.is_empty());
+        let e = parse_event_with(&text, &ignore, &mut names).unwrap();
+        assert_eq!(e, parse_event(EXAMPLE).unwrap());
+        assert_eq!(names, ["colour", "Count"]);
+        // Only unknown keys are ignored: a repeated field is still an error,
+        // and the names are reported for an invalid record too.
+        let mut names = Vec::new();
+        let text = with("colour", "1").replace('}', r#","user_id":8}"#);
+        assert_eq!(
+            parse_event_with(&text, &ignore, &mut names)
+                .unwrap_err()
+                .to_string(),
+            "field \"user_id\": appears more than once"
+        );
+        assert_eq!(names, ["colour"]);
+        // Strict: the first shape problem wins, whichever it is.
+        assert_eq!(err(&text), "unknown field \"colour\"");
+        let text = with("user_id", "").replace('}', r#","user_id":8,"user_id":9,"colour":1}"#);
+        assert_eq!(err(&text), "field \"user_id\": appears more than once");
     }
 
     #[test]

@@ -163,8 +163,11 @@ impl LogWriter {
 pub struct Replay {
     /// The batches, in the order they were written.
     pub batches: Vec<Vec<Event>>,
-    /// Bytes that were cut from a torn tail (0 if none).
+    /// Bytes of a torn tail, cut off ([`Tail::Truncate`]) or skipped
+    /// ([`Tail::Skip`]); 0 if none.
     pub truncated_bytes: u64,
+    /// Bytes of the file as read.
+    pub file_bytes: u64,
 }
 
 fn corrupted(path: &Path, offset: usize, section: &str, reason: impl Into<String>) -> Error {
@@ -197,10 +200,24 @@ fn record_at(bytes: &[u8], pos: usize) -> std::result::Result<(usize, usize), &'
     Ok((start, end))
 }
 
-/// Replays the log file at `path`. With `may_truncate`, a torn tail is cut
-/// off the file (this is the newest log, whose tail may not have been
-/// synced); otherwise any damage is corruption.
-pub fn replay(storage: &dyn Storage, path: &Path, may_truncate: bool) -> Result<Replay> {
+/// What [`replay`] does with a torn tail: a record cut short, with no valid
+/// record after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tail {
+    /// The newest log, opened by the writer: its tail may not have been
+    /// synced before a crash, so it is cut off the file.
+    Truncate,
+    /// The newest log, read by a read-only reader: the tail may be a record
+    /// the writer is still writing, so it is skipped and the file is left
+    /// exactly as it is.
+    Skip,
+    /// An older log: it was complete before the next one was started, so
+    /// any damage is corruption.
+    Strict,
+}
+
+/// Replays the log file at `path`, handling a torn tail as `tail` says.
+pub fn replay(storage: &dyn Storage, path: &Path, tail: Tail) -> Result<Replay> {
     let bytes = storage.read(path).map_err(|e| Error::io(path, e))?;
     // A header is written and synced before any record: a newest log that
     // holds no more than a header, cut short or garbled, was being created
@@ -216,11 +233,14 @@ pub fn replay(storage: &dyn Storage, path: &Path, may_truncate: bool) -> Result<
         Some(_) => None,
     };
     if let Some((offset, why)) = header_fault {
-        if may_truncate && bytes.len() <= LOG_HEADER_LEN {
-            crate::files::remove_file(storage, path)?;
+        if tail != Tail::Strict && bytes.len() <= LOG_HEADER_LEN {
+            if tail == Tail::Truncate {
+                crate::files::remove_file(storage, path)?;
+            }
             return Ok(Replay {
                 batches: Vec::new(),
                 truncated_bytes: bytes.len() as u64,
+                file_bytes: bytes.len() as u64,
             });
         }
         return Err(corrupted(path, offset, "log header", why));
@@ -274,16 +294,20 @@ pub fn replay(storage: &dyn Storage, path: &Path, may_truncate: bool) -> Result<
                         format!("{why}; a valid record follows at offset {q}"),
                     ));
                 }
-                if !may_truncate {
-                    return Err(corrupted(path, pos, "log record", why));
+                match tail {
+                    Tail::Strict => return Err(corrupted(path, pos, "log record", why)),
+                    Tail::Skip => {}
+                    Tail::Truncate => {
+                        let f = storage.open_write(path).map_err(|e| Error::io(path, e))?;
+                        f.set_len(pos as u64)
+                            .and_then(|()| f.sync_all())
+                            .map_err(|e| Error::io(path, e))?;
+                    }
                 }
-                let f = storage.open_write(path).map_err(|e| Error::io(path, e))?;
-                f.set_len(pos as u64)
-                    .and_then(|()| f.sync_all())
-                    .map_err(|e| Error::io(path, e))?;
                 return Ok(Replay {
                     batches,
                     truncated_bytes: (bytes.len() - pos) as u64,
+                    file_bytes: bytes.len() as u64,
                 });
             }
         }
@@ -291,6 +315,7 @@ pub fn replay(storage: &dyn Storage, path: &Path, may_truncate: bool) -> Result<
     Ok(Replay {
         batches,
         truncated_bytes: 0,
+        file_bytes: bytes.len() as u64,
     })
 }
 

@@ -47,6 +47,12 @@ pub struct Options {
     /// [`SimStorage`](crate::storage::SimStorage) to inject I/O failures
     /// and power loss.
     pub storage: Arc<dyn Storage>,
+    /// Whether [`Engine::open`](crate::Engine::open) creates a missing data
+    /// directory (the default, for embedders). The CLI's commands that only
+    /// maintain an existing directory (`compact`, `retention`) turn it off,
+    /// so that a mistyped path fails instead of answering about an empty
+    /// directory.
+    pub create_if_missing: bool,
 }
 
 impl Default for Options {
@@ -60,6 +66,7 @@ impl Default for Options {
             compact_min_segments: 4,
             sealed_id_filter_keys: 8 << 20,
             storage: crate::storage::os(),
+            create_if_missing: true,
         }
     }
 }

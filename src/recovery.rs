@@ -1,6 +1,7 @@
 //! Opening a data directory: map the segments, repair what a crash left
 //! half done, replay the log.
 //!
+//! The writer ([`recover`], under the directory lock) repairs:
 //! - `*.tmp` files are unfinished writes: removed.
 //! - A segment named in another segment's `supersedes` list was a compaction
 //!   input whose unlink did not happen: removed.
@@ -12,9 +13,13 @@
 //!   a seal and the log rotation) or expired are skipped. The newest log may
 //!   end in a torn record, which is truncated.
 //! - Files and directories we do not recognise are left alone.
+//!
+//! A read-only reader ([`load`] with [`Mode::Look`], no lock) sees the same
+//! data but changes nothing: it skips what the writer would remove and
+//! stops before a torn tail instead of cutting it off.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use xxhash_rust::xxh3::xxh3_64;
@@ -24,124 +29,71 @@ use crate::error::Result;
 use crate::event::Event;
 use crate::files::{self, DAYS_DIR, FileKind, LOG_DIR};
 use crate::idset::{IdSet, SealedIds};
-use crate::log::{LogWriter, replay};
+use crate::log::{LogWriter, Tail, replay};
 use crate::options::Options;
 use crate::report::Counters;
 use crate::segment::SegmentReader;
 use crate::state::{Damage, DayState, State};
-use crate::storage::LockGuard;
+use crate::storage::{LockGuard, Storage};
 use crate::time::Day;
 
-pub(crate) fn recover(root: PathBuf, opts: Options, lock: LockGuard) -> Result<Inner> {
-    let storage = &*opts.storage;
-    let today = Day::of_ms(opts.clock.now_ms());
-    let horizon = today.add_days(1 - opts.retention_days.min(i32::MAX as u32) as i32);
+/// Whether loading a directory may change it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The writer, holding the lock: removes leftovers and expired days,
+    /// truncates a torn log tail.
+    Repair,
+    /// A read-only reader: writes nothing, deletes nothing.
+    Look,
+}
+
+/// What a data directory holds, as [`load`] found it.
+pub(crate) struct Loaded {
+    pub(crate) state: State,
+    /// Sequence numbers of the log files replayed, ascending.
+    pub(crate) logs: Vec<u64>,
+    /// The largest segment id seen (named or superseded).
+    pub(crate) max_id: u64,
+    pub(crate) mem_ids: IdSet,
+    pub(crate) buffered: usize,
+    pub(crate) counters: Counters,
+    /// Days older than the horizon: removed in `Repair` mode, left alone
+    /// and not loaded in `Look` mode.
+    pub(crate) expired_days: Vec<Day>,
+    /// Bytes of the log files read.
+    pub(crate) log_bytes: u64,
+}
+
+/// Loads a data directory: its segments (superseded compaction inputs left
+/// out, damaged ones recorded), then its logs' events that no segment holds.
+pub(crate) fn load(
+    storage: &dyn Storage,
+    root: &Path,
+    horizon: Day,
+    max_buffered_events: usize,
+    mode: Mode,
+) -> Result<Loaded> {
     let mut counters = Counters::default();
-    let mut max_id = 0u64;
-    let mut days: BTreeMap<Day, DayState> = BTreeMap::new();
-    let mut superseded: HashSet<u64> = HashSet::new();
-    let mut damaged: Vec<(Day, u64, Damage)> = Vec::new();
-
-    for entry in files::list_dir(storage, &root.join(DAYS_DIR))? {
-        let Some(day) = Day::parse(&entry.name) else {
-            continue;
-        };
-        if !entry.is_dir {
-            continue;
-        }
-        let path = entry.path;
-        if day < horizon {
-            remove_day_dir(storage, &path)?;
-            counters.days_dropped += 1;
-            continue;
-        }
-        for f in files::list_dir(storage, &path)? {
-            let fpath = f.path;
-            if f.is_dir {
-                continue;
-            }
-            match FileKind::of_name(&f.name) {
-                Some(FileKind::Temp) => files::remove_file(storage, &fpath)?,
-                Some(FileKind::Segment { id }) => {
-                    max_id = max_id.max(id);
-                    match SegmentReader::open_in(storage, &fpath) {
-                        Ok(seg) if seg.day() == day && seg.id() == id => {
-                            superseded.extend(seg.supersedes().iter().copied());
-                            days.entry(day).or_default().segments.push(Arc::new(seg));
-                        }
-                        Ok(seg) => damaged.push((
-                            day,
-                            id,
-                            Damage {
-                                path: fpath.clone(),
-                                offset: 0,
-                                section: "footer".into(),
-                                reason: format!(
-                                    "segment claims id {} of day {}, but its name says id {id} of day {day}",
-                                    seg.id(),
-                                    seg.day()
-                                ),
-                            },
-                        )),
-                        // Bad bytes: quarantine the segment, keep the rest.
-                        Err(e) if e.is_corruption() => {
-                            damaged.push((day, id, Damage::from_error(fpath.clone(), &e)));
-                        }
-                        // Could not read it (EIO, EMFILE, ENOMEM mapping):
-                        // the file may be fine. Opening without it would
-                        // hide acknowledged events and let a re-sent one be
-                        // stored twice (docs/notes/fuzzing.md, finding 2),
-                        // so the open fails and can be retried.
-                        Err(e) => return Err(e),
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    for id in &superseded {
-        max_id = max_id.max(*id);
-    }
-    for d in days.values_mut() {
-        let mut keep = Vec::new();
-        for seg in d.segments.drain(..) {
-            if superseded.contains(&seg.id()) {
-                files::remove_file(storage, seg.path())?;
-            } else {
-                keep.push(seg);
-            }
-        }
-        keep.sort_by_key(|s| s.id());
-        d.segments = keep;
-    }
-    for (day, id, damage) in damaged {
-        if superseded.contains(&id) {
-            files::remove_file(storage, &damage.path)?;
-        } else {
-            days.entry(day).or_default().damaged.push(damage);
-        }
-    }
-
-    // The log.
-    let mut logs: Vec<u64> = Vec::new();
-    for entry in files::list_dir(storage, &root.join(LOG_DIR))? {
-        match FileKind::of_name(&entry.name) {
-            Some(FileKind::Log { seq }) if !entry.is_dir => logs.push(seq),
-            Some(FileKind::Temp) if !entry.is_dir => files::remove_file(storage, &entry.path)?,
-            _ => {}
-        }
-    }
-    logs.sort_unstable();
+    let (days, max_id, expired_days) = load_segments(storage, root, horizon, mode)?;
+    counters.days_dropped += expired_days.len() as u64;
     let mut state = State {
         days: days.into_iter().map(|(d, s)| (d, Arc::new(s))).collect(),
     };
-    let mut mem_ids = IdSet::with_capacity(opts.max_buffered_events);
+    let logs = list_logs(storage, root, mode)?;
+    let mut mem_ids = IdSet::with_capacity(max_buffered_events);
     let mut buffered = 0usize;
+    let mut log_bytes = 0u64;
     let mut by_day: BTreeMap<Day, Vec<Event>> = BTreeMap::new();
     for (i, &seq) in logs.iter().enumerate() {
-        let path = files::log_path(&root, seq);
-        let r = replay(storage, &path, i + 1 == logs.len())?;
+        let path = files::log_path(root, seq);
+        let tail = match (i + 1 == logs.len(), mode) {
+            (false, _) => Tail::Strict,
+            (true, Mode::Repair) => Tail::Truncate,
+            (true, Mode::Look) => Tail::Skip,
+        };
+        let r = replay(storage, &path, tail)?;
         counters.torn_tail_bytes += r.truncated_bytes;
+        log_bytes += r.file_bytes;
         for e in r.batches.into_iter().flatten() {
             let h = xxh3_64(e.event_id.as_bytes());
             if e.day() < horizon || mem_ids.contains(&e.event_id, h) {
@@ -164,24 +116,167 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: LockGuard) -> Result<I
             .mem
             .push(Arc::new(evs));
     }
-    let next_seq = logs.last().map_or(1, |s| s + 1);
+    Ok(Loaded {
+        state,
+        logs,
+        max_id,
+        mem_ids,
+        buffered,
+        counters,
+        expired_days,
+        log_bytes,
+    })
+}
+
+type Segments = (BTreeMap<Day, DayState>, u64, Vec<Day>);
+
+/// Maps every segment inside the horizon; records damage; leaves out (and,
+/// repairing, removes) compaction inputs that a merged segment supersedes.
+fn load_segments(storage: &dyn Storage, root: &Path, horizon: Day, mode: Mode) -> Result<Segments> {
+    let mut max_id = 0u64;
+    let mut days: BTreeMap<Day, DayState> = BTreeMap::new();
+    let mut superseded: HashSet<u64> = HashSet::new();
+    let mut damaged: Vec<(Day, u64, Damage)> = Vec::new();
+    let mut expired = Vec::new();
+    for entry in files::list_dir(storage, &root.join(DAYS_DIR))? {
+        let Some(day) = Day::parse(&entry.name) else {
+            continue;
+        };
+        if !entry.is_dir {
+            continue;
+        }
+        if day < horizon {
+            if mode == Mode::Repair {
+                remove_day_dir(storage, &entry.path)?;
+            }
+            expired.push(day);
+            continue;
+        }
+        for f in files::list_dir(storage, &entry.path)? {
+            if f.is_dir {
+                continue;
+            }
+            match FileKind::of_name(&f.name) {
+                Some(FileKind::Temp) if mode == Mode::Repair => {
+                    files::remove_file(storage, &f.path)?
+                }
+                Some(FileKind::Segment { id }) => {
+                    max_id = max_id.max(id);
+                    match open_segment(storage, f.path, day, id)? {
+                        Ok(seg) => {
+                            superseded.extend(seg.supersedes().iter().copied());
+                            days.entry(day).or_default().segments.push(Arc::new(seg));
+                        }
+                        Err(damage) => damaged.push((day, id, damage)),
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for id in &superseded {
+        max_id = max_id.max(*id);
+    }
+    for d in days.values_mut() {
+        let mut keep = Vec::new();
+        for seg in d.segments.drain(..) {
+            if !superseded.contains(&seg.id()) {
+                keep.push(seg);
+            } else if mode == Mode::Repair {
+                files::remove_file(storage, seg.path())?;
+            }
+        }
+        keep.sort_by_key(|s| s.id());
+        d.segments = keep;
+    }
+    for (day, id, damage) in damaged {
+        if !superseded.contains(&id) {
+            days.entry(day).or_default().damaged.push(damage);
+        } else if mode == Mode::Repair {
+            files::remove_file(storage, &damage.path)?;
+        }
+    }
+    Ok((days, max_id, expired))
+}
+
+/// Opens one segment: `Ok(Err(damage))` for bad bytes (quarantined, the
+/// rest stays readable), `Err` when it could not be read at all.
+fn open_segment(
+    storage: &dyn Storage,
+    path: PathBuf,
+    day: Day,
+    id: u64,
+) -> Result<std::result::Result<SegmentReader, Damage>> {
+    match SegmentReader::open_in(storage, &path) {
+        Ok(seg) if seg.day() == day && seg.id() == id => Ok(Ok(seg)),
+        Ok(seg) => Ok(Err(Damage {
+            offset: 0,
+            section: "footer".into(),
+            reason: format!(
+                "segment claims id {} of day {}, but its name says id {id} of day {day}",
+                seg.id(),
+                seg.day()
+            ),
+            path,
+        })),
+        // Bad bytes: quarantine the segment, keep the rest.
+        Err(e) if e.is_corruption() => Ok(Err(Damage::from_error(path, &e))),
+        // Could not read it (EIO, EMFILE, ENOMEM mapping): the file may be
+        // fine. Opening without it would hide acknowledged events and let a
+        // re-sent one be stored twice (docs/notes/fuzzing.md, finding 2), so
+        // the open fails and can be retried.
+        Err(e) => Err(e),
+    }
+}
+
+/// The log files' sequence numbers, ascending (repairing: `*.tmp` removed).
+fn list_logs(storage: &dyn Storage, root: &Path, mode: Mode) -> Result<Vec<u64>> {
+    let mut logs: Vec<u64> = Vec::new();
+    for entry in files::list_dir(storage, &root.join(LOG_DIR))? {
+        match FileKind::of_name(&entry.name) {
+            Some(FileKind::Log { seq }) if !entry.is_dir => logs.push(seq),
+            Some(FileKind::Temp) if !entry.is_dir && mode == Mode::Repair => {
+                files::remove_file(storage, &entry.path)?
+            }
+            _ => {}
+        }
+    }
+    logs.sort_unstable();
+    Ok(logs)
+}
+
+/// The writer's open: loads and repairs the directory, starts a new log
+/// file, and seals what the log held.
+pub(crate) fn recover(root: PathBuf, opts: Options, lock: LockGuard) -> Result<Inner> {
+    let storage = &*opts.storage;
+    let today = Day::of_ms(opts.clock.now_ms());
+    let horizon = crate::engine::horizon(today, opts.retention_days);
+    let loaded = load(
+        storage,
+        &root,
+        horizon,
+        opts.max_buffered_events,
+        Mode::Repair,
+    )?;
+    let next_seq = loaded.logs.last().map_or(1, |s| s + 1);
     let log = LogWriter::create(storage, &root, next_seq)?;
     let writer = Writer {
         log,
-        old_logs: logs,
-        next_segment_id: max_id + 1,
-        mem_ids,
+        old_logs: loaded.logs,
+        next_segment_id: loaded.max_id + 1,
+        mem_ids: loaded.mem_ids,
         frozen_ids: IdSet::default(),
         sealed_ids: SealedIds::with_capacity(opts.sealed_id_filter_keys),
         in_flight: None,
         seal_error: None,
-        buffered,
+        buffered: loaded.buffered,
         last_today: today,
         dirty: false,
         failed: None,
-        counters,
+        counters: loaded.counters,
+        dropped_days: loaded.expired_days,
     };
-    let inner = Inner::new(root, opts, state, writer, lock);
+    let inner = Inner::new(root, opts, loaded.state, writer, lock);
     {
         // Seal what the log held: its days may have ended, and the old logs
         // can then go.

@@ -110,6 +110,33 @@ pub struct DayStats {
     pub damaged: usize,
 }
 
+impl DayStats {
+    fn of(day: Day, d: &crate::state::DayState) -> DayStats {
+        use crate::segment::SectionKind;
+        let mut s = DayStats {
+            day,
+            segments: d.segments.len(),
+            sealed_events: d.segment_rows(),
+            buffered_events: d.mem_events() as u64,
+            bytes: 0,
+            index_bytes: 0,
+            dictionary_bytes: 0,
+            damaged: d.damaged.len(),
+        };
+        for seg in &d.segments {
+            s.bytes += seg.file_bytes();
+            for (kind, _, len) in seg.section_sizes() {
+                match kind {
+                    SectionKind::Bitmaps => s.index_bytes += len,
+                    SectionKind::DictValues | SectionKind::CodeMap => s.dictionary_bytes += len,
+                    _ => {}
+                }
+            }
+        }
+        s
+    }
+}
+
 /// Counters since the engine was opened.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -143,13 +170,30 @@ pub struct Stats {
     pub retention_days: u32,
     pub days: Vec<DayStats>,
     pub counters: Counters,
-    /// Bytes of the current log file.
+    /// Bytes of the current log file (for a [`Reader`](crate::Reader): of
+    /// the log files it read).
     pub log_bytes: u64,
     /// Set when the engine has failed (see `Error::Failed`).
     pub failed: Option<String>,
 }
 
 impl Stats {
+    /// The partitions of a snapshot, with no counters, log bytes or failure.
+    pub(crate) fn of_snapshot(snap: &crate::state::Snapshot, retention_days: u32) -> Stats {
+        Stats {
+            today: snap.today,
+            horizon: snap.horizon,
+            retention_days,
+            days: snap
+                .partitions()
+                .map(|(day, d)| DayStats::of(day, d))
+                .collect(),
+            counters: Counters::default(),
+            log_bytes: 0,
+            failed: None,
+        }
+    }
+
     pub fn events(&self) -> u64 {
         self.days
             .iter()

@@ -143,6 +143,17 @@ impl Snapshot {
         Ok(out)
     }
 
+    /// Checks every byte of every segment of the snapshot (checksums and
+    /// structure). Returns one error per damaged segment.
+    pub fn verify(&self) -> Vec<Error> {
+        let mut problems = Vec::new();
+        for (_, d) in self.partitions() {
+            problems.extend(d.damaged.iter().map(|x| x.to_error()));
+            problems.extend(d.segments.iter().filter_map(|seg| seg.verify().err()));
+        }
+        problems
+    }
+
     /// Number of events stored (sealed and buffered), all days.
     pub fn event_count(&self) -> u64 {
         self.partitions()

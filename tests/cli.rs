@@ -380,7 +380,7 @@ fn bad_csv_rows_are_reported_by_line_and_the_rest_stored() {
     for (k, row) in rows.iter().enumerate() {
         let mut row = row.clone();
         match k {
-            1 => row[col("is_api")] = "yes".into(),
+            1 => row[col("is_api")] = "maybe".into(),
             3 => row[col("user_email")] = String::new(),
             6 => row[col("event_name")] = "Viewed \"RFI\", twice\non two lines".into(),
             8 => row[col("user_id")] = "-4".into(),
@@ -398,7 +398,7 @@ fn bad_csv_rows_are_reported_by_line_and_the_rest_stored() {
     let summary = import(&data, &[bad.to_str().unwrap()]);
     let name = bad.to_str().unwrap();
     for want in [
-        format!("{name}:3: field \"is_api\": expected true or false, got \"yes\""),
+        format!("{name}:3: field \"is_api\": expected true or false, got \"maybe\""),
         format!("{name}:5: field \"user_email\": required field is missing or empty"),
         format!(
             "{name}:11: field \"user_id\": expected an integer in 0..=9223372036854775807, got \"-4\""
@@ -725,14 +725,19 @@ fn large_files_keep_line_numbers_across_chunks() {
 #[test]
 fn a_relative_data_directory_works() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .current_dir(dir.path())
-        .args(["--data", "store", "--now", NOW, "stats"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run daybook");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(dir.path().join("store").is_dir());
+    let file = dir.path().join("f.jsonl");
+    generate(dir.path(), &file, 20, "jsonl");
+    for args in [vec!["import", "f.jsonl"], vec!["stats"]] {
+        let out = Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["--data", "store", "--now", NOW])
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run daybook");
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    assert!(dir.path().join("store").join("days").is_dir());
 }
 
 /// Regression: printing to a closed pipe (`daybook demo | head`) must end

@@ -145,7 +145,17 @@ fn retention_drops_whole_days_as_the_clock_advances() {
     assert_eq!(engine.snapshot().days().len(), 31);
     let held = engine.snapshot();
     c.advance_ms(2 * 86_400_000);
-    assert_eq!(engine.enforce_retention().unwrap(), 2);
+    assert_eq!(
+        engine.enforce_retention().unwrap(),
+        vec![Day::of_ms(day_ms(30, 0)), Day::of_ms(day_ms(29, 0))]
+    );
+    // Each drop is reported once.
+    let dropped = engine.take_dropped_days();
+    assert_eq!(
+        dropped,
+        vec![Day::of_ms(day_ms(30, 0)), Day::of_ms(day_ms(29, 0))]
+    );
+    assert!(engine.take_dropped_days().is_empty());
     let snap = engine.snapshot();
     assert_eq!(snap.days().len(), 29);
     assert_eq!(snap.days()[0], Day::of_ms(day_ms(28, 0)));

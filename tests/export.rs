@@ -638,7 +638,10 @@ fn the_command_writes_the_hive_layout() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
-        "daybook: --where \"colour = red\": unknown field \"colour\"\n"
+        format!(
+            "daybook: --where \"colour = red\": unknown field \"colour\" (fields: {})\n",
+            daybook::Field::ALL.map(daybook::Field::name).join(", ")
+        )
     );
 }
 

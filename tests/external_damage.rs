@@ -478,7 +478,7 @@ fn foreign_files_and_directories_everywhere_are_ignored_and_kept() {
     // Retention drops the oldest day: our files go, the foreign ones (and so
     // the directory) stay.
     c.advance_ms(29 * 86_400_000);
-    assert_eq!(engine.enforce_retention().unwrap(), 1);
+    assert_eq!(engine.enforce_retention().unwrap(), vec![d0]);
     assert_eq!(per_day(&engine).unwrap(), vec![(d1, 21), (d2, 20)]);
     for s in segs.iter().filter(|s| day_of(s) == d0) {
         assert!(!s.exists());
@@ -555,10 +555,8 @@ fn a_second_process_gets_a_clear_one_line_error() {
         "daybook: data directory {} is locked by another process\n",
         dir.path().display()
     );
+    // Writers are refused...
     for args in [
-        vec!["stats"],
-        vec!["verify"],
-        vec!["query", "--last", "7d"],
         vec!["import", input.to_str().unwrap()],
         vec!["compact"],
         vec!["retention"],
@@ -568,6 +566,14 @@ fn a_second_process_gets_a_clear_one_line_error() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), want, "{args:?}");
         assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{args:?}");
     }
+    // ...readers take no lock and answer beside the writer.
+    let out = cli(dir.path(), &["query", "--format", "jsonl"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"count\":60}\n");
+    let out = cli(dir.path(), &["verify"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ok: 3 segments verified\n"
+    );
     // Nothing was imported; once the engine is closed the CLI works.
     assert_eq!(engine.snapshot().event_count(), 60);
     drop(engine);
@@ -671,7 +677,16 @@ fn a_data_directory_that_is_a_file_is_a_clear_error() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         format!(
-            "daybook: I/O error on {}: File exists (os error 17)\n",
+            "daybook: no daybook data directory at {}: it is not a directory\n",
+            file.display()
+        )
+    );
+    let out = cli(&file, &["compact"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "daybook: no daybook data directory at {}: it is not a directory\n",
             file.display()
         )
     );

@@ -364,9 +364,10 @@ fn error_bad_windows() {
         "time",
     );
     assert_names(&bad("2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z"), "time");
-    // Not timestamps.
+    // Neither timestamps nor dates (a date is a whole day: see
+    // tests/first_hour.rs).
     assert_names(&bad("yesterday", "2026-11-27T00:00:00Z"), "time.from");
-    assert_names(&bad("2026-11-27T00:00:00Z", "2026-11-28"), "time.to");
+    assert_names(&bad("2026-11-27T00:00:00Z", "2026-11-31"), "time.to");
     // last_days outside 1..=31.
     for days in [0, 32, 1000] {
         let m = db.err(&Query::count().last_days(days));

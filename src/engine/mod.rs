@@ -22,10 +22,9 @@ use crate::files::{self, DAYS_DIR, FileKind, LOCK_FILE, LOG_DIR};
 use crate::idset::{IdSet, SealedIds};
 use crate::log::LogWriter;
 use crate::options::{Durability, Options};
-use crate::report::{AppendReport, Counters, DayStats, Stats};
+use crate::report::{AppendReport, Counters, Stats};
 use crate::seal::{self, DayJob, InFlight, SealDone, SealJob};
-use crate::segment::SectionKind;
-use crate::state::{DayState, Snapshot, State};
+use crate::state::{Snapshot, State};
 use crate::storage::{LockGuard, Storage};
 use crate::time::Day;
 
@@ -67,11 +66,20 @@ pub(crate) struct Writer {
     pub(crate) dirty: bool,
     pub(crate) failed: Option<String>,
     pub(crate) counters: Counters,
+    /// Days dropped by retention and not yet reported
+    /// ([`Engine::take_dropped_days`]).
+    pub(crate) dropped_days: Vec<Day>,
 }
 
 impl Engine {
-    /// Opens (or creates) the engine in `dir`: recovers the log, maps the
-    /// segments, drops expired partitions.
+    /// Opens the engine in `dir` (creating it if missing and
+    /// [`Options::create_if_missing`] says so): recovers the log, maps the
+    /// segments, drops the partitions older than the retention horizon under
+    /// the options' clock ([`Engine::take_dropped_days`] names them).
+    ///
+    /// The engine is the directory's one writer: it holds its lock. To look
+    /// at a directory without writing to it, also while a writer runs, use
+    /// [`Reader`](crate::Reader).
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Engine> {
         if opts.retention_days == 0 {
             return Err(Error::Invalid("retention_days must be at least 1".into()));
@@ -83,6 +91,9 @@ impl Engine {
         }
         let root = dir.as_ref().to_path_buf();
         let storage = &*opts.storage;
+        if !opts.create_if_missing {
+            crate::reader::check_data_dir(storage, &root)?;
+        }
         files::create_dir_durable(storage, &root)?;
         files::create_dir_durable(storage, &root.join(LOG_DIR))?;
         files::create_dir_durable(storage, &root.join(DAYS_DIR))?;
@@ -176,13 +187,23 @@ impl Engine {
     }
 
     /// Drops the partitions older than the retention horizon now. Returns
-    /// the number of days dropped.
-    pub fn enforce_retention(&self) -> Result<usize> {
+    /// the days dropped, ascending.
+    pub fn enforce_retention(&self) -> Result<Vec<Day>> {
         let mut w = self.inner.writer.lock();
         self.inner.check_failed(&w)?;
         let today = self.inner.today();
         let r = self.inner.roll_day(&mut w, today);
         self.inner.note(&mut w, r)
+    }
+
+    /// The days dropped by retention since the last call (or since open,
+    /// including those dropped by the open itself), ascending. Front ends
+    /// print them: a drop deletes data for good, so it never goes unsaid.
+    pub fn take_dropped_days(&self) -> Vec<Day> {
+        let mut days = std::mem::take(&mut self.inner.writer.lock().dropped_days);
+        days.sort_unstable();
+        days.dedup();
+        days
     }
 
     /// A consistent view of everything stored so far.
@@ -215,60 +236,18 @@ impl Engine {
             let w = self.inner.writer.lock();
             (w.counters.clone(), w.failed.clone(), w.log.len_bytes())
         };
-        let snap = self.snapshot();
-        let days = snap
-            .partitions()
-            .map(|(day, d)| {
-                let mut s = DayStats {
-                    day,
-                    segments: d.segments.len(),
-                    sealed_events: d.segment_rows(),
-                    buffered_events: d.mem_events() as u64,
-                    bytes: 0,
-                    index_bytes: 0,
-                    dictionary_bytes: 0,
-                    damaged: d.damaged.len(),
-                };
-                for seg in &d.segments {
-                    s.bytes += seg.file_bytes();
-                    for (kind, _, len) in seg.section_sizes() {
-                        match kind {
-                            SectionKind::Bitmaps => s.index_bytes += len,
-                            SectionKind::DictValues | SectionKind::CodeMap => {
-                                s.dictionary_bytes += len
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                s
-            })
-            .collect();
         Stats {
-            today: snap.today,
-            horizon: snap.horizon,
-            retention_days: self.inner.opts.retention_days,
-            days,
             counters,
             log_bytes,
             failed,
+            ..Stats::of_snapshot(&self.snapshot(), self.inner.opts.retention_days)
         }
     }
 
     /// Checks every byte of every segment (checksums and structure).
     /// Returns one error per damaged segment.
     pub fn verify(&self) -> Vec<Error> {
-        let snap = self.snapshot();
-        let mut problems = Vec::new();
-        for (_, d) in snap.partitions() {
-            problems.extend(d.damaged.iter().map(|x| x.to_error()));
-            for seg in &d.segments {
-                if let Err(e) = seg.verify() {
-                    problems.push(e);
-                }
-            }
-        }
-        problems
+        self.snapshot().verify()
     }
 }
 
@@ -337,7 +316,7 @@ impl Inner {
     }
 
     pub(crate) fn horizon(&self, today: Day) -> Day {
-        today.add_days(1 - self.opts.retention_days.min(i32::MAX as u32) as i32)
+        horizon(today, self.opts.retention_days)
     }
 
     pub(crate) fn snapshot_state(&self) -> Arc<State> {
@@ -589,7 +568,7 @@ impl Inner {
 
     /// Handles a new "today": seals what is buffered (its day may have
     /// ended) and drops partitions that fell out of retention.
-    fn roll_day(&self, w: &mut Writer, today: Day) -> Result<usize> {
+    fn roll_day(&self, w: &mut Writer, today: Day) -> Result<Vec<Day>> {
         self.finish_seal(w, true)?;
         if w.buffered > 0 && today != w.last_today {
             self.seal_now(w)?;
@@ -601,7 +580,8 @@ impl Inner {
 
     /// Drops whole partitions older than the horizon: out of the state first
     /// (snapshots keep their mapped segments), then unlinked from disk.
-    fn drop_expired(&self, w: &mut Writer, today: Day) -> Result<usize> {
+    /// Returns the days unlinked, ascending.
+    fn drop_expired(&self, w: &mut Writer, today: Day) -> Result<Vec<Day>> {
         let horizon = self.horizon(today);
         let state = self.snapshot_state();
         let expired: Vec<Day> = state.days.range(..horizon).map(|(d, _)| *d).collect();
@@ -618,19 +598,26 @@ impl Inner {
             }
             self.publish(next);
         }
-        let mut dropped = 0;
+        let mut dropped = Vec::new();
         for e in files::list_dir(self.storage(), &self.root.join(DAYS_DIR))? {
-            if e.is_dir && Day::parse(&e.name).is_some_and(|d| d < horizon) {
+            if let Some(day) = Day::parse(&e.name).filter(|d| e.is_dir && *d < horizon) {
                 remove_day_dir(self.storage(), &e.path)?;
-                dropped += 1;
+                dropped.push(day);
             }
         }
-        if dropped > 0 {
+        if !dropped.is_empty() {
             files::sync_dir(self.storage(), &self.root.join(DAYS_DIR))?;
         }
-        w.counters.days_dropped += dropped as u64;
+        w.counters.days_dropped += dropped.len() as u64;
+        w.dropped_days.extend(dropped.iter().copied());
         Ok(dropped)
     }
+}
+
+/// The oldest day kept when "today" is `today`: today and the
+/// `retention_days - 1` days before it.
+pub(crate) fn horizon(today: Day, retention_days: u32) -> Day {
+    today.add_days(1 - retention_days.min(i32::MAX as u32) as i32)
 }
 
 /// Which of a day's segments a seal merges with its new one: size-tiered.
@@ -676,11 +663,4 @@ pub(crate) fn remove_day_dir(storage: &dyn Storage, dir: &Path) -> Result<()> {
     // A directory still holding foreign files stays; that is fine.
     let _ = storage.remove_dir(dir);
     Ok(())
-}
-
-impl DayState {
-    /// Whether a segment id belongs to this day.
-    pub fn has_segment(&self, id: u64) -> bool {
-        self.segments.iter().any(|s| s.id() == id)
-    }
 }

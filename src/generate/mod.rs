@@ -1,10 +1,14 @@
 //! Deterministic, realistic synthetic user-activity events for benchmarks,
 //! demos and tests.
 //!
-//! The same [`GenConfig`] always yields the same stream. Events are produced
-//! day by day in timestamp order (so memory stays bounded); late (mobile sync)
-//! events and re-sent duplicates are parked in a small heap and released later
-//! in the stream, like a real ingest feed.
+//! The same [`GenConfig`] always yields the same stream, byte for byte.
+//! Event ids depend on the whole configuration (see [`Generator::new`]), so
+//! two runs that differ in any setting (size, seed, clock, ...) share no id;
+//! only the duplicates a run plants on purpose share their original's.
+//!
+//! Events are produced day by day in timestamp order (so memory stays
+//! bounded); late (mobile sync) events and re-sent duplicates are parked in a
+//! small heap and released later in the stream, like a real ingest feed.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashSet};
@@ -412,11 +416,38 @@ pub struct Generator {
     bin_companies: Vec<f64>,
     pending: BinaryHeap<Pending>,
     seq: u64,
+    /// Mixed into every event id: a hash of the whole configuration.
+    id_key: [u64; 2],
     /// Next in-order event, not yet built: (timestamp, company, late).
     slot: Option<(i64, usize, bool)>,
 }
 
+/// A hash of every setting of `cfg`. The random stream depends on the seed
+/// alone, so without this key two runs with the same seed but another size
+/// or clock would give different events the same ids, and a store would
+/// keep the first and drop the others as duplicates.
+fn id_key(cfg: &GenConfig) -> [u64; 2] {
+    let settings = [
+        cfg.seed,
+        u64::from(cfg.days),
+        cfg.events_per_day,
+        u64::from(cfg.companies),
+        cfg.late_fraction.to_bits(),
+        cfg.dup_fraction.to_bits(),
+        cfg.now_ms as u64,
+    ];
+    let mut h = 0x6461_7962_6f6f_6b00; // "dayboo\0"
+    for x in settings {
+        let mut s = h ^ x;
+        h = splitmix(&mut s);
+    }
+    [splitmix(&mut h), splitmix(&mut h)]
+}
+
 impl Generator {
+    /// A generator for `cfg`. Its event ids are random version-4 UUIDs keyed
+    /// by a hash of the whole configuration: the same configuration gives
+    /// the same ids, another one (any setting) gives unrelated ids.
     pub fn new(cfg: GenConfig) -> Generator {
         let mut setup = Rng::new(cfg.seed);
         let companies = build_companies(&cfg, &mut setup);
@@ -460,6 +491,7 @@ impl Generator {
             pending: BinaryHeap::new(),
             seq: 0,
             slot: None,
+            id_key: id_key(&cfg),
             cfg,
         };
         // Split the total over days by their activity, rounding cumulatively so
@@ -597,7 +629,7 @@ impl Generator {
         let subs = subtypes(t);
         let event_subtype = (!rng.chance(0.4)).then(|| rng.pick(subs).to_string());
         Event {
-            event_id: uuid4(rng),
+            event_id: uuid4(rng, self.id_key),
             event_timestamp_ms: ts,
             event_type: t,
             event_name,
@@ -634,10 +666,11 @@ impl Generator {
     }
 }
 
-fn uuid4(rng: &mut Rng) -> String {
+/// A version-4 UUID from the next 128 random bits, XORed with `key`.
+fn uuid4(rng: &mut Rng, key: [u64; 2]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let hi = (rng.next_u64() & !0xF000) | 0x4000; // version 4
-    let lo = (rng.next_u64() & !(3 << 62)) | (2 << 62); // RFC 4122 variant
+    let hi = ((rng.next_u64() ^ key[0]) & !0xF000) | 0x4000; // version 4
+    let lo = ((rng.next_u64() ^ key[1]) & !(3 << 62)) | (2 << 62); // RFC 4122 variant
     let v = (u128::from(hi) << 64) | u128::from(lo);
     let mut buf = [b'-'; 36];
     let mut o = 0;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::time::parse_rfc3339_ms;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 fn small(seed: u64) -> GenConfig {
     GenConfig {
@@ -14,7 +14,7 @@ fn small(seed: u64) -> GenConfig {
 
 #[test]
 fn uuid_shape() {
-    let id = uuid4(&mut Rng::new(1));
+    let id = uuid4(&mut Rng::new(1), id_key(&GenConfig::default()));
     let b = id.as_bytes();
     assert_eq!(
         (id.len(), b[8], b[13], b[14], b[18], b[23]),
@@ -25,6 +25,72 @@ fn uuid_shape() {
         id.bytes()
             .all(|c| c == b'-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
     );
+}
+
+/// The ids of a run, and how many of its events re-send an earlier id.
+fn ids(cfg: GenConfig) -> (HashSet<String>, usize) {
+    let mut ids = HashSet::new();
+    let mut resent = 0;
+    for e in Generator::new(cfg) {
+        resent += usize::from(!ids.insert(e.event_id));
+    }
+    (ids, resent)
+}
+
+#[test]
+fn runs_that_differ_in_any_setting_share_no_id() {
+    let base = GenConfig {
+        days: 2,
+        events_per_day: 2_000,
+        ..GenConfig::default()
+    };
+    let runs = [
+        base.clone(),
+        GenConfig {
+            events_per_day: 3_000,
+            ..base.clone()
+        },
+        GenConfig {
+            days: 3,
+            ..base.clone()
+        },
+        GenConfig {
+            now_ms: base.now_ms + MS_PER_DAY,
+            ..base.clone()
+        },
+        GenConfig {
+            now_ms: base.now_ms + 1,
+            ..base.clone()
+        },
+        GenConfig {
+            seed: 43,
+            ..base.clone()
+        },
+        GenConfig {
+            companies: 6,
+            ..base.clone()
+        },
+        GenConfig {
+            late_fraction: 0.03,
+            ..base.clone()
+        },
+        GenConfig {
+            dup_fraction: 0.02,
+            ..base.clone()
+        },
+    ];
+    let all: Vec<(HashSet<String>, usize)> = runs.iter().cloned().map(ids).collect();
+    for (i, (a, resent)) in all.iter().enumerate() {
+        // Within a run, only the planted re-sends repeat an id.
+        let n = Generator::new(runs[i].clone()).count();
+        assert_eq!(a.len() + resent, n, "run {i}");
+        assert!(*resent > 0, "run {i} planted no duplicates");
+        for (j, (b, _)) in all.iter().enumerate().skip(i + 1) {
+            assert_eq!(a.intersection(b).count(), 0, "runs {i} and {j} share ids");
+        }
+    }
+    // The same configuration: the same ids.
+    assert_eq!(ids(base.clone()).0, all[0].0);
 }
 
 #[test]

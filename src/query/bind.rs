@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 
 use crate::error::{Error, Result};
 use crate::event::{EventType, Field, FieldKind, MAX_ID, Value};
-use crate::time::{Day, parse_rfc3339_ms};
+use crate::time::{Day, MAX_TS_MS, MIN_TS_MS, parse_rfc3339_ms};
 
 use super::model::{Direction, Op, Predicate, Query, Select, TimeWindow};
 use super::scalar::Scalar;
@@ -337,6 +337,35 @@ fn fold(p: &Pred, from: &mut i64, to: &mut i64) -> bool {
     true
 }
 
+/// One bound of a time window (`time.from`, `time.to`, and the command
+/// line's `--from` and `--to`), in UTC milliseconds: an RFC 3339 timestamp
+/// with an offset is that instant; a date `YYYY-MM-DD` is a whole UTC day,
+/// so as a start (`end` false) it is the day's first millisecond and as an
+/// end (`end` true, an exclusive bound) the next day's: `from 2026-11-20 to
+/// 2026-11-26` is the seven days 20 to 26, both included. The error names
+/// the text.
+pub fn window_bound(text: &str, end: bool) -> std::result::Result<i64, String> {
+    if let Some(day) = Day::parse(text) {
+        let ms = if end { day.end_ms() } else { day.start_ms() };
+        return if (MIN_TS_MS..=MAX_TS_MS.saturating_add(1)).contains(&ms) {
+            Ok(ms)
+        } else {
+            Err(format!("date {text:?} is outside 1970..=9999"))
+        };
+    }
+    let date_like = text.len() == 10 && text.bytes().filter(|b| *b == b'-').count() == 2;
+    if date_like {
+        return Err(format!("not a date YYYY-MM-DD: {text:?}"));
+    }
+    match chrono::DateTime::parse_from_rfc3339(text) {
+        // Parsed: the range check, with its own message.
+        Ok(_) => parse_rfc3339_ms(text),
+        Err(e) => Err(format!(
+            "expected a date YYYY-MM-DD or an RFC 3339 timestamp with offset, got {text:?} ({e})"
+        )),
+    }
+}
+
 /// Checks `q` for a snapshot whose retention starts at `horizon` and whose
 /// today is `today`.
 pub fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
@@ -355,17 +384,19 @@ pub fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
             (first.start_ms(), today.end_ms())
         }
         Some(TimeWindow::Range { from, to }) => {
-            let f = parse_rfc3339_ms(from).map_err(|e| bad("time.from", e))?;
-            let t = parse_rfc3339_ms(to).map_err(|e| bad("time.to", e))?;
+            let f = window_bound(from, false).map_err(|e| bad("time.from", e))?;
+            let t = window_bound(to, true).map_err(|e| bad("time.to", e))?;
             if f >= t {
                 return Err(bad("time", format!("from {from} is not before to {to}")));
             }
             if t <= retained_from {
+                // A date `to` is included: the window closes after it.
+                let close = if Day::parse(to).is_some() { ']' } else { ')' };
                 return Err(bad(
                     "time",
                     format!(
-                        "the window [{from}, {to}) ends before the retention horizon {horizon}: \
-                         older days are dropped"
+                        "the window [{from}, {to}{close} ends before the retention horizon \
+                         {horizon}: older days are dropped"
                     ),
                 ));
             }

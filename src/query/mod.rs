@@ -12,6 +12,7 @@ pub mod model;
 mod partial;
 pub mod scalar;
 mod segscan;
+pub mod values;
 
 pub use cancel::{CancelToken, QueryOptions};
 pub use explain::Explain;

@@ -42,7 +42,9 @@ pub struct Query {
 }
 
 /// A half-open window `[from, to)` in RFC 3339, or the last `N` UTC days
-/// (today included).
+/// (today included). `from` and `to` may also be dates `YYYY-MM-DD`, whole
+/// UTC days: `from` a date starts at its beginning, `to` a date ends after
+/// it (the day is included; [`super::bind::window_bound`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawWindow", into = "RawWindow")]
 pub enum TimeWindow {
@@ -203,7 +205,7 @@ impl Query {
         }
     }
 
-    /// Restricts to `[from, to)` (RFC 3339).
+    /// Restricts to `[from, to)` (RFC 3339, or dates: see [`TimeWindow`]).
     pub fn between(mut self, from: &str, to: &str) -> Query {
         self.time = Some(TimeWindow::Range {
             from: from.into(),

@@ -94,7 +94,10 @@ fn reports(engine: &Engine) -> Result<(), Failure> {
 }
 
 pub fn print_stats(engine: &Engine) {
-    let s = engine.stats();
+    print_stats_of(&engine.stats());
+}
+
+pub fn print_stats_of(s: &daybook::Stats) {
     println!(
         "retention: {} days, horizon {} .. today {}",
         s.retention_days, s.horizon, s.today
@@ -132,27 +135,27 @@ pub fn print_stats(engine: &Engine) {
     );
 }
 
-pub fn run(
-    data: &Path,
-    now: Option<&str>,
-    events_per_day: u64,
-    days: u32,
-    companies: u32,
-) -> Result<(), Failure> {
-    let dir = if data == Path::new("./daybook-data") {
-        Path::new("./daybook-demo")
-    } else {
-        data
-    };
+/// The demo's directory when `--data` is not given: not the other commands'
+/// `./daybook-data`, as each run of the demo replaces its directory.
+pub const DEFAULT_DIR: &str = "./daybook-demo";
+
+/// Empties `dir` for a new run: only a directory that is empty or that an
+/// earlier demo made (its store in `dir/store`) is replaced.
+fn prepare(dir: &Path) -> Result<(), Failure> {
     if dir.exists() {
         let ours = dir.join("store").join("daybook.lock").exists()
             || std::fs::read_dir(dir)
                 .map(|mut d| d.next().is_none())
                 .unwrap_or(false);
         if !ours {
+            let what = if dir.join("daybook.lock").exists() {
+                "holds a daybook store that the demo did not make"
+            } else {
+                "exists and is not a demo directory"
+            };
             return Err(Failure {
                 message: format!(
-                    "{} exists and is not a daybook directory; choose another with --data",
+                    "{} {what}; the demo replaces its directory, so give it another with --data",
                     dir.display()
                 ),
                 code: 1,
@@ -160,7 +163,43 @@ pub fn run(
         }
         std::fs::remove_dir_all(dir)?;
     }
-    std::fs::create_dir_all(dir)?;
+    Ok(std::fs::create_dir_all(dir)?)
+}
+
+/// `word` as one shell word: quoted when it has anything beyond the
+/// characters that need none.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// Where the demo's data is, and a report to run on it, ready to paste.
+fn print_next_steps(store: &Path, now: Option<&str>) {
+    // The program as it was started (`target/release/daybook` under cargo).
+    let program = std::env::args().next().unwrap_or_else(|| "daybook".into());
+    let clock = now.map_or_else(String::new, |n| format!(" --now {}", shell_word(n)));
+    println!("\nthe store is {}; to query it:", store.display());
+    println!(
+        "  {} --data {}{clock} query --last 7d --group-by event_type --order-by count:desc",
+        shell_word(&program),
+        shell_word(&store.display().to_string())
+    );
+}
+
+/// Runs the demo in `dir` (replaced on each run): generates, imports into
+/// `dir/store`, reopens, verifies, reports, and says how to query the store.
+pub fn run(
+    dir: &Path,
+    now: Option<&str>,
+    events_per_day: u64,
+    days: u32,
+    companies: u32,
+) -> Result<(), Failure> {
+    prepare(dir)?;
     let now_ms = match now {
         Some(s) => parse_rfc3339_ms(s).map_err(|e| Failure {
             message: format!("--now: {e}"),
@@ -177,13 +216,14 @@ pub fn run(
         now_ms,
         ..GenConfig::default()
     };
+    let store = dir.join("store");
     println!(
-        "daybook demo: {} days of activity for {} companies (~{} events, 2% late, 1% re-sent), now = {}, data in {}",
+        "daybook demo: {} days of activity for {} companies (~{} events, 2% late, 1% re-sent), now = {}, store {}",
         days,
         companies,
         total_hint(&cfg),
         format_ms(now_ms),
-        dir.display()
+        store.display()
     );
 
     let file = dir.join("activity.jsonl");
@@ -201,7 +241,6 @@ pub fn run(
         clock: Arc::clone(&clock),
         ..Options::default()
     };
-    let store = dir.join("store");
     {
         let engine = Engine::open(&store, opts())?;
         let summary = crate::import::import_files(&engine, &[file.display().to_string()], false)?;
@@ -251,5 +290,6 @@ pub fn run(
     }
     println!();
     print_stats(&engine);
+    print_next_steps(&store, now);
     Ok(())
 }

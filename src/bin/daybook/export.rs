@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use daybook::export::{DEFAULT_ROW_GROUP_ROWS, ExportOptions, ExportSummary, Exporter};
-use daybook::{Day, Engine, Query};
+use daybook::{Day, Query};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{Failure, query, usage};
@@ -28,17 +28,20 @@ pub struct ExportArgs {
     /// File format.
     #[arg(long, value_enum, default_value_t = ExportFormat::Parquet)]
     format: ExportFormat,
-    /// The last N days, today included: `7d` or `7` [default: every day retained].
+    /// The last N UTC days, today included: `7d` or `7` [default: every day
+    /// retained]. Not with --from or --to.
     #[arg(long)]
     last: Option<String>,
-    /// Window start (RFC 3339), inclusive.
+    /// Window start, included: a date (2026-11-20: from its start, UTC) or
+    /// an RFC 3339 timestamp. Alone: from then on.
     #[arg(long)]
     from: Option<String>,
-    /// Window end (RFC 3339), exclusive.
+    /// Window end: a date, included (2026-11-26: through its end, UTC), or
+    /// an RFC 3339 timestamp, excluded. Alone: everything retained before.
     #[arg(long)]
     to: Option<String>,
-    /// Export only events matching a predicate, e.g. 'company_name = Granite
-    /// Ridge Builders' (as for `query`). Repeatable (ANDed).
+    /// Export only events matching a predicate, e.g. 'company_name =
+    /// Redstone General Contracting' (as for `query`). Repeatable (ANDed).
     #[arg(long = "where", value_name = "PREDICATE")]
     filters: Vec<String>,
     /// Rows per Parquet row group.
@@ -74,7 +77,12 @@ fn export_error(e: daybook::Error) -> Failure {
 }
 
 /// `daybook export`.
-pub fn run(engine: &Engine, a: &ExportArgs) -> Result<(), Failure> {
+/// The window and filters are checked before `open` runs: a usage error is
+/// reported as one whatever the data directory.
+pub fn run(
+    open: impl FnOnce() -> Result<daybook::Reader, Failure>,
+    a: &ExportArgs,
+) -> Result<(), Failure> {
     let ExportFormat::Parquet = a.format;
     let q = query::window_and_filters(
         Query::events(),
@@ -88,7 +96,7 @@ pub fn run(engine: &Engine, a: &ExportArgs) -> Result<(), Failure> {
         zstd_level: a.zstd_level,
         ..ExportOptions::default()
     };
-    let snap = engine.snapshot();
+    let snap = open()?.snapshot();
     let exporter = Exporter::new(&snap, &q, opts).map_err(export_error)?;
     let days = exporter.days();
     let work: u64 = days.iter().map(|d| exporter.day_events(*d)).sum();

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use daybook::csv_event::{self, Header, Splitter};
 use daybook::event::FieldError;
-use daybook::json::{event_to_json_line, parse_event};
+use daybook::json::{ParseOptions, UnknownFields, event_to_json_line, parse_event_with};
 use daybook::{Day, Engine, Event, RejectReason};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -64,6 +64,9 @@ pub struct ImportOptions {
     pub strict: bool,
     /// Parser threads.
     pub threads: usize,
+    /// Unknown JSON keys and CSV columns: reject (the record; for CSV, the
+    /// file, at its header) or ignore (dropped, and counted in the summary).
+    pub unknown_fields: UnknownFields,
 }
 
 impl Default for ImportOptions {
@@ -72,6 +75,26 @@ impl Default for ImportOptions {
             format: None,
             strict: false,
             threads: default_threads(),
+            unknown_fields: UnknownFields::Reject,
+        }
+    }
+}
+
+/// `--unknown-fields`: what to do with a JSON key or CSV column that is not
+/// a field of the event format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnknownFieldsArg {
+    /// Reject it: the record (JSON), or the file at its header row (CSV).
+    Reject,
+    /// Drop it, store the rest, and count it in the summary.
+    Ignore,
+}
+
+impl From<UnknownFieldsArg> for UnknownFields {
+    fn from(a: UnknownFieldsArg) -> Self {
+        match a {
+            UnknownFieldsArg::Reject => UnknownFields::Reject,
+            UnknownFieldsArg::Ignore => UnknownFields::Ignore,
         }
     }
 }
@@ -99,6 +122,8 @@ pub struct Summary {
     /// Rejections counted by kind and field, e.g. `invalid: field "user_id"`.
     pub by_reason: BTreeMap<String, u64>,
     pub first_rejected: Vec<String>,
+    /// Unknown fields dropped (`--unknown-fields ignore`): name, records.
+    pub ignored: BTreeMap<String, u64>,
     pub seconds: f64,
     /// Bytes of (decompressed) text read.
     pub bytes: u64,
@@ -120,17 +145,36 @@ impl Summary {
     }
 
     pub fn print(&self) {
-        let rate = self.stored as f64 / self.seconds.max(1e-9);
+        // A rate of nothing stored (all duplicates, say) says nothing.
+        let rate = if self.stored > 0 {
+            format!(
+                " ({:.0} events/s)",
+                self.stored as f64 / self.seconds.max(1e-9)
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "read {} lines ({:.1} MB) in {:.2} s: stored {}, duplicates {}, rejected {} ({:.0} events/s)",
+            "read {} lines ({:.1} MB) in {:.2} s: stored {}, duplicates {}, rejected {}{rate}",
             self.lines,
             self.bytes as f64 / 1e6,
             self.seconds,
             self.stored,
             self.duplicates,
             self.rejected,
-            rate
         );
+        if !self.ignored.is_empty() {
+            let names: Vec<String> = self
+                .ignored
+                .iter()
+                .map(|(name, n)| format!("\"{name}\" (in {n} record{})", plural(*n)))
+                .collect();
+            println!(
+                "  {} unknown field(s) ignored: {}",
+                names.len(),
+                names.join(", ")
+            );
+        }
         for (reason, n) in &self.by_reason {
             println!("  rejected as {reason}: {n}");
         }
@@ -150,6 +194,10 @@ impl Summary {
             _ => {}
         }
     }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// The summary's grouping of a rejection: its kind, and the field at fault
@@ -255,14 +303,30 @@ pub fn import(engine: &Engine, files: &[String], opts: &ImportOptions) -> Summar
             }
         }
     }
+    // Files of which every record was rejected: the import fails (exit 1).
+    let mut all_rejected = Vec::new();
     for (name, file) in inputs {
         if interrupted() {
             s.stop = Some(Stop::Interrupted);
             s.stopped_at = Some(format!("the end of a file, before {}", display_name(name)));
             break;
         }
+        let (kept, rejected) = (s.stored + s.duplicates, s.rejected);
         match import_one(engine, name, file, opts, &mut s) {
-            Ok(None) => {}
+            Ok(None) => {
+                if s.stored + s.duplicates == kept && s.rejected > rejected {
+                    let n = s.rejected - rejected;
+                    all_rejected.push(format!(
+                        "{}: {}, nothing stored",
+                        display_name(name),
+                        if n == 1 {
+                            "its one record was rejected".to_string()
+                        } else {
+                            format!("all {n} records were rejected")
+                        }
+                    ));
+                }
+            }
             Ok(Some(stop)) => {
                 s.stop = Some(stop);
                 break;
@@ -273,6 +337,12 @@ pub fn import(engine: &Engine, files: &[String], opts: &ImportOptions) -> Summar
             }
         }
     }
+    if s.failure.is_none() && s.stop.is_none() && !all_rejected.is_empty() {
+        s.failure = Some(Failure {
+            message: all_rejected.join("; "),
+            code: 1,
+        });
+    }
     s.seconds = started.elapsed().as_secs_f64();
     s
 }
@@ -280,7 +350,7 @@ pub fn import(engine: &Engine, files: &[String], opts: &ImportOptions) -> Summar
 /// How a chunk's records are parsed.
 #[derive(Clone)]
 enum Parse {
-    Jsonl,
+    Jsonl(ParseOptions),
     Csv(Arc<Header>),
 }
 
@@ -314,6 +384,10 @@ struct ParsedChunk {
     events: Vec<Event>,
     lines: Vec<u64>,
     errors: Vec<(u64, FieldError)>,
+    /// Unknown fields dropped: name, records.
+    ignored: BTreeMap<String, u64>,
+    /// The line of a CSV header row at the start of a file read as JSON.
+    csv_header: Option<u64>,
     /// Lines and bytes of text.
     text_lines: u64,
     bytes: u64,
@@ -336,13 +410,14 @@ fn progress(total: Option<u64>) -> ProgressBar {
     }
     match total {
         Some(n) => ProgressBar::new(n).with_style(
+            // MB (10^6 bytes), as in the summary.
             ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
+                "{bar:40} {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} eta {eta} {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         ),
         None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} {bytes} {binary_bytes_per_sec} {msg}")
+            ProgressStyle::with_template("{spinner} {decimal_bytes} {decimal_bytes_per_sec} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         ),
     }
@@ -384,9 +459,12 @@ fn import_one(
         .spawn(move || read_input(input, gz_by_name, raw_tx, recycle_rx))?;
     {
         let done = done_tx.clone();
+        let parse = ParseOptions {
+            unknown_fields: opts.unknown_fields,
+        };
         std::thread::Builder::new()
             .name("import-split".into())
-            .spawn(move || split(raw_rx, recycle_tx, format, work_tx, done))?;
+            .spawn(move || split(raw_rx, recycle_tx, format, parse, work_tx, done))?;
     }
     let work_rx = Arc::new(Mutex::new(work_rx));
     for i in 0..threads {
@@ -415,6 +493,18 @@ fn import_one(
             match msg {
                 Msg::Parsed(p) => {
                     let p = *p;
+                    if let Some(line) = p.csv_header {
+                        bar.finish_and_clear();
+                        return Err(Failure {
+                            message: format!(
+                                "{source}: line {line} looks like a CSV header, not JSON; to import CSV, add --format csv"
+                            ),
+                            code: 1,
+                        });
+                    }
+                    for (name, n) in p.ignored {
+                        *s.ignored.entry(name).or_default() += n;
+                    }
                     s.lines += p.text_lines;
                     s.bytes += p.bytes;
                     last_line = last_line.max(p.last_line);
@@ -685,6 +775,7 @@ fn split(
     raw: Receiver<Piece>,
     recycle: mpsc::Sender<Vec<u8>>,
     format: Format,
+    opts: ParseOptions,
     work: SyncSender<Chunk>,
     done: SyncSender<Msg>,
 ) {
@@ -742,10 +833,11 @@ fn split(
                 }
                 None => continue,
             };
-            match Header::parse_row(&out.pending[..header_end]) {
+            match Header::parse_row_with(&out.pending[..header_end], &opts) {
                 Ok(h) => *header = Some(Arc::new(h)),
                 Err(e) => {
-                    out.end(Some(format!("line 1: {e}")), false);
+                    let message = header_error(&out.pending[..header_end], &e, &opts);
+                    out.end(Some(message), false);
                     return;
                 }
             }
@@ -756,7 +848,7 @@ fn split(
             scanned = 0;
         }
         let parse = match &b {
-            Boundaries::Lines => Parse::Jsonl,
+            Boundaries::Lines => Parse::Jsonl(opts),
             Boundaries::Csv {
                 header: Some(h), ..
             } => Parse::Csv(Arc::clone(h)),
@@ -800,6 +892,44 @@ fn split(
     }
 }
 
+/// The message for a CSV header row that failed. When the only trouble is
+/// unknown columns, it names them all, says the file was not imported, and
+/// how to import it without them.
+fn header_error(row: &[u8], e: &FieldError, opts: &ParseOptions) -> String {
+    let lenient = ParseOptions {
+        unknown_fields: UnknownFields::Ignore,
+    };
+    if opts.unknown_fields == UnknownFields::Reject
+        && let Ok(h) = Header::parse_row_with(row, &lenient)
+        && !h.ignored().is_empty()
+    {
+        let names: Vec<String> = h.ignored().iter().map(|n| format!("\"{n}\"")).collect();
+        let (what, which) = match names.len() {
+            1 => ("column", "it is"),
+            _ => ("columns", "they are"),
+        };
+        return format!(
+            "line 1: unknown {what} {}; nothing was imported from this file (with --unknown-fields ignore, {which} skipped)",
+            names.join(", ")
+        );
+    }
+    format!("line 1: {e}")
+}
+
+/// Whether `line` (the first of a file read as JSON Lines) is rather a CSV
+/// header row: not a JSON object, and at least two cells name event fields.
+fn looks_like_csv_header(line: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return false;
+    };
+    !text.trim_start().starts_with('{')
+        && text
+            .split(',')
+            .filter(|cell| csv_event::column_field(cell.trim().trim_matches('"')).is_some())
+            .nth(1)
+            .is_some()
+}
+
 /// A parser thread: parses chunks until there are no more.
 fn parse_chunks(work: &Mutex<Receiver<Chunk>>, done: &SyncSender<Msg>) {
     loop {
@@ -814,6 +944,8 @@ fn parse_chunks(work: &Mutex<Receiver<Chunk>>, done: &SyncSender<Msg>) {
             events: Vec::with_capacity(newlines as usize + 1),
             lines: Vec::with_capacity(newlines as usize + 1),
             errors: Vec::new(),
+            ignored: BTreeMap::new(),
+            csv_header: None,
             text_lines: 0,
             bytes: chunk.text.len() as u64,
             last_line: 0,
@@ -827,9 +959,18 @@ fn parse_chunks(work: &Mutex<Receiver<Chunk>>, done: &SyncSender<Msg>) {
             Err(e) => p.errors.push((line, e)),
         };
         match &chunk.parse {
-            Parse::Jsonl => parse_lines(&chunk.text, chunk.first_line, each),
+            Parse::Jsonl(opts) => {
+                if chunk.seq == 0 {
+                    p.csv_header = first_line_if_csv_header(&chunk.text, chunk.first_line);
+                }
+                parse_lines(&chunk.text, chunk.first_line, opts, &mut p.ignored, each);
+            }
             Parse::Csv(header) => {
                 csv_event::parse_chunk(header, &chunk.text, chunk.first_line, each);
+                let records = (p.events.len() + p.errors.len()) as u64;
+                for name in header.ignored() {
+                    *p.ignored.entry(name.clone()).or_default() += records;
+                }
             }
         }
         let unterminated = u64::from(chunk.text.last().is_some_and(|b| *b != b'\n'));
@@ -842,8 +983,27 @@ fn parse_chunks(work: &Mutex<Receiver<Chunk>>, done: &SyncSender<Msg>) {
     }
 }
 
+/// The line of the first non-blank line of `text` (starting on line
+/// `first_line`), if it looks like a CSV header row.
+fn first_line_if_csv_header(text: &[u8], first_line: u64) -> Option<u64> {
+    let (k, raw) = text
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .find(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))?;
+    looks_like_csv_header(raw).then_some(first_line + k as u64)
+}
+
 /// Parses JSON Lines starting on line `first_line`; blank lines are skipped.
-fn parse_lines(text: &[u8], first_line: u64, mut each: impl FnMut(u64, Result<Event, FieldError>)) {
+/// Unknown keys dropped (with `--unknown-fields ignore`) are counted in
+/// `ignored`.
+fn parse_lines(
+    text: &[u8],
+    first_line: u64,
+    opts: &ParseOptions,
+    ignored: &mut BTreeMap<String, u64>,
+    mut each: impl FnMut(u64, Result<Event, FieldError>),
+) {
+    let mut names = Vec::new();
     let mut start = 0;
     let mut line = first_line;
     while start < text.len() {
@@ -852,13 +1012,16 @@ fn parse_lines(text: &[u8], first_line: u64, mut each: impl FnMut(u64, Result<Ev
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if !raw.iter().all(u8::is_ascii_whitespace) {
             let parsed = match std::str::from_utf8(raw) {
-                Ok(text) => parse_event(text),
+                Ok(text) => parse_event_with(text, opts, &mut names),
                 Err(e) => Err(FieldError {
                     field: None,
                     message: format!("not valid UTF-8 (at byte {})", e.valid_up_to() + 1),
                 }),
             };
             each(line, parsed);
+            for name in names.drain(..) {
+                *ignored.entry(name).or_default() += 1;
+            }
         }
         start = end + 1;
         line += 1;

@@ -8,14 +8,15 @@ mod query;
 #[cfg(feature = "grpc")]
 mod serve;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use daybook::generate::{GenConfig, Generator};
+use daybook::time::format_ms;
 use daybook::time::parse_rfc3339_ms;
-use daybook::{Clock, Engine, ManualClock, Options, SystemClock};
+use daybook::{Clock, Day, Engine, ManualClock, Options, Reader, SystemClock};
 
 #[derive(Parser)]
 #[command(
@@ -24,20 +25,26 @@ use daybook::{Clock, Engine, ManualClock, Options, SystemClock};
     about = "A storage engine for user-activity audit events"
 )]
 struct Cli {
-    /// Data directory.
-    #[arg(
-        long,
-        global = true,
-        env = "DAYBOOK_DATA",
-        default_value = "./daybook-data"
-    )]
-    data: PathBuf,
-    /// The engine's clock ("now"), RFC 3339, for reproducible runs.
+    /// Data directory (the store) [default: ./daybook-data; for demo:
+    /// ./daybook-demo, which holds the demo's store in ./daybook-demo/store].
+    #[arg(long, global = true, env = "DAYBOOK_DATA")]
+    data: Option<PathBuf>,
+    /// The clock ("now"), RFC 3339, for reproducible runs. Commands that
+    /// read only see the days it keeps; a writer (import, serve, compact,
+    /// retention) ahead of this machine's clock needs --yes, because it
+    /// deletes the days its clock puts out of retention.
     #[arg(long, global = true)]
     now: Option<String>,
-    /// Days kept: today (UTC) and the N-1 before it.
+    /// Days kept: today (UTC) and the N-1 before it. Commands that read only
+    /// hide older days; a writer given fewer than 31 needs --yes, because it
+    /// deletes the older days.
     #[arg(long, global = true, default_value_t = 31)]
     retention_days: u32,
+    /// Confirm a writer's --now ahead of this machine's clock or
+    /// --retention-days below 31: the days outside its retention are deleted
+    /// for good.
+    #[arg(long, global = true)]
+    yes: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,16 +53,22 @@ struct Cli {
 enum Command {
     /// Generate realistic synthetic activity as JSON Lines or CSV.
     Generate {
+        /// Days of activity, ending today (or --now).
         #[arg(long, default_value_t = 31)]
         days: u32,
+        /// Events per day (weekends are quieter).
         #[arg(long, default_value_t = 10_000)]
         events_per_day: u64,
+        /// Companies (tenants) the activity is spread over.
         #[arg(long, default_value_t = 5)]
         companies: u32,
+        /// Random seed: the same seed, sizes and clock give the same output.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Share of events that arrive late (written after later days).
         #[arg(long, default_value_t = 0.02)]
         late_fraction: f64,
+        /// Share of events re-sent (the same event_id again).
         #[arg(long, default_value_t = 0.01)]
         dup_fraction: f64,
         /// Output file, or - for standard output.
@@ -80,6 +93,10 @@ enum Command {
         /// Parser threads [default: one per core].
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
         threads: Option<u16>,
+        /// What to do with a JSON key or CSV column that is not an event
+        /// field.
+        #[arg(long, value_enum, default_value_t = import::UnknownFieldsArg::Reject)]
+        unknown_fields: import::UnknownFieldsArg,
     },
     /// Answer a report: a JSON query document (--json) or flags.
     Query(query::QueryArgs),
@@ -101,7 +118,8 @@ enum Command {
     /// Drop partitions older than the retention horizon now.
     Retention,
     /// The main job, end to end: generate a month, import it, reopen,
-    /// verify, report.
+    /// verify, report. Its directory (--data, default ./daybook-demo) is
+    /// replaced on each run; the store is DIR/store.
     Demo {
         /// Events per day to generate.
         #[arg(long, default_value_t = 30_000)]
@@ -145,13 +163,125 @@ fn clock(now: &Option<String>) -> Result<Arc<dyn Clock>, Failure> {
     }
 }
 
-fn open(cli: &Cli) -> Result<Engine, Failure> {
-    let opts = Options {
+fn options(cli: &Cli) -> Result<Options, Failure> {
+    Ok(Options {
         retention_days: cli.retention_days,
         clock: clock(&cli.now)?,
         ..Options::default()
+    })
+}
+
+/// Opens the directory read-only: no lock, nothing written or deleted, so it
+/// works beside a running import or server, and any clock or retention only
+/// changes what is shown.
+fn read(cli: &Cli) -> Result<Reader, Failure> {
+    Ok(Reader::open(data_dir(cli), options(cli)?)?)
+}
+
+/// Opens the directory's writer (creating the directory only for `import`,
+/// `serve` and `demo`), after checking that its clock and retention drop
+/// nothing the operator did not confirm.
+fn write(cli: &Cli, create: bool) -> Result<Engine, Failure> {
+    let engine = write_quiet(cli, create)?;
+    report_drops(&engine);
+    Ok(engine)
+}
+
+/// [`write`] without reporting the days the open dropped (the caller does).
+fn write_quiet(cli: &Cli, create: bool) -> Result<Engine, Failure> {
+    let opts = Options {
+        create_if_missing: create,
+        ..options(cli)?
     };
-    Ok(Engine::open(&cli.data, opts)?)
+    confirm_drops(cli, &opts)?;
+    Ok(Engine::open(data_dir(cli), opts)?)
+}
+
+/// The data directory: `--data`, else the default.
+fn data_dir(cli: &Cli) -> &Path {
+    cli.data.as_deref().unwrap_or(Path::new(DEFAULT_DATA))
+}
+
+/// `--data` when not given (the demo has its own: `demo::DEFAULT_DIR`).
+const DEFAULT_DATA: &str = "./daybook-data";
+
+/// The days on disk older than the horizon of `opts`: what a writer opened
+/// with them would delete.
+fn days_to_drop(cli: &Cli, opts: &Options) -> Vec<Day> {
+    let today = Day::of_ms(opts.clock.now_ms());
+    let horizon = today.add_days(1 - opts.retention_days.min(i32::MAX as u32) as i32);
+    let mut days: Vec<Day> = std::fs::read_dir(data_dir(cli).join("days"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Day::parse(e.file_name().to_str()?))
+        .filter(|d| *d < horizon)
+        .collect();
+    days.sort_unstable();
+    days
+}
+
+/// A writer deletes the days its clock and retention put out of retention.
+/// A clock ahead of this machine's, or a retention narrower than the
+/// default, deletes more than the operator may think: refused without
+/// --yes, naming what would go.
+fn confirm_drops(cli: &Cli, opts: &Options) -> Result<(), Failure> {
+    /// Clock skew tolerated before --now counts as "ahead".
+    const SLACK_MS: i64 = 60_000;
+    if cli.yes {
+        return Ok(());
+    }
+    let wall_ms = SystemClock.now_ms();
+    let now_ms = opts.clock.now_ms();
+    let why = if now_ms > wall_ms + SLACK_MS {
+        format!(
+            "--now {} is ahead of this machine's clock ({})",
+            format_ms(now_ms),
+            format_ms(wall_ms)
+        )
+    } else if opts.retention_days < Options::default().retention_days {
+        format!(
+            "--retention-days {} is below the default {}",
+            opts.retention_days,
+            Options::default().retention_days
+        )
+    } else {
+        return Ok(());
+    };
+    let days = days_to_drop(cli, opts);
+    let what = match (days.first(), days.last()) {
+        (Some(first), Some(last)) => format!(
+            "it would delete {} day(s) here for good ({first} .. {last})",
+            days.len()
+        ),
+        _ => "nothing here is that old now, but this writer would delete days as they age"
+            .to_string(),
+    };
+    Err(usage(format!(
+        "{why}: a writer keeps only the days its clock and retention allow, and {what}; add --yes to go ahead (commands that only read never delete)"
+    )))
+}
+
+/// Prints the days a writer dropped (a drop deletes data, so it is never
+/// silent); returns how many.
+fn report_drops(engine: &Engine) -> usize {
+    let days = engine.take_dropped_days();
+    if let (Some(first), Some(last)) = (days.first(), days.last()) {
+        let s = engine.snapshot();
+        eprintln!(
+            "dropped {} day(s) older than the retention horizon {} (today {}, {} days kept): {}",
+            days.len(),
+            s.horizon,
+            s.today,
+            engine.options().retention_days,
+            if days.len() == 1 {
+                first.to_string()
+            } else {
+                format!("{first} .. {last}")
+            }
+        );
+    }
+    days.len()
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
@@ -183,18 +313,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
             strict,
             format,
             threads,
+            unknown_fields,
         } => {
             if files.is_empty() {
                 return Err(usage(
                     "import: name at least one file (or - for standard input)",
                 ));
             }
-            let engine = open(&cli)?;
+            let engine = write(&cli, true)?;
             import::catch_interrupt()?;
             let opts = import::ImportOptions {
                 format: *format,
                 strict: *strict,
                 threads: threads.map_or_else(import::default_threads, usize::from),
+                unknown_fields: (*unknown_fields).into(),
             };
             let mut summary = import::import(&engine, files, &opts);
             // Seal what was stored, also after a stop or a failure.
@@ -202,6 +334,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if summary.failure.is_none() || summary.lines > 0 {
                 summary.print();
             }
+            report_drops(&engine);
             flushed?;
             if let Some(f) = summary.failure.take() {
                 return Err(f);
@@ -222,15 +355,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 None => {}
             }
         }
-        Command::Query(args) => query::run(&open(&cli)?, args, false)?,
-        Command::Explain(args) => query::run(&open(&cli)?, args, true)?,
-        Command::Export(args) => export::run(&open(&cli)?, args)?,
+        Command::Query(args) => query::run(|| read(&cli), args, false)?,
+        Command::Explain(args) => query::run(|| read(&cli), args, true)?,
+        Command::Export(args) => export::run(|| read(&cli), args)?,
         #[cfg(feature = "grpc")]
-        Command::Serve(args) => serve::run(open(&cli)?, args)?,
-        Command::Stats => demo::print_stats(&open(&cli)?),
+        Command::Serve(args) => serve::run(write(&cli, true)?, args)?,
+        Command::Stats => demo::print_stats_of(&read(&cli)?.stats()),
         Command::Verify => {
-            let engine = open(&cli)?;
-            let problems = engine.verify();
+            let reader = read(&cli)?;
+            let problems = reader.verify();
             for p in &problems {
                 println!("{p}");
             }
@@ -240,17 +373,27 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     code: 1,
                 });
             }
-            println!("ok: {} segments verified", engine.stats().segments());
+            println!("ok: {} segments verified", reader.stats().segments());
         }
-        Command::Compact => println!("compacted {} day(s)", open(&cli)?.compact()?),
-        Command::Retention => println!("dropped {} day(s)", open(&cli)?.enforce_retention()?),
+        Command::Compact => {
+            let engine = write(&cli, false)?;
+            println!("compacted {} day(s)", engine.compact()?);
+            report_drops(&engine);
+        }
+        Command::Retention => {
+            // Opening drops the expired days already; this drops any that
+            // expired since, and the report counts both.
+            let engine = write_quiet(&cli, false)?;
+            engine.enforce_retention()?;
+            println!("dropped {} day(s)", report_drops(&engine));
+        }
         Command::Demo {
             events_per_day,
             days,
             companies,
         } => {
             demo::run(
-                &cli.data,
+                cli.data.as_deref().unwrap_or(Path::new(demo::DEFAULT_DIR)),
                 cli.now.as_deref(),
                 *events_per_day,
                 *days,
