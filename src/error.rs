@@ -68,6 +68,11 @@ pub enum Error {
     /// A query asked for data that the engine does not hold.
     #[error("{0}")]
     Query(String),
+    /// The query's [`CancelToken`](crate::CancelToken) was cancelled before
+    /// it finished (a deadline passed, or its caller went away); it stopped
+    /// at its next check and returns no partial answer.
+    #[error("the query was cancelled")]
+    Cancelled,
 }
 
 impl Error {

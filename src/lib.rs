@@ -36,6 +36,7 @@ pub use engine::Engine;
 pub use error::{Error, Result};
 pub use event::{Event, EventType, Field, FieldKind, Value};
 pub use options::{Durability, Options};
+pub use query::{CancelToken, QueryOptions};
 pub use query::{Direction, Explain, Op, Query, QueryResult, Scalar, Select};
 pub use reader::Reader;
 pub use report::{AppendReport, Counters, DayStats, RejectReason, Rejection, Stats};

@@ -155,14 +155,34 @@ mod tests {
         assert_eq!(t.lookup(b"bbbbbbbbbbbbbbbbbbb"), None);
         assert_eq!(t.lookup(b""), None);
         assert_eq!(format!("{t:?}"), "Tokens(2 entries)");
-        for bad in [
-            r#"[{"token": "short", "admin": true}]"#,
-            r#"[{"token": "aaaaaaaaaaaaaaaaaaaa", "company": "A"}]"#,
-            r#"[{"token": "aaaaaaaaaaaaaaaaaaaa", "admin": true, "company": "A", "rights": ["query"]}]"#,
-            r#"[{"token": "aaaaaaaaaaaaaaaaaaaa", "admin": true}, {"token": "aaaaaaaaaaaaaaaaaaaa", "admin": true}]"#,
-            r#"[{"token": "aaaaaaaaaaaaaaaaaaaa", "company": "A", "rights": ["delete"]}]"#,
+        let either =
+            "give either \"admin\": true, or a \"company\" with \"rights\" (ingest, query)";
+        for (bad, message) in [
+            (
+                r#"[{"token": "short", "admin": true}]"#,
+                "tokens file: entry 0: a token needs at least 16 characters".to_string(),
+            ),
+            (
+                r#"[{"token": "aaaaaaaaaaaaaaaaaaaa", "company": "A"}]"#,
+                format!("tokens file: entry 0: {either}"),
+            ),
+            (
+                r#"[{"token": "aaaaaaaaaaaaaaaaaaaa", "admin": true, "company": "A", "rights": ["query"]}]"#,
+                format!("tokens file: entry 0: {either}"),
+            ),
+            (
+                r#"[{"token": "aaaaaaaaaaaaaaaaaaaa", "admin": true}, {"token": "aaaaaaaaaaaaaaaaaaaa", "admin": true}]"#,
+                "tokens file: entry 1: the same token appears twice".to_string(),
+            ),
+            (
+                r#"[{"token": "aaaaaaaaaaaaaaaaaaaa", "company": "A", "rights": ["delete"]}]"#,
+                "tokens file: unknown variant `delete`, expected `ingest` or `query` at line 1 column 70".to_string(),
+            ),
         ] {
-            assert!(Tokens::parse(bad).is_err(), "{bad}");
+            match Tokens::parse(bad) {
+                Err(Error::Invalid(m)) => assert_eq!(m, message, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
         }
     }
 }

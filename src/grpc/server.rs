@@ -1,15 +1,17 @@
 //! The service: authentication, per-company restriction, limits, and the
 //! calls themselves. Engine calls block (fsync, mapped reads), so they run
-//! on tokio's blocking pool.
+//! on tokio's blocking pool; queries there carry a cancel token that their
+//! deadline (or their client going away) sets.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status, Streaming};
@@ -18,10 +20,10 @@ use super::auth::{Principal, Right, Tokens};
 use super::convert::{event_from_pb, query_from_pb, scalar_to_pb};
 use super::pb;
 use super::pb::daybook_server::{Daybook, DaybookServer};
-use crate::Engine;
 use crate::error::Error;
 use crate::event::{Event, FieldError};
-use crate::query::{Op, Query};
+use crate::query::{CancelToken, Op, Query, QueryOptions};
+use crate::{Engine, Snapshot};
 
 /// What one call may cost. Each refusal has its own status; the server stays
 /// healthy for everyone else.
@@ -37,7 +39,7 @@ pub struct Limits {
     /// RESOURCE_EXHAUSTED.
     pub max_concurrent_calls: usize,
     /// The longest a query may run; a client deadline shortens it. Past it:
-    /// DEADLINE_EXCEEDED.
+    /// DEADLINE_EXCEEDED, and the query's engine work is cancelled.
     pub max_query_ms: u64,
     /// Most rows a query may return (page with limit and cursor); more:
     /// RESOURCE_EXHAUSTED.
@@ -66,11 +68,66 @@ pub struct ServerConfig {
 /// Rows per streamed query message.
 const ROWS_PER_MESSAGE: usize = 1_000;
 
+/// The most a query stops before its client's deadline (a tenth of the
+/// deadline when that is less). tonic itself ends a call at the client's
+/// deadline, dropping it and answering CANCELLED ("Timeout expired"); the
+/// server's own deadline, which starts a little later (after the request is
+/// read), must fire first for the client to see DEADLINE_EXCEEDED, in time
+/// for the answer to reach it.
+const CLIENT_DEADLINE_MARGIN: Duration = Duration::from_millis(50);
+
 struct Service {
     engine: Arc<Engine>,
     tokens: Arc<Tokens>,
     limits: Limits,
     calls: Arc<Semaphore>,
+    queries: Arc<QueryCounters>,
+}
+
+/// The server's queries, for an admin's `Stats`.
+#[derive(Default)]
+struct QueryCounters {
+    /// Query and explain engine work started and not yet returned.
+    running: AtomicU64,
+    /// Engine work that returned `Error::Cancelled`.
+    cancelled: AtomicU64,
+}
+
+/// One query's engine work, from its start until it returns: counted as
+/// running, and holding its call's admission slot (if it took one) until
+/// then, past the call's own end when its deadline cut it short.
+struct InFlight {
+    permit: Option<OwnedSemaphorePermit>,
+    counters: Arc<QueryCounters>,
+}
+
+impl InFlight {
+    fn start(permit: Option<OwnedSemaphorePermit>, counters: &Arc<QueryCounters>) -> InFlight {
+        counters.running.fetch_add(1, Ordering::SeqCst);
+        InFlight {
+            permit,
+            counters: Arc::clone(counters),
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        // The slot first: whoever sees `running` fall finds the slot free.
+        drop(self.permit.take());
+        self.counters.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Cancels a query's engine work when its call's future is dropped before
+/// the answer: by tonic at the client's deadline, or by hyper when the
+/// client resets the call or closes the connection.
+struct CancelOnDrop(CancelToken);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 /// Serves the API (with health and reflection) on `listener` until
@@ -87,23 +144,25 @@ pub async fn serve(
         tokens: Arc::new(config.tokens),
         calls: Arc::new(Semaphore::new(limits.max_concurrent_calls)),
         limits: limits.clone(),
+        queries: Arc::default(),
     };
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<DaybookServer<Service>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(super::FILE_DESCRIPTOR_SET)
-        .build_v1();
     let api = DaybookServer::new(service)
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes.max(4 << 20));
     let mut builder = tonic::transport::Server::builder();
-    let router = builder.add_service(health).add_service(api);
-    let router = match reflection {
-        Ok(r) => router.add_service(r),
-        Err(_) => router,
-    };
+    let mut router = builder.add_service(health).add_service(api);
+    // The descriptor sets are this build's own constants: a set that fails
+    // to load would fail in every test, not in the field.
+    if let Ok(v1) = reflection().build_v1() {
+        router = router.add_service(v1);
+    }
+    if let Ok(v1alpha) = reflection().build_v1alpha() {
+        router = router.add_service(v1alpha);
+    }
     // TCP_NODELAY on every connection: without it, a small answer waits for
     // the client's delayed ACK (Nagle), and every unary call and every
     // batch acknowledgement took ~40 ms on loopback (examples/grpc_load.rs).
@@ -118,9 +177,25 @@ pub async fn serve(
         .await
 }
 
+/// Server reflection, served as `grpc.reflection.v1` and as
+/// `grpc.reflection.v1alpha` (older grpcurl and Python's grpcio-reflection
+/// ask for that one); each lists every service: the API, health and both
+/// reflection versions.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .include_reflection_service(false)
+        .register_encoded_file_descriptor_set(super::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+}
+
 fn status_of(e: &Error) -> Status {
     match e {
         Error::Invalid(m) | Error::Query(m) => Status::invalid_argument(m.clone()),
+        // Only a call that is still waiting sees this: its token was
+        // cancelled by something other than its deadline.
+        Error::Cancelled => Status::cancelled(e.to_string()),
         Error::Corrupted { .. } | Error::UnsupportedVersion { .. } => {
             Status::data_loss(e.to_string())
         }
@@ -195,9 +270,60 @@ impl Service {
         Ok(q)
     }
 
+    /// How long a query may run: the server's limit, or the client's
+    /// deadline less a margin (`CLIENT_DEADLINE_MARGIN`) if that is sooner.
     fn deadline<T>(&self, req: &Request<T>) -> Duration {
         let max = Duration::from_millis(self.limits.max_query_ms);
-        client_timeout(req).map_or(max, |c| c.min(max))
+        client_timeout(req).map_or(max, |c| {
+            c.saturating_sub((c / 10).min(CLIENT_DEADLINE_MARGIN))
+                .min(max)
+        })
+    }
+
+    /// Runs `work` (a query or an explain, named `what` in messages) on the
+    /// blocking pool over a fresh snapshot, with a cancel token. At
+    /// `deadline` the token is cancelled and the call answers
+    /// DEADLINE_EXCEEDED at once; the engine stops at its next check (within
+    /// a few thousand rows), and only then releases `permit`, the call's
+    /// admission slot, and leaves the running count. If the call's future
+    /// is dropped first (client gone), the token is cancelled the same way.
+    async fn run_query<T: Send + 'static>(
+        &self,
+        permit: Option<OwnedSemaphorePermit>,
+        deadline: Duration,
+        what: &str,
+        work: impl FnOnce(&Snapshot, &QueryOptions) -> crate::Result<T> + Send + 'static,
+    ) -> Result<T, Status> {
+        let token = CancelToken::new();
+        let _cancel_on_drop = CancelOnDrop(token.clone());
+        let opts = QueryOptions::new().with_cancel(token.clone());
+        let in_flight = InFlight::start(permit, &self.queries);
+        let engine = Arc::clone(&self.engine);
+        let started = Instant::now();
+        let task = tokio::task::spawn_blocking(move || {
+            let r = work(&engine.snapshot(), &opts);
+            if matches!(r, Err(Error::Cancelled)) {
+                in_flight.counters.cancelled.fetch_add(1, Ordering::SeqCst);
+            }
+            drop(in_flight);
+            r
+        });
+        let late = || {
+            Status::deadline_exceeded(format!(
+                "{what} ran past its deadline of {} ms",
+                deadline.as_millis()
+            ))
+        };
+        match tokio::time::timeout(deadline, task).await {
+            Err(_) => {
+                token.cancel();
+                Err(late())
+            }
+            Ok(Err(e)) => Err(Status::internal(format!("{what} task failed: {e}"))),
+            // An answer that arrives after the deadline is as late as none.
+            Ok(Ok(_)) if started.elapsed() > deadline => Err(late()),
+            Ok(Ok(r)) => r.map_err(|e| status_of(&e)),
+        }
     }
 }
 
@@ -337,25 +463,11 @@ impl Daybook for Service {
         let permit = self.admit()?;
         let deadline = self.deadline(&request);
         let q = self.bound_query(&principal, request.into_inner())?;
-        let engine = Arc::clone(&self.engine);
-        let started = std::time::Instant::now();
-        let run = tokio::task::spawn_blocking(move || engine.query(&q));
-        let late = || {
-            Status::deadline_exceeded(format!(
-                "the query ran past its deadline of {} ms",
-                deadline.as_millis()
-            ))
-        };
-        let result = match tokio::time::timeout(deadline, run).await {
-            Err(_) => return Err(late()),
-            Ok(Err(e)) => return Err(Status::internal(format!("query task failed: {e}"))),
-            Ok(Ok(r)) => r.map_err(|e| status_of(&e))?,
-        };
-        // An answer that arrives after the deadline is as late as none.
-        if started.elapsed() > deadline {
-            return Err(late());
-        }
-        drop(permit);
+        let result = self
+            .run_query(Some(permit), deadline, "the query", move |snap, opts| {
+                snap.query_with(&q, opts)
+            })
+            .await?;
         if result.rows.len() > self.limits.max_result_rows {
             return Err(Status::resource_exhausted(format!(
                 "the result has more than {} rows, the server's maximum; add a limit and page with the cursor",
@@ -409,13 +521,11 @@ impl Daybook for Service {
         }
         let deadline = self.deadline(&request);
         let q = self.bound_query(&principal, request.into_inner())?;
-        let engine = Arc::clone(&self.engine);
-        let run = tokio::task::spawn_blocking(move || engine.explain(&q));
-        let (_, explain) = match tokio::time::timeout(deadline, run).await {
-            Err(_) => return Err(Status::deadline_exceeded("explain ran past its deadline")),
-            Ok(Err(e)) => return Err(Status::internal(format!("explain task failed: {e}"))),
-            Ok(Ok(r)) => r.map_err(|e| status_of(&e))?,
-        };
+        let (_, explain) = self
+            .run_query(None, deadline, "explain", move |snap, opts| {
+                snap.explain_with(&q, opts)
+            })
+            .await?;
         Ok(Response::new(pb::ExplainResponse {
             text: explain.to_string(),
             json: explain.to_json(),
@@ -435,9 +545,13 @@ impl Daybook for Service {
             retention_days: stats.retention_days,
             days: Vec::new(),
             events: 0,
+            queries_running: 0,
+            queries_cancelled: 0,
         };
         match principal.company() {
             None => {
+                out.queries_running = self.queries.running.load(Ordering::SeqCst);
+                out.queries_cancelled = self.queries.cancelled.load(Ordering::SeqCst);
                 for d in &stats.days {
                     let events = d.sealed_events + d.buffered_events;
                     out.events += events;

@@ -18,6 +18,7 @@ use crate::time::Day;
 
 use super::QueryResult;
 use super::bind::{Bound, SortKey};
+use super::cancel::{CHECK_EVERY_ROWS, Stop};
 use super::cursor;
 use super::explain::{Explain, SourceTrace};
 use super::model::Select;
@@ -34,20 +35,32 @@ enum Source<'a> {
     Buffer(Day, &'a [Event]),
 }
 
-fn scan_source<'a>(
-    s: &Source<'a>,
-    q: &Bound,
+/// How one source is scanned: the query's row limit per source, whether to
+/// trace, and its cancel flag.
+#[derive(Clone, Copy)]
+struct Scan<'s> {
     keep: Option<usize>,
     explain: bool,
-) -> Result<Partial<'a>> {
+    stop: Stop<'s>,
+}
+
+/// Scans one source; every source begins with a look at the cancel flag.
+fn scan_source<'a>(s: &Source<'a>, q: &Bound, how: Scan<'_>) -> Result<Partial<'a>> {
+    how.stop.check()?;
     match s {
-        Source::Segment(seg) => segscan::scan(seg, q, keep, explain),
-        Source::Buffer(day, events) => scan_buffer(*day, events, q, keep, explain),
+        Source::Segment(seg) => segscan::scan(seg, q, how.keep, how.explain, how.stop),
+        Source::Buffer(day, events) => scan_buffer(*day, events, q, how),
     }
 }
 
-/// Runs `q` over `snap`.
-pub fn run(snap: &Snapshot, q: &Bound, explain: bool) -> Result<(QueryResult, Option<Explain>)> {
+/// Runs `q` over `snap`; `stop` cancels it (docs/queries.md).
+pub fn run(
+    snap: &Snapshot,
+    q: &Bound,
+    explain: bool,
+    stop: Stop<'_>,
+) -> Result<(QueryResult, Option<Explain>)> {
+    stop.check()?;
     let started = Instant::now();
     let mut ex = Explain::default();
     ex.set_window(q.from_ms, q.to_ms);
@@ -87,22 +100,28 @@ pub fn run(snap: &Snapshot, q: &Bound, explain: bool) -> Result<(QueryResult, Op
         Some((SortKey::Field(Field::EventTimestamp), desc)) => Some(*desc),
         _ => None,
     };
+    let how = Scan {
+        keep,
+        explain,
+        stop,
+    };
     let (mut partials, threads) = match (q.select, keep, ts_first) {
         (Select::Events, Some(k), Some(desc)) => {
-            let (p, skipped) = best_first(&sources, q, k, desc, explain)?;
+            let (p, skipped) = best_first(&sources, q, k, desc, how)?;
             ex.sources_counted_only = skipped;
             (p, 1)
         }
-        _ => scan_all(&sources, q, keep, explain)?,
+        _ => scan_all(&sources, q, how)?,
     };
+    stop.check()?;
     ex.threads = threads;
     let merge_started = Instant::now();
     if explain {
         ex.sources = partials.iter_mut().filter_map(|p| p.trace.take()).collect();
     }
     let result = match q.select {
-        Select::Count => merge_counts(q, partials)?,
-        Select::Events => merge_rows(q, &sources, partials)?,
+        Select::Count => merge_counts(q, partials, stop)?,
+        Select::Events => merge_rows(q, &sources, partials, stop)?,
     };
     ex.folded = q.folded.iter().map(|i| format!("where[{i}]")).collect();
     ex.merge_us = merge_started.elapsed().as_secs_f64() * 1e6;
@@ -118,10 +137,9 @@ pub fn run(snap: &Snapshot, q: &Bound, explain: bool) -> Result<(QueryResult, Op
 fn scan_all<'a>(
     sources: &[Source<'a>],
     q: &Bound,
-    keep: Option<usize>,
-    explain: bool,
+    how: Scan<'_>,
 ) -> Result<(Vec<Partial<'a>>, usize)> {
-    let scan_one = |s: &Source<'a>| scan_source(s, q, keep, explain);
+    let scan_one = |s: &Source<'a>| scan_source(s, q, how);
     let max_threads = cores().min(sources.len().max(1));
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Result<Partial<'a>>>>> =
@@ -177,7 +195,7 @@ fn best_first<'a>(
     q: &Bound,
     k: usize,
     desc: bool,
-    explain: bool,
+    how: Scan<'_>,
 ) -> Result<(Vec<Partial<'a>>, u64)> {
     let range = |s: &Source<'_>| -> (i64, i64) {
         match s {
@@ -229,14 +247,21 @@ fn best_first<'a>(
             }
         } else if worse {
             counted_only += 1;
-            let c = scan_source(src, &count_q, None, explain)?;
+            let c = scan_source(src, &count_q, Scan { keep: None, ..how })?;
             Partial {
                 matched: c.matched,
                 out: Out::Rows(Vec::new()),
                 trace: c.trace,
             }
         } else {
-            let p = scan_source(src, q, Some(k), explain)?;
+            let p = scan_source(
+                src,
+                q,
+                Scan {
+                    keep: Some(k),
+                    ..how
+                },
+            )?;
             if let Out::Rows(rows) = &p.out {
                 kept_ts.extend(rows.iter().filter_map(|(key, _)| match key.first() {
                     Some(Scalar::Timestamp(t)) => Some(*t),
@@ -264,13 +289,12 @@ fn best_first<'a>(
 
 /// Buffered events: no index, every predicate checked on every event in
 /// the window, through the same predicate semantics as segment residuals.
-fn scan_buffer<'a>(
-    day: Day,
-    events: &'a [Event],
-    q: &Bound,
-    keep: Option<usize>,
-    explain: bool,
-) -> Result<Partial<'a>> {
+fn scan_buffer<'a>(day: Day, events: &'a [Event], q: &Bound, how: Scan<'_>) -> Result<Partial<'a>> {
+    let Scan {
+        keep,
+        explain,
+        stop,
+    } = how;
     let started = Instant::now();
     let mut trace = explain.then(|| {
         SourceTrace::new(
@@ -279,10 +303,16 @@ fn scan_buffer<'a>(
             events.len() as u64,
         )
     });
-    let hits = events.iter().enumerate().filter(|(_, e)| {
-        (q.from_ms..q.to_ms).contains(&e.event_timestamp_ms)
-            && q.preds.iter().all(|p| p.matches(e.get(p.field)))
-    });
+    // The walk ends early once the query is cancelled; the check after the
+    // counting reports it, so a cut-short count is never returned.
+    let hits = events
+        .iter()
+        .enumerate()
+        .take_while(|(i, _)| i % CHECK_EVERY_ROWS != 0 || !stop.is_set())
+        .filter(|(_, e)| {
+            (q.from_ms..q.to_ms).contains(&e.event_timestamp_ms)
+                && q.preds.iter().all(|p| p.matches(e.get(p.field)))
+        });
     let mut matched = 0u64;
     let out = match q.select {
         Select::Count => {
@@ -330,6 +360,7 @@ fn scan_buffer<'a>(
             Out::Rows(top.finish())
         }
     };
+    stop.check()?;
     if let Some(t) = &mut trace {
         t.residual = q.preds.iter().map(|p| p.to_string()).collect();
         t.rows_visited = events.len() as u64;
@@ -380,7 +411,10 @@ impl Interner {
     }
 }
 
-fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>) -> Result<QueryResult> {
+/// Sums the sources' group counts by value, sorts and pages them. The
+/// cancel flag is looked at every few thousand groups of the first pass
+/// (a value lookup per group) and between passes.
+fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>, stop: Stop<'_>) -> Result<QueryResult> {
     let n = q.group_by.len();
     let mut interners: Vec<Interner> = (0..n).map(|_| Interner::new()).collect();
     let mut matched = 0u64;
@@ -395,7 +429,11 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>) -> Result<QueryResult> {
         // Source-local key -> global id, filled as keys are met.
         let mut memo: Vec<Vec<u32>> = srcs.iter().map(|s| vec![u32::MAX; s.len()]).collect();
         let mut out = Vec::with_capacity(counts.len());
-        for (key, count) in counts {
+        for (at, (key, count)) in counts.into_iter().enumerate() {
+            // A value looked up per group: one source can hold many.
+            if at % CHECK_EVERY_ROWS == 0 {
+                stop.check()?;
+            }
             let mut gkey: GKey = [0; 8];
             for (i, ((src, interner), memo)) in
                 srcs.iter().zip(&mut interners).zip(&mut memo).enumerate()
@@ -419,6 +457,7 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>) -> Result<QueryResult> {
         }
         keyed.push(out);
     }
+    stop.check()?;
     // Pass 2: sum by global key, in a dense array when the global value
     // counts allow (far cheaper than hashing every source's groups).
     let sizes: Vec<usize> = interners.iter().map(|it| it.values.len().max(1)).collect();
@@ -460,6 +499,7 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>) -> Result<QueryResult> {
             *totals.entry(gkey).or_insert(0) += count;
         }
     }
+    stop.check()?;
     // Rank every field's distinct values once, so rows sort by comparing
     // integers; only the rows of the page are turned into values.
     let ranks: Vec<Vec<u32>> = interners
@@ -517,6 +557,7 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>) -> Result<QueryResult> {
         }
         std::cmp::Ordering::Equal
     };
+    stop.check()?;
     // Only the page needs sorting: select it first.
     let page_end = q
         .limit
@@ -554,6 +595,7 @@ fn merge_rows(
     q: &Bound,
     sources: &[Source<'_>],
     partials: Vec<Partial<'_>>,
+    stop: Stop<'_>,
 ) -> Result<QueryResult> {
     let mut all: Vec<(Vec<Scalar>, usize, u32)> = Vec::new();
     let mut matched = 0u64;
@@ -563,6 +605,7 @@ fn merge_rows(
             all.extend(rows.into_iter().map(|(k, r)| (k, i, r)));
         }
     }
+    stop.check()?;
     all.sort_unstable_by(|a, b| cmp_keys(&q.order, &a.0, &b.0));
     let limit = q.limit.map_or(usize::MAX, |l| l as usize);
     let more = all.len() > (q.offset as usize).saturating_add(limit);

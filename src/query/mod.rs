@@ -4,6 +4,7 @@
 //! checks), the merge of partial results ([`exec`]) and `explain`.
 
 pub mod bind;
+mod cancel;
 mod cursor;
 mod exec;
 pub mod explain;
@@ -13,6 +14,7 @@ pub mod scalar;
 mod segscan;
 pub mod values;
 
+pub use cancel::{CancelToken, QueryOptions};
 pub use explain::Explain;
 pub use model::{Direction, Op, Predicate, Query, Select, TimeWindow};
 pub use scalar::Scalar;
@@ -57,14 +59,26 @@ impl QueryResult {
 impl Snapshot {
     /// Answers `q` over this snapshot's data (sealed and buffered).
     pub fn query(&self, q: &Query) -> Result<QueryResult> {
+        self.query_with(q, &QueryOptions::default())
+    }
+
+    /// Answers `q` as [`query`](Self::query) does, with `opts`: a
+    /// cancelled [`QueryOptions::cancel`] token stops it with
+    /// [`Error::Cancelled`](crate::Error::Cancelled).
+    pub fn query_with(&self, q: &Query, opts: &QueryOptions) -> Result<QueryResult> {
         let b = bind::bind(q, self.horizon, self.today)?;
-        exec::run(self, &b, false).map(|(r, _)| r)
+        exec::run(self, &b, false, opts.stop()).map(|(r, _)| r)
     }
 
     /// Answers `q` and says how: the plan and the time of each step.
     pub fn explain(&self, q: &Query) -> Result<(QueryResult, Explain)> {
+        self.explain_with(q, &QueryOptions::default())
+    }
+
+    /// [`explain`](Self::explain) with `opts`, as [`query_with`](Self::query_with).
+    pub fn explain_with(&self, q: &Query, opts: &QueryOptions) -> Result<(QueryResult, Explain)> {
         let b = bind::bind(q, self.horizon, self.today)?;
-        let (r, ex) = exec::run(self, &b, true)?;
+        let (r, ex) = exec::run(self, &b, true, opts.stop())?;
         Ok((r, ex.unwrap_or_default()))
     }
 }

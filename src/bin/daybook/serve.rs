@@ -25,7 +25,8 @@ pub struct ServeArgs {
     /// Ingest and query calls in progress at once.
     #[arg(long, default_value_t = Limits::default().max_concurrent_calls)]
     max_concurrent_calls: usize,
-    /// Longest a query may run, ms (a client deadline shortens it).
+    /// Longest a query may run, ms (a client deadline shortens it); past
+    /// it the query is cancelled.
     #[arg(long, default_value_t = Limits::default().max_query_ms)]
     max_query_ms: u64,
     /// Most rows one query may return.

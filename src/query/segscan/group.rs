@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use crate::error::Result;
 use crate::event::Field;
 use crate::query::bind::Bound;
+use crate::query::cancel::Stop;
 use crate::query::explain::SourceTrace;
 use crate::query::partial::{GKey, Grouper, KeySrc, Out};
 use crate::query::scalar::Scalar;
@@ -48,12 +49,13 @@ pub(super) fn count_groups<'a>(
     cand: &Cand<'a>,
     resid: &mut [Resid<'a, '_>],
     trace: &mut Option<SourceTrace>,
+    stop: Stop<'_>,
 ) -> Result<(Out<'a>, u64)> {
     let (base, bytes) = seg.timestamps()?;
     let ts = Ts { base, bytes };
     if q.group_by.is_empty() {
         let mut matched = 0u64;
-        cand.for_each(|r| {
+        cand.for_each(stop, |r| {
             matched += u64::from(passes(resid, &ts, r)?);
             Ok(())
         })?;
@@ -93,6 +95,8 @@ pub(super) fn count_groups<'a>(
         let mut counts = Vec::new();
         let mut matched = 0;
         for code in 0..=col.count() {
+            // One bitmap operation per code, over all the candidates.
+            stop.check()?;
             let Some(bm) = seg.bitmap_view(field, code)? else {
                 continue;
             };
@@ -132,7 +136,7 @@ pub(super) fn count_groups<'a>(
         cand
     } else {
         let mut rows = Vec::new();
-        cand.for_each(|r| {
+        cand.for_each(stop, |r| {
             if passes(resid, &ts, r)? {
                 rows.push(r);
             }
@@ -141,7 +145,7 @@ pub(super) fn count_groups<'a>(
         filtered = Cand::Rows(rows);
         &filtered
     };
-    if let Some(counts) = count_codes(&cols, cand) {
+    if let Some(counts) = count_codes(&cols, cand, stop)? {
         let matched = counts.iter().map(|(_, c)| c).sum();
         let srcs = cols.into_iter().map(GroupCol::into_key_src).collect();
         return Ok((Out::Counts { srcs, counts }, matched));
@@ -157,7 +161,7 @@ pub(super) fn count_groups<'a>(
     let mut grouper = Grouper::new(&sizes, cand.len());
     let mut matched = 0u64;
     let mut key: GKey = [0; 8];
-    cand.for_each(|r| {
+    cand.for_each(stop, |r| {
         matched += 1;
         for (k, c) in key.iter_mut().zip(cols.iter_mut()) {
             *k = match c {
@@ -205,13 +209,17 @@ const KEEP_CODES_BELOW: usize = 64;
 /// mixed radix. When the codes' product is too big for the rows at hand,
 /// a first pass renumbers the codes that occur (a company's users, not the
 /// whole day's). `None` when even that is too big.
-fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>) -> Option<Vec<(GKey, u64)>> {
+fn count_codes(
+    cols: &[GroupCol<'_>],
+    cand: &Cand<'_>,
+    stop: Stop<'_>,
+) -> Result<Option<Vec<(GKey, u64)>>> {
     let mut dicts: Vec<&DictColumn<'_>> = Vec::new();
     for c in cols {
         match c {
             GroupCol::Dict(d) | GroupCol::Mapped { parent: d, .. } => dicts.push(d),
             GroupCol::Const(_) => {}
-            _ => return None,
+            _ => return Ok(None),
         }
     }
     let cap = usize::try_from(cand.len().saturating_mul(2))
@@ -248,7 +256,7 @@ fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>) -> Option<Vec<(GKey, u64)
                     .is_some_and(|d| d.count() as usize + 1 > KEEP_CODES_BELOW)
             })
             .collect();
-        let _ = cand.for_each(|r| {
+        cand.for_each(stop, |r| {
             for i in &big {
                 let (Some(d), Some((fwd, back))) = (dicts.get(*i), maps.get_mut(*i)) else {
                     continue;
@@ -262,17 +270,16 @@ fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>) -> Option<Vec<(GKey, u64)
                 }
             }
             Ok(())
-        });
+        })?;
         remap = Some(maps);
     }
     let sizes: Vec<usize> = match &remap {
         Some(maps) => maps.iter().map(|(_, back)| back.len()).collect(),
         None => full_sizes,
     };
-    let total = product(&sizes)?;
-    if total > cap {
-        return None;
-    }
+    let Some(total) = product(&sizes).filter(|t| *t <= cap) else {
+        return Ok(None);
+    };
     let mut strides = Vec::with_capacity(sizes.len());
     let mut acc = 1usize;
     for n in &sizes {
@@ -300,10 +307,10 @@ fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>) -> Option<Vec<(GKey, u64)
             *c += 1;
         }
     };
-    let _ = cand.for_each(|r| {
+    cand.for_each(stop, |r| {
         bump(r);
         Ok(())
-    });
+    })?;
     // Dict fields in `cols` order; constant fields keep key 0.
     let slots: Vec<usize> = cols
         .iter()
@@ -311,7 +318,7 @@ fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>) -> Option<Vec<(GKey, u64)
         .filter(|(_, c)| matches!(c, GroupCol::Dict(_) | GroupCol::Mapped { .. }))
         .map(|(i, _)| i)
         .collect();
-    Some(
+    Ok(Some(
         counts
             .iter()
             .enumerate()
@@ -335,5 +342,5 @@ fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>) -> Option<Vec<(GKey, u64)
                 (key, u64::from(*c))
             })
             .collect(),
-    )
+    ))
 }

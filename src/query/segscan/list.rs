@@ -4,6 +4,7 @@
 use crate::error::Result;
 use crate::event::Field;
 use crate::query::bind::{Bound, SortKey};
+use crate::query::cancel::{CHECK_EVERY_ROWS, Stop};
 use crate::query::partial::{Out, TopRows};
 use crate::query::scalar::Scalar;
 use crate::segment::{BlockCursor, DictColumn, Encoding, SegmentReader, encoding_of};
@@ -69,12 +70,13 @@ pub(super) fn list_rows<'a>(
     cand: &Cand<'a>,
     resid: &mut [Resid<'a, '_>],
     keep: Option<usize>,
+    stop: Stop<'_>,
 ) -> Result<(Out<'a>, u64)> {
     // A listing that stops early checks rows lazily, as it walks them; any
     // other checks every candidate first (and counts the matches).
     let lazy = q.stops_early();
     let mut rows = Vec::new();
-    cand.for_each(|r| {
+    cand.for_each(stop, |r| {
         if lazy || passes(resid, ts, r)? {
             rows.push(r);
         }
@@ -97,7 +99,10 @@ pub(super) fn list_rows<'a>(
             } else {
                 Box::new(rows.iter())
             };
-            for r in walk {
+            for (i, r) in walk.enumerate() {
+                if i % CHECK_EVERY_ROWS == 0 {
+                    stop.check()?;
+                }
                 let t = ts.at(*r);
                 if boundary.is_some_and(|b| b != t) {
                     break;
@@ -112,7 +117,10 @@ pub(super) fn list_rows<'a>(
             }
         }
         _ => {
-            for r in &rows {
+            for (i, r) in rows.iter().enumerate() {
+                if i % CHECK_EVERY_ROWS == 0 {
+                    stop.check()?;
+                }
                 if lazy && !passes(resid, ts, *r)? {
                     continue;
                 }

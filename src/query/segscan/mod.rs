@@ -13,6 +13,9 @@
 //! 4. Residual checks run only on the rows the bitmaps left: code-set
 //!    lookups first, then timestamps, then block-compressed values.
 //! 5. Counts without residual checks come from bitmap cardinalities.
+//!
+//! The query's cancel flag is looked at before each predicate is resolved
+//! and every few thousand candidate rows ([`Cand::for_each`]).
 
 use std::time::Instant;
 
@@ -22,6 +25,7 @@ use crate::codec::le_u32_at;
 use crate::error::Result;
 use crate::event::{Field, FieldKind, Value};
 use crate::query::bind::{Arg, Bound, Pred};
+use crate::query::cancel::{CHECK_EVERY_ROWS, Stop};
 use crate::query::model::{Op, Select};
 use crate::segment::{BlockCursor, DictColumn, Encoding, SegmentReader, encoding_of};
 
@@ -75,14 +79,31 @@ impl Cand<'_> {
         }
     }
 
-    fn for_each(&self, mut f: impl FnMut(u32) -> Result<()>) -> Result<()> {
+    /// Calls `f` on every candidate row, in order; looks at `stop` every
+    /// `CHECK_EVERY_ROWS` rows (every 256 of a bitmap) and returns
+    /// `Error::Cancelled` once it is set.
+    fn for_each(&self, stop: Stop<'_>, mut f: impl FnMut(u32) -> Result<()>) -> Result<()> {
         match self {
-            Cand::Range(lo, hi) => (*lo..*hi).try_for_each(f),
-            Cand::Rows(rows) => rows.iter().try_for_each(|r| f(*r)),
+            Cand::Range(lo, hi) => {
+                let step = CHECK_EVERY_ROWS as u32;
+                let mut start = *lo;
+                while start < *hi {
+                    stop.check()?;
+                    let end = start.saturating_add(step).min(*hi);
+                    (start..end).try_for_each(&mut f)?;
+                    start = end;
+                }
+                Ok(())
+            }
+            Cand::Rows(rows) => rows.chunks(CHECK_EVERY_ROWS).try_for_each(|chunk| {
+                stop.check()?;
+                chunk.iter().try_for_each(|r| f(*r))
+            }),
             Cand::Bits(b) => {
                 let mut it = b.iter();
                 let mut buf = [0u32; 256];
                 loop {
+                    stop.check()?;
                     let n = it.next_many(&mut buf);
                     if n == 0 {
                         return Ok(());
@@ -320,12 +341,13 @@ fn step(trace: &mut Option<SourceTrace>, what: String, cardinality: u64, action:
     }
 }
 
-/// Runs `q` over `seg`.
+/// Runs `q` over `seg`; `stop` cancels it.
 pub fn scan<'a>(
     seg: &'a SegmentReader,
     q: &Bound,
     keep: Option<usize>,
     trace: bool,
+    stop: Stop<'_>,
 ) -> Result<Partial<'a>> {
     let started = Instant::now();
     let n = seg.rows();
@@ -380,6 +402,9 @@ pub fn scan<'a>(
     let mut neg: Vec<(u64, Bm<'a>, String)> = Vec::new();
     let mut resid: Vec<Resid<'a, '_>> = Vec::new();
     for p in &q.preds {
+        // Resolving reads the dictionary: every distinct value, for some
+        // operators.
+        stop.check()?;
         match resolve(seg, p)? {
             Resolved::Empty(why) => {
                 step(&mut trace, format!("{p}: {why}"), 0, "segment empty");
@@ -522,8 +547,8 @@ pub fn scan<'a>(
         t.rows_visited = cand.len();
     }
     let out = match q.select {
-        Select::Count => count_groups(seg, q, &cand, &mut resid, &mut trace)?,
-        Select::Events => list_rows(seg, q, &ts, &cand, &mut resid, keep)?,
+        Select::Count => count_groups(seg, q, &cand, &mut resid, &mut trace, stop)?,
+        Select::Events => list_rows(seg, q, &ts, &cand, &mut resid, keep, stop)?,
     };
     Ok(finish(
         Partial {
@@ -575,4 +600,45 @@ fn passes(resid: &mut [Resid<'_, '_>], ts: &Ts<'_>, row: u32) -> Result<bool> {
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::query::{CancelToken, QueryOptions};
+
+    /// A cancel during a walk over candidate rows stops it at the next
+    /// check: the rest of that block of rows, and no more.
+    #[test]
+    fn a_walk_stops_at_the_check_after_a_cancel() {
+        let n = 100_000u32;
+        let block = CHECK_EVERY_ROWS as u64;
+        for (cand, visited) in [
+            (Cand::Range(7, n), block),
+            (Cand::Rows((0..n).collect()), block),
+            (Cand::Bits(Bm::Owned(Bitmap::from_range(0..n))), 256),
+        ] {
+            let token = CancelToken::new();
+            let opts = QueryOptions::new().with_cancel(token.clone());
+            let mut seen = 0u64;
+            let r = cand.for_each(opts.stop(), |_| {
+                seen += 1;
+                if seen == 10 {
+                    token.cancel();
+                }
+                Ok(())
+            });
+            assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+            assert_eq!(seen, visited);
+            // Not cancelled: every row.
+            let mut all = 0u64;
+            cand.for_each(QueryOptions::new().stop(), |_| {
+                all += 1;
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(all, cand.len());
+        }
+    }
 }
