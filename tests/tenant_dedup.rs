@@ -206,6 +206,53 @@ fn replaying_a_sealed_log_skips_each_company_s_own_copy_only() {
 }
 
 // ---------------------------------------------------------------------------
+// Found while replaying the fuzzers' raw crash inputs with this change (the
+// different events stored took the ops model down another path): recovery
+// replayed the newest log without syncing it, then created a newer log.
+// Records written by an append whose fsync failed were still unsynced; a
+// power loss before the open's seal finished tore them, in a log that was no
+// longer the newest, and every later open failed with "corrupted ... log
+// record". Recovery now syncs the newest log it replays.
+
+#[test]
+fn an_unsynced_log_tail_replayed_at_open_is_made_durable_first() {
+    use daybook::storage::{CrashPolicy, FaultOp, SimStorage};
+    use std::sync::Arc;
+    let sim_opts = |sim: &SimStorage| Options {
+        clock: Arc::new(clock()),
+        storage: Arc::new(sim.clone()),
+        sealed_id_filter_keys: 4096,
+        ..Options::default()
+    };
+    let root = "/sim/data";
+    let acked = of(COMPANIES[0], "acked", day_ms(0, 10), 1);
+    let unacked = of(COMPANIES[0], "unacked", day_ms(0, 20), 2);
+    for seed in 0..16 {
+        let sim = SimStorage::new();
+        let engine = Engine::open(root, sim_opts(&sim)).unwrap();
+        assert_eq!(append(&engine, vec![acked.clone()]), (1, 0, 0));
+        // The record is written, its fsync fails: not acknowledged.
+        sim.fail(FaultOp::Sync, 1, false, std::io::ErrorKind::Other);
+        assert!(engine.append(vec![unacked.clone()]).is_err());
+        drop(engine);
+        sim.heal();
+        // The next open replays it, creates a new log, and fails sealing.
+        sim.fail(FaultOp::Rename, 1, false, std::io::ErrorKind::Other);
+        assert!(Engine::open(root, sim_opts(&sim)).is_err());
+        // Power loss: what was not synced is garbled.
+        let rebooted = sim.crash_image(CrashPolicy::GarbleAll { seed });
+        let engine = Engine::open(root, sim_opts(&rebooted))
+            .unwrap_or_else(|e| panic!("seed {seed}: no open after the power loss: {e}"));
+        // The replayed record was made durable by the open that read it.
+        assert_eq!(
+            stored_of(&engine, COMPANIES[0]),
+            vec![acked.clone(), unacked.clone()],
+            "seed {seed}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
 // The property: random interleavings of three companies' ingests.
 
 #[derive(Clone, Debug)]
