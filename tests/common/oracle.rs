@@ -461,6 +461,7 @@ impl Oracle {
                     order.push((Field::EventTimestamp, true));
                 }
                 order.push((Field::EventId, false));
+                order.push((Field::CompanyName, false));
                 let dirs: Vec<bool> = order.iter().map(|(_, d)| *d).collect();
                 let mut listed: Vec<(Vec<Scalar>, &Event)> = hits
                     .iter()
