@@ -539,9 +539,8 @@ fn writer_readers_seal_compact_and_retention_agree_with_the_model() {
         .filter(|e| e.day() >= horizon)
         .cloned()
         .collect();
-    let by_identity = |a: &Event, b: &Event| {
-        (&a.event_id, &a.company_name).cmp(&(&b.event_id, &b.company_name))
-    };
+    let by_identity =
+        |a: &Event, b: &Event| (&a.event_id, &a.company_name).cmp(&(&b.event_id, &b.company_name));
     want.sort_by(by_identity);
     drop(engine);
     let engine = Engine::open(dir.path(), opts(&c)).unwrap();

@@ -8,6 +8,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use common::*;
 use daybook::{Day, Engine, Event, ManualClock, Options};
@@ -107,11 +108,11 @@ impl Model {
         for e in evs {
             if e.validate().is_err() || e.day() < h || e.event_timestamp_ms > now_ms + 86_400_000 {
                 r += 1;
-            } else if self.events.contains_key(&key(e)) {
-                d += 1;
-            } else {
-                self.events.insert(key(e), e.clone());
+            } else if let Entry::Vacant(v) = self.events.entry(key(e)) {
+                v.insert(e.clone());
                 s += 1;
+            } else {
+                d += 1;
             }
         }
         (s, d, r)

@@ -333,7 +333,11 @@ fn the_id_index_finds_every_stored_id_and_no_other() {
         // A stored id's hash with other text is not a match (exact check).
         let e = &events[0];
         let h = xxhash_rust::xxh3::xxh3_64(e.event_id.as_bytes());
-        assert!(!index.contains(&e.company_name, "something else", h).unwrap());
+        assert!(
+            !index
+                .contains(&e.company_name, "something else", h)
+                .unwrap()
+        );
         // A stored id under another company is not a match either.
         assert!(!index.contains("another company", &e.event_id, h).unwrap());
     }

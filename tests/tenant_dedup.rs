@@ -10,6 +10,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::path::Path;
 
 use common::*;
@@ -285,15 +286,20 @@ const IDS: [&str; 6] = [
 ];
 
 fn spec() -> impl Strategy<Value = Spec> {
-    (0..COMPANIES.len(), 0..IDS.len(), 0i64..3, 0i64..86_400_000, 0u64..1000).prop_map(
-        |(company, id, days_ago, ms, n)| Spec {
+    (
+        0..COMPANIES.len(),
+        0..IDS.len(),
+        0i64..3,
+        0i64..86_400_000,
+        0u64..1000,
+    )
+        .prop_map(|(company, id, days_ago, ms, n)| Spec {
             company,
             id,
             days_ago,
             ms,
             n,
-        },
-    )
+        })
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -331,17 +337,13 @@ fn run(steps: &[Step], filter_keys: usize) -> Result<(), TestCaseError> {
                 let (mut stored, mut dups) = (0, 0);
                 for p in specs {
                     let id = IDS[p.id];
-                    let e = of(
-                        COMPANIES[p.company],
-                        id,
-                        day_ms(p.days_ago, p.ms),
-                        p.n,
-                    );
-                    if model.contains_key(&(p.company, id)) {
-                        dups += 1;
-                    } else {
-                        model.insert((p.company, id), e.clone());
-                        stored += 1;
+                    let e = of(COMPANIES[p.company], id, day_ms(p.days_ago, p.ms), p.n);
+                    match model.entry((p.company, id)) {
+                        Entry::Occupied(_) => dups += 1,
+                        Entry::Vacant(v) => {
+                            v.insert(e.clone());
+                            stored += 1;
+                        }
                     }
                     batch.push(e);
                 }
@@ -366,13 +368,7 @@ fn run(steps: &[Step], filter_keys: usize) -> Result<(), TestCaseError> {
                 .collect();
             let mut want = want;
             want.sort_by(|a, b| a.event_id.cmp(&b.event_id));
-            prop_assert_eq!(
-                stored_of(e, company),
-                want,
-                "after step {}: {:?}",
-                i,
-                s
-            );
+            prop_assert_eq!(stored_of(e, company), want, "after step {}: {:?}", i, s);
         }
     }
     // And through the query path, per company.
@@ -559,7 +555,10 @@ mod grpc {
         assert_eq!(s.ingest(GLOBEX, &[named("Globex", id, "Gil")]), (0, 1, 0));
         assert_eq!(s.ingest(ACME, &[named("Acme", id, "Abe")]), (0, 1, 0));
         // A company token still may not ingest for another company.
-        assert_eq!(s.ingest(GLOBEX, &[named("Acme", "other", "Gus")]), (0, 0, 1));
+        assert_eq!(
+            s.ingest(GLOBEX, &[named("Acme", "other", "Gus")]),
+            (0, 0, 1)
+        );
         let name = |n: &str| format!("Some(String({n:?}))");
         assert_eq!(s.user_names(ACME, id), vec![name("Ann")]);
         assert_eq!(s.user_names(GLOBEX, id), vec![name("Gus")]);

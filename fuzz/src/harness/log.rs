@@ -378,8 +378,7 @@ pub fn log_bytes(data: &[u8]) {
         "second recovery differs"
     );
     let extra = varied("after-recovery", NOW_MS - 1_000, 3);
-    let extra_is_new =
-        !got.contains_key(&(extra.company_name.clone(), extra.event_id.clone()));
+    let extra_is_new = !got.contains_key(&(extra.company_name.clone(), extra.event_id.clone()));
     let r = engine.append(vec![extra]).expect("append after recovery");
     assert_eq!(r.stored, usize::from(extra_is_new));
     engine.flush().expect("flush after recovery");

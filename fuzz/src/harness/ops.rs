@@ -205,9 +205,7 @@ impl Model {
                 || e.event_timestamp_ms > now_ms + self.max_future_ms
             {
                 rejected += 1;
-            } else if self.sure.contains_key(&key(e))
-                || store.iter().any(|s| key(s) == key(e))
-            {
+            } else if self.sure.contains_key(&key(e)) || store.iter().any(|s| key(s) == key(e)) {
                 dups += 1;
             } else {
                 store.push(e.clone());
@@ -406,11 +404,7 @@ impl Run {
                     }
                     Err(e) => {
                         for ev in store {
-                            self.model
-                                .maybe
-                                .entry(key(&ev))
-                                .or_default()
-                                .push(ev);
+                            self.model.maybe.entry(key(&ev)).or_default().push(ev);
                         }
                         Err(e)
                     }
