@@ -312,6 +312,18 @@ pub fn replay(storage: &dyn Storage, path: &Path, tail: Tail) -> Result<Replay> 
             }
         }
     }
+    if tail == Tail::Truncate {
+        // The newest log may end in records written but never synced (an
+        // append whose fsync failed, in an earlier process). Replayed now,
+        // they must be durable before recovery creates a newer log: a power
+        // loss would then leave a torn record in a log that is no longer
+        // the newest, which is corruption, and no open would succeed.
+        let f = storage.open_write(path).map_err(|e| Error::io(path, e))?;
+        f.sync_all().map_err(|source| Error::Fsync {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
     Ok(Replay {
         batches,
         truncated_bytes: 0,

@@ -96,16 +96,17 @@ pub(crate) fn load(
         log_bytes += r.file_bytes;
         for e in r.batches.into_iter().flatten() {
             let h = xxh3_64(e.event_id.as_bytes());
-            if e.day() < horizon || mem_ids.contains(&e.event_id, h) {
+            let (company, id) = (e.company_name.as_str(), e.event_id.as_str());
+            if e.day() < horizon || mem_ids.contains(company, id, h) {
                 continue;
             }
             if state
                 .all_segments()
-                .any(|s| s.contains_id(&e.event_id, h).unwrap_or(false))
+                .any(|s| s.contains_id(company, id, h).unwrap_or(false))
             {
                 continue;
             }
-            mem_ids.insert(&e.event_id, h);
+            mem_ids.insert(company, id, h);
             buffered += 1;
             counters.replayed_events += 1;
             by_day.entry(e.day()).or_default().push(e);

@@ -70,8 +70,9 @@ pub struct Rejection {
 pub struct AppendReport {
     /// Events stored by this call.
     pub stored: usize,
-    /// Events whose `event_id` was already stored (or appeared earlier in
-    /// the same batch): acknowledged, not stored again.
+    /// Events whose (`company_name`, `event_id`) was already stored (or
+    /// appeared earlier in the same batch): acknowledged, not stored again.
+    /// The same id under another company is another event, not a duplicate.
     pub duplicates: usize,
     /// Events refused, in batch order.
     pub rejected: Vec<Rejection>,

@@ -90,7 +90,9 @@ pub(crate) fn write_segment<'a>(
 }
 
 /// Merges `inputs` (segments of one day) into one new segment `id`, column
-/// by column (no `Event`s are rebuilt).
+/// by column (no `Event`s are rebuilt). Every row is kept: appends never
+/// store an identity (company, event id) twice, and rows of two companies
+/// with the same event id are two events.
 pub(crate) fn merge_segments(
     storage: &dyn Storage,
     root: &Path,

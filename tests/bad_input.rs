@@ -434,8 +434,10 @@ fn append_rejects_each_broken_rule_with_index_and_reason() {
             empty,
         ),
         ok("ok-3", "2026-11-26T10:00:00Z"),
+        // (n = 3: other fields, the same company as n = 1; dedup is per
+        // company.)
         (
-            event("ok-1", ts("2026-11-20T10:00:00Z"), 2),
+            event("ok-1", ts("2026-11-20T10:00:00Z"), 3),
             Some("duplicate".into()),
         ),
     ];

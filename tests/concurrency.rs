@@ -281,7 +281,8 @@ fn make_batch(rng: &mut Rng, now: i64, next_id: &mut u64, sent: &[Event]) -> Vec
         };
         let mut e = if (93..100).contains(&kind) && !sent.is_empty() {
             // Re-send an earlier id with other fields: a duplicate if it is
-            // still stored, a new event if its day was dropped.
+            // still stored under the same company, a new event if its day
+            // was dropped or the company differs (dedup is per company).
             let old = &sent[rng.below(sent.len() as u64) as usize];
             let mut e = event(&old.event_id, ts, rng.below(1000));
             e.user_name = "Re-sent".into();
@@ -306,9 +307,10 @@ fn make_batch(rng: &mut Rng, now: i64, next_id: &mut u64, sent: &[Event]) -> Vec
 fn writer(engine: &Engine, c: &ManualClock, shared: &Shared, until: Instant) -> WriterCounts {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let mut counts = WriterCounts::default();
-    // The writer's own view of the model: id -> first stored copy, still
-    // retained.
-    let mut live: HashMap<String, Event> = HashMap::new();
+    // The writer's own view of the model: (company, id) -> first stored
+    // copy, still retained.
+    let key = |e: &Event| (e.company_name.clone(), e.event_id.clone());
+    let mut live: HashMap<(String, String), Event> = HashMap::new();
     let mut sent: Vec<Event> = Vec::new();
     let mut next_id = 0u64;
     let mut version = 0u64;
@@ -362,7 +364,7 @@ fn writer(engine: &Engine, c: &ManualClock, shared: &Shared, until: Instant) -> 
                 if e.validate().is_err() || e.day() < horizon || e.event_timestamp_ms > now + DAY_MS
                 {
                     rejected.push(i);
-                } else if !batch_ids.insert(e.event_id.clone()) || live.contains_key(&e.event_id) {
+                } else if !batch_ids.insert(key(e)) || live.contains_key(&key(e)) {
                     dups += 1;
                 } else {
                     new.push(e.clone());
@@ -388,7 +390,7 @@ fn writer(engine: &Engine, c: &ManualClock, shared: &Shared, until: Instant) -> 
             }
             for e in new {
                 sent.push(e.clone());
-                live.insert(e.event_id.clone(), e);
+                live.insert(key(&e), e);
             }
             publish(&mut version);
         }
@@ -537,11 +539,13 @@ fn writer_readers_seal_compact_and_retention_agree_with_the_model() {
         .filter(|e| e.day() >= horizon)
         .cloned()
         .collect();
-    want.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+    let by_identity =
+        |a: &Event, b: &Event| (&a.event_id, &a.company_name).cmp(&(&b.event_id, &b.company_name));
+    want.sort_by(by_identity);
     drop(engine);
     let engine = Engine::open(dir.path(), opts(&c)).unwrap();
     let mut got: Vec<Event> = contents(&engine).into_values().flatten().collect();
-    got.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+    got.sort_by(by_identity);
     assert_eq!(got.len(), want.len());
     assert!(got == want, "contents after reopen differ from the model");
 }

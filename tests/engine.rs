@@ -44,7 +44,9 @@ fn duplicates_are_counted_once_across_buffer_segments_and_restarts() {
     let c = clock();
     let engine = Engine::open(dir.path(), options(&c)).unwrap();
     let a = event("same-id", day_ms(0, 1000), 1);
-    let mut b = event("same-id", day_ms(2, 5000), 2); // other fields and day differ
+    // Other fields and day differ; the company is the same (n odd): dedup
+    // is per company.
+    let mut b = event("same-id", day_ms(2, 5000), 3);
     b.user_name = "Somebody Else".into();
     let r = engine
         .append(vec![a.clone(), b.clone(), a.clone()])

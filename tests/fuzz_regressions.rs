@@ -344,7 +344,9 @@ fn sim_options(sim: &SimStorage) -> Options {
 fn an_io_error_while_mapping_a_segment_at_open_is_not_damage() {
     let day = Day::of_ms(harness::NOW_MS);
     let first = harness::events::varied("a", day.start_ms() + 5, 1);
-    let again = harness::events::varied("a", day.start_ms() + 9, 2);
+    // Another n of the same company (`varied` takes it from n % 2): a
+    // re-send with other contents. Dedup is per company.
+    let again = harness::events::varied("a", day.start_ms() + 9, 3);
     for nth in 1..40 {
         let sim = SimStorage::new();
         let engine = Engine::open("/sim/data", sim_options(&sim)).unwrap();

@@ -8,6 +8,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use common::*;
 use daybook::{Day, Engine, Event, ManualClock, Options};
@@ -76,10 +77,17 @@ fn make(spec: &Spec, now_ms: i64) -> Event {
     e
 }
 
-/// The naive model: a map from id to the first stored copy.
+/// An event's identity, ordered as `common::contents` sorts.
+fn key(e: &Event) -> (String, String) {
+    (e.event_id.clone(), e.company_name.clone())
+}
+
+/// The naive model: a map from identity (event id, company) to the first
+/// stored copy. `make` draws the company from `n`, so the same id often
+/// arrives under both companies: two events.
 #[derive(Default)]
 struct Model {
-    events: BTreeMap<String, Event>,
+    events: BTreeMap<(String, String), Event>,
 }
 
 impl Model {
@@ -100,11 +108,11 @@ impl Model {
         for e in evs {
             if e.validate().is_err() || e.day() < h || e.event_timestamp_ms > now_ms + 86_400_000 {
                 r += 1;
-            } else if self.events.contains_key(&e.event_id) {
-                d += 1;
-            } else {
-                self.events.insert(e.event_id.clone(), e.clone());
+            } else if let Entry::Vacant(v) = self.events.entry(key(e)) {
+                v.insert(e.clone());
                 s += 1;
+            } else {
+                d += 1;
             }
         }
         (s, d, r)

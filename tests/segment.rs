@@ -292,7 +292,11 @@ fn uuid_ids_are_stored_in_16_bytes_and_other_ids_round_trip() {
     }
     for e in &events {
         let h = xxhash_rust::xxh3::xxh3_64(e.event_id.as_bytes());
-        assert!(seg.contains_id(&e.event_id, h).unwrap(), "{}", e.event_id);
+        assert!(
+            seg.contains_id(&e.company_name, &e.event_id, h).unwrap(),
+            "{}",
+            e.event_id
+        );
     }
 }
 
@@ -316,7 +320,7 @@ fn the_id_index_finds_every_stored_id_and_no_other() {
         for e in &events {
             let h = xxhash_rust::xxh3::xxh3_64(e.event_id.as_bytes());
             assert!(
-                index.contains(&e.event_id, h).unwrap(),
+                index.contains(&e.company_name, &e.event_id, h).unwrap(),
                 "{n}: {}",
                 e.event_id
             );
@@ -324,12 +328,18 @@ fn the_id_index_finds_every_stored_id_and_no_other() {
         for _ in 0..20_000 {
             let id = r.uuid();
             let h = xxhash_rust::xxh3::xxh3_64(id.as_bytes());
-            assert!(!index.contains(&id, h).unwrap());
+            assert!(!index.contains("Company 0", &id, h).unwrap());
         }
         // A stored id's hash with other text is not a match (exact check).
         let e = &events[0];
         let h = xxhash_rust::xxh3::xxh3_64(e.event_id.as_bytes());
-        assert!(!index.contains("something else", h).unwrap());
+        assert!(
+            !index
+                .contains(&e.company_name, "something else", h)
+                .unwrap()
+        );
+        // A stored id under another company is not a match either.
+        assert!(!index.contains("another company", &e.event_id, h).unwrap());
     }
 }
 

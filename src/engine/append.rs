@@ -1,6 +1,11 @@
 //! The append path: validate a batch, drop duplicates (within the batch,
 //! the buffer, the frozen seal and every sealed segment), refuse what cannot
 //! be checked, make the rest durable, then visible, then acknowledged.
+//!
+//! An event's identity is (`company_name`, `event_id`): the same id under
+//! another company is another event, so a tenant can neither learn that
+//! another tenant's id exists nor suppress its events (docs/event-format.md,
+//! "Duplicates"). Every check below compares both.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -37,7 +42,8 @@ impl Inner {
         let mut report = AppendReport::default();
 
         // Validate, and drop duplicates within the batch and the buffer.
-        // Each id is hashed once (xxh3-64, the hash the segments index).
+        // Each id is hashed once (xxh3-64 of the id alone, the hash the
+        // segments index); the company is compared on a hash match.
         let hashes: Vec<u64> = events
             .iter()
             .map(|e| xxh3_64(e.event_id.as_bytes()))
@@ -45,7 +51,7 @@ impl Inner {
         let mut keep = vec![false; events.len()];
         let mut candidates: Vec<usize> = Vec::with_capacity(events.len());
         {
-            let mut batch_ids: HashSet<&str, RandomState> = HashSet::default();
+            let mut batch_ids: HashSet<(&str, &str), RandomState> = HashSet::default();
             for (index, e) in events.iter().enumerate() {
                 let reason = if let Err(err) = e.validate() {
                     Some(RejectReason::Invalid(err))
@@ -64,9 +70,11 @@ impl Inner {
                 };
                 if let Some(reason) = reason {
                     report.rejected.push(Rejection { index, reason });
-                } else if !batch_ids.insert(&e.event_id)
-                    || w.mem_ids.contains(&e.event_id, hashes[index])
-                    || w.frozen_ids.contains(&e.event_id, hashes[index])
+                } else if !batch_ids.insert((&e.company_name, &e.event_id))
+                    || w.mem_ids
+                        .contains(&e.company_name, &e.event_id, hashes[index])
+                    || w.frozen_ids
+                        .contains(&e.company_name, &e.event_id, hashes[index])
                 {
                     report.duplicates += 1;
                 } else {
@@ -104,10 +112,10 @@ impl Inner {
                 continue;
             };
             for &k in probe {
-                let i = candidates[k];
+                let (i, e) = (candidates[k], &events[candidates[k]]);
                 if !dup[k]
                     && index
-                        .contains(&events[i].event_id, hashes[i])
+                        .contains(&e.company_name, &e.event_id, hashes[i])
                         .unwrap_or(false)
                 {
                     dup[k] = true;
@@ -173,7 +181,7 @@ impl Inner {
             .collect();
         for ((e, hash), k) in events.into_iter().zip(hashes).zip(keep) {
             if k {
-                w.mem_ids.insert(&e.event_id, hash);
+                w.mem_ids.insert(&e.company_name, &e.event_id, hash);
                 by_day.entry(e.day()).or_default().push(e);
             }
         }

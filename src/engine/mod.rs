@@ -2,8 +2,9 @@
 //! snapshots. One writer at a time (a mutex), any number of readers (each on
 //! an immutable [`Snapshot`]).
 //!
-//! Write path: validate the batch -> drop duplicates (this batch, the write
-//! buffer, every sealed segment) -> one log record -> one fsync -> publish
+//! Write path: validate the batch -> drop duplicates, by (company, event id)
+//! (this batch, the write buffer, every sealed segment) -> one log record ->
+//! one fsync -> publish
 //! the events to the day partitions' buffers -> seal when the buffer is full
 //! or the day has ended.
 
@@ -51,7 +52,7 @@ pub(crate) struct Writer {
     /// deleted by the next complete seal.
     pub(crate) old_logs: Vec<u64>,
     pub(crate) next_segment_id: u64,
-    /// Ids of buffered events (bounded by `max_buffered_events`).
+    /// (company, id) of buffered events (bounded by `max_buffered_events`).
     pub(crate) mem_ids: IdSet,
     /// Ids of the events of the seal in flight (at most one).
     pub(crate) frozen_ids: IdSet,
@@ -130,7 +131,8 @@ impl Engine {
 
     /// Stores a batch. Every event is validated; invalid, expired and
     /// future events are rejected (with their index and reason), duplicates
-    /// are counted and skipped, the rest is stored with one log write and
+    /// (an event of the same company with the same `event_id`, already stored
+    /// or earlier in the batch) are counted and skipped, the rest is stored with one log write and
     /// one fsync. When this returns `Ok`, the stored events are durable
     /// (with [`Durability::EveryBatch`]) and visible to new snapshots.
     pub fn append(&self, events: Vec<Event>) -> Result<AppendReport> {
@@ -591,8 +593,11 @@ impl Inner {
                 if let Some(d) = next.days.remove(day) {
                     w.buffered = w.buffered.saturating_sub(d.mem_events());
                     for e in d.mem.iter().flat_map(|c| c.iter()) {
-                        w.mem_ids
-                            .remove(&e.event_id, xxh3_64(e.event_id.as_bytes()));
+                        w.mem_ids.remove(
+                            &e.company_name,
+                            &e.event_id,
+                            xxh3_64(e.event_id.as_bytes()),
+                        );
                     }
                 }
             }

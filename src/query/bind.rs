@@ -37,7 +37,7 @@ pub struct Bound {
     pub group_by: Vec<Field>,
     /// The full sort order, tie-breaks included: for counts, the given keys
     /// then every group field ascending; for events, the given keys (or
-    /// `event_timestamp desc`) then `event_id asc`.
+    /// `event_timestamp desc`) then `event_id asc`, `company_name asc`.
     pub order: Vec<(SortKey, bool)>,
     pub limit: Option<u64>,
     pub offset: u64,
@@ -502,7 +502,11 @@ pub fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
             if order.is_empty() {
                 order.push((SortKey::Field(Field::EventTimestamp), true));
             }
+            // An event's identity, unique in a store: the same event_id
+            // may be stored once per company (docs/event-format.md,
+            // "Duplicates"), so the order is total and paging stable.
             order.push((SortKey::Field(Field::EventId), false));
+            order.push((SortKey::Field(Field::CompanyName), false));
         }
     }
     // A key already sorted on decides nothing later: drop repeats.

@@ -1,9 +1,9 @@
 //! Opaque paging cursors for event listings.
 //!
 //! A cursor is the sort key of the last row a page returned: the values of
-//! every sort key (the order always ends with `event_id`, so the key is
-//! unique), as a JSON array, prefixed by a check of the sort order it was
-//! made for, hex-encoded. The next page is the rows strictly after it.
+//! every sort key (the order always ends with `event_id`, `company_name`,
+//! an event's identity, so the key is unique), as a JSON array, prefixed by
+//! a check of the sort order it was made for, hex-encoded. The next page is the rows strictly after it.
 //! Rows appended between pages that sort before the cursor are not
 //! returned; nothing is returned twice.
 

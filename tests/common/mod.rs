@@ -70,13 +70,14 @@ pub fn options(clock: &ManualClock) -> Options {
     }
 }
 
-/// Every stored event, per day, sorted by id: the comparable content.
+/// Every stored event, per day, sorted by id then company (an event's
+/// identity): the comparable content.
 pub fn contents(engine: &Engine) -> BTreeMap<Day, Vec<Event>> {
     let snap = engine.snapshot();
     let mut out = BTreeMap::new();
     for day in snap.days() {
         let mut evs = snap.day_events(day).expect("day readable");
-        evs.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+        evs.sort_by(|a, b| (&a.event_id, &a.company_name).cmp(&(&b.event_id, &b.company_name)));
         if !evs.is_empty() {
             out.insert(day, evs);
         }

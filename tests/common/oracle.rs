@@ -32,7 +32,8 @@ pub const CURSOR_MARK: &str = "<oracle cursor>";
 #[derive(Clone, Debug, Default)]
 pub struct Oracle {
     events: Vec<Event>,
-    ids: HashSet<String>,
+    /// Identities stored: (`company_name`, `event_id`).
+    ids: HashSet<(String, String)>,
 }
 
 /// An oracle answer.
@@ -260,12 +261,15 @@ impl Oracle {
         Oracle::default()
     }
 
-    /// Stores a batch of valid, retained events: the first copy of each id
-    /// wins. Returns (stored, duplicates).
+    /// Stores a batch of valid, retained events: the first copy of each
+    /// (company, id) wins. Returns (stored, duplicates).
     pub fn append(&mut self, batch: &[Event]) -> (usize, usize) {
         let (mut stored, mut dups) = (0, 0);
         for e in batch {
-            if self.ids.insert(e.event_id.clone()) {
+            if self
+                .ids
+                .insert((e.company_name.clone(), e.event_id.clone()))
+            {
                 self.events.push(e.clone());
                 stored += 1;
             } else {
@@ -457,6 +461,7 @@ impl Oracle {
                     order.push((Field::EventTimestamp, true));
                 }
                 order.push((Field::EventId, false));
+                order.push((Field::CompanyName, false));
                 let dirs: Vec<bool> = order.iter().map(|(_, d)| *d).collect();
                 let mut listed: Vec<(Vec<Scalar>, &Event)> = hits
                     .iter()

@@ -65,7 +65,8 @@ pub fn base(id: &str, at: &str) -> Event {
 /// | g  | 2026-11-27T10:00:00.000Z | View          | Granite Ridge          | Detail  | 7        | -         | false  | -     | -          |
 ///
 /// `e` is tomorrow (accepted: within a day of now); `f` is on the oldest
-/// retained day. A second copy of `c` (different company) is dropped.
+/// retained day. A second copy of `c` (the same company, another user name)
+/// is dropped: dedup is per company.
 pub fn events() -> (Vec<Event>, Vec<Event>) {
     let mut a = base("a", "2026-11-26T23:59:59.999Z");
     a.company_name = "Granite Ridge".into();
@@ -118,7 +119,7 @@ pub fn events() -> (Vec<Event>, Vec<Event>) {
     g.user_id = 7;
 
     let mut c2 = c.clone();
-    c2.company_name = "Zeta".into();
+    c2.user_name = "Second copy".into();
     (vec![d, c, a, f], vec![g, c2, e, b])
 }
 

@@ -160,7 +160,8 @@ fn framed(inp: &mut Input<'_>, seq: u64, ids: &mut Vec<String>) -> LogFile {
         for j in 0..inp.below(5) {
             let day = today.add_days(1 - inp.below(40) as i32);
             let e = if !ids.is_empty() && inp.chance(48) {
-                // The same id again (a re-sent event, possibly different).
+                // The same id again: a re-sent event (possibly different), or,
+                // under the other company, another event.
                 let id = ids[inp.below(ids.len() as u64) as usize].clone();
                 let mut e = varied(&id, day.start_ms() + i64::from(inp.u16()), j);
                 e.user_id = inp.u8().into();
@@ -263,17 +264,18 @@ fn log_path(seq: u64) -> PathBuf {
     Path::new(ROOT).join("log").join(format!("{seq:020}.log"))
 }
 
-/// Every stored event, by id; panics on an id stored twice.
-fn contents(engine: &Engine) -> Result<BTreeMap<String, Event>, Error> {
+/// Every stored event, by identity (`company_name`, `event_id`: dedup is per
+/// company); panics on an identity stored twice.
+fn contents(engine: &Engine) -> Result<BTreeMap<(String, String), Event>, Error> {
     let snap = engine.snapshot();
     let mut out = BTreeMap::new();
     for day in snap.days() {
         for e in snap.day_events(day)? {
             assert_eq!(e.day(), day, "event {} stored under day {day}", e.event_id);
-            let id = e.event_id.clone();
+            let id = (e.company_name.clone(), e.event_id.clone());
             assert!(
                 out.insert(id.clone(), e).is_none(),
-                "event {id} stored twice"
+                "event {id:?} stored twice"
             );
         }
     }
@@ -360,8 +362,9 @@ pub fn log_bytes(data: &[u8]) {
         let mut seen = HashSet::new();
         let mut expected = BTreeMap::new();
         for e in batches.iter().flatten() {
-            if e.day() >= horizon && seen.insert(e.event_id.clone()) {
-                expected.insert(e.event_id.clone(), e.clone());
+            let id = (e.company_name.clone(), e.event_id.clone());
+            if e.day() >= horizon && seen.insert(id.clone()) {
+                expected.insert(id, e.clone());
             }
         }
         assert_eq!(got, expected, "recovered events differ from the log's");
@@ -375,7 +378,7 @@ pub fn log_bytes(data: &[u8]) {
         "second recovery differs"
     );
     let extra = varied("after-recovery", NOW_MS - 1_000, 3);
-    let extra_is_new = !got.contains_key(&extra.event_id);
+    let extra_is_new = !got.contains_key(&(extra.company_name.clone(), extra.event_id.clone()));
     let r = engine.append(vec![extra]).expect("append after recovery");
     assert_eq!(r.stored, usize::from(extra_is_new));
     engine.flush().expect("flush after recovery");

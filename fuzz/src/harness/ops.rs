@@ -20,11 +20,15 @@
 //!   compared event by event at every `Query` op and at the end;
 //! - after every successful open: acknowledged ⊆ recovered ⊆ attempted:
 //!   every `sure` event inside retention is there, unchanged; anything else
-//!   is one of the `maybe` versions of its id (then it is acknowledged from
-//!   now on); no id appears twice; every segment verifies;
+//!   is one of the `maybe` versions of its identity (then it is acknowledged
+//!   from now on); no identity appears twice; every segment verifies;
 //! - once faults are healed, the directory opens (whatever a failed open or
 //!   a power loss left behind);
 //! - count queries agree with the model.
+//!
+//! An event's identity is (`company_name`, `event_id`): dedup is per company
+//! (docs/event-format.md, "Duplicates"), and `make` draws the company from
+//! the spec's `n`, so the same id often arrives under both companies.
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
@@ -159,14 +163,21 @@ fn make(s: &Spec, now_ms: i64) -> Event {
     e
 }
 
+/// An event's identity: (`company_name`, `event_id`).
+type Key = (String, String);
+
+fn key(e: &Event) -> Key {
+    (e.company_name.clone(), e.event_id.clone())
+}
+
 /// The naive model.
 struct Model {
     retention_days: u32,
     max_future_ms: i64,
-    /// Acknowledged: the first stored copy of each id.
-    sure: BTreeMap<String, Event>,
-    /// Attempted by failed appends: every version of each id.
-    maybe: BTreeMap<String, Vec<Event>>,
+    /// Acknowledged: the first stored copy of each identity.
+    sure: BTreeMap<Key, Event>,
+    /// Attempted by failed appends: every version of each identity.
+    maybe: BTreeMap<Key, Vec<Event>>,
 }
 
 impl Model {
@@ -194,9 +205,7 @@ impl Model {
                 || e.event_timestamp_ms > now_ms + self.max_future_ms
             {
                 rejected += 1;
-            } else if self.sure.contains_key(&e.event_id)
-                || store.iter().any(|s| s.event_id == e.event_id)
-            {
+            } else if self.sure.contains_key(&key(e)) || store.iter().any(|s| key(s) == key(e)) {
                 dups += 1;
             } else {
                 store.push(e.clone());
@@ -205,7 +214,7 @@ impl Model {
         (store, dups, rejected)
     }
 
-    fn visible(&self, now_ms: i64) -> BTreeMap<String, Event> {
+    fn visible(&self, now_ms: i64) -> BTreeMap<Key, Event> {
         let h = self.horizon(now_ms);
         self.sure
             .iter()
@@ -215,9 +224,9 @@ impl Model {
     }
 }
 
-/// Every stored event by id, or what is wrong: a day that cannot be read,
-/// an event under the wrong day, an id stored twice.
-fn contents(engine: &Engine) -> Result<BTreeMap<String, Event>, String> {
+/// Every stored event by identity, or what is wrong: a day that cannot be
+/// read, an event under the wrong day, an identity stored twice.
+fn contents(engine: &Engine) -> Result<BTreeMap<Key, Event>, String> {
     let snap = engine.snapshot();
     let mut out = BTreeMap::new();
     for day in snap.days() {
@@ -228,9 +237,9 @@ fn contents(engine: &Engine) -> Result<BTreeMap<String, Event>, String> {
             if e.day() != day {
                 return Err(format!("event {} under day {day}", e.event_id));
             }
-            let id = e.event_id.clone();
+            let id = key(&e);
             if let Some(old) = out.insert(id.clone(), e) {
-                return Err(format!("event {id} stored twice: {old:?}"));
+                return Err(format!("event {id:?} stored twice: {old:?}"));
             }
         }
     }
@@ -295,9 +304,9 @@ impl Run {
             match got.get(id) {
                 Some(g) if g == e => {}
                 Some(g) => self.fail(&format!(
-                    "acknowledged {id} came back changed: {g:?} != {e:?}"
+                    "acknowledged {id:?} came back changed: {g:?} != {e:?}"
                 )),
-                None => self.fail(&format!("acknowledged event {id} lost")),
+                None => self.fail(&format!("acknowledged event {id:?} lost")),
             }
         }
         for (id, g) in &got {
@@ -306,7 +315,7 @@ impl Run {
             }
             let attempted = self.model.maybe.get(id).is_some_and(|v| v.contains(g));
             if !attempted {
-                self.fail(&format!("event {id} was never attempted: {g:?}"));
+                self.fail(&format!("event {id:?} was never attempted: {g:?}"));
             }
             self.model.sure.insert(id.clone(), g.clone());
         }
@@ -389,17 +398,13 @@ impl Run {
                             ));
                         }
                         for e in store {
-                            self.model.sure.insert(e.event_id.clone(), e);
+                            self.model.sure.insert(key(&e), e);
                         }
                         Ok(())
                     }
                     Err(e) => {
                         for ev in store {
-                            self.model
-                                .maybe
-                                .entry(ev.event_id.clone())
-                                .or_default()
-                                .push(ev);
+                            self.model.maybe.entry(key(&ev)).or_default().push(ev);
                         }
                         Err(e)
                     }
@@ -436,7 +441,7 @@ impl Run {
         }
     }
 
-    fn check_contents(&self, engine: &Engine, want: &BTreeMap<String, Event>) {
+    fn check_contents(&self, engine: &Engine, want: &BTreeMap<Key, Event>) {
         let got = contents(engine).unwrap_or_else(|e| self.fail(&e));
         if &got != want {
             let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).collect();

@@ -402,11 +402,13 @@ pub fn read_everything(seg: &SegmentReader) -> Result<Vec<Event>, Error> {
     let mut ids = seg.id_index()?;
     for e in events.iter().take(64) {
         let h = xxh3_64(e.event_id.as_bytes());
-        ids.contains(&e.event_id, h)?;
-        seg.contains_id(&e.event_id, h)?;
+        ids.contains(&e.company_name, &e.event_id, h)?;
+        seg.contains_id(&e.company_name, &e.event_id, h)?;
+        // The same id under another company: the company column is read.
+        ids.contains("another company", &e.event_id, h)?;
     }
     for probe in ["", "e-1", "not there"] {
-        ids.contains(probe, xxh3_64(probe.as_bytes()))?;
+        ids.contains("c", probe, xxh3_64(probe.as_bytes()))?;
     }
     Ok(events)
 }

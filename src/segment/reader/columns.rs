@@ -14,7 +14,9 @@ use crate::segment::{encoding_of, key_value};
 use super::SegmentReader;
 
 /// A segment's event-id index: Bloom filter, sorted fingerprints (the upper
-/// `fingerprint_bits` bits of the xxh3-64 hashes), their rows.
+/// `fingerprint_bits` bits of the xxh3-64 hashes of the event ids), their
+/// rows. The hashes are of the id alone; an event's identity is (company,
+/// id), so a match is confirmed against both stored values.
 pub struct IdIndex<'a> {
     pub(super) seg: &'a SegmentReader,
     pub(super) bloom: &'a [u8],
@@ -23,12 +25,15 @@ pub struct IdIndex<'a> {
     pub(super) fp_bits: u8,
     pub(super) row_bits: u8,
     pub(super) ids: Option<BlockCursor<'a>>,
+    pub(super) companies: Option<DictColumn<'a>>,
 }
 
 impl IdIndex<'_> {
-    /// Whether an event with this id (and its xxh3-64 `hash`) is stored.
-    /// Exact: a matching fingerprint is confirmed against the stored id.
-    pub fn contains(&mut self, id: &str, hash: u64) -> Result<bool> {
+    /// Whether an event of `company` with this id (and its xxh3-64 `hash`)
+    /// is stored. Exact: every row with a matching fingerprint is checked
+    /// (the same id may be stored once per company, and fingerprints of
+    /// other ids collide), company first (a dictionary lookup), then the id.
+    pub fn contains(&mut self, company: &str, id: &str, hash: u64) -> Result<bool> {
         if !bloom::may_contain(self.bloom, hash) {
             return Ok(false);
         }
@@ -47,6 +52,14 @@ impl IdIndex<'_> {
         while lo < n && packed_get(self.fingerprints, self.fp_bits, lo) == Some(fp) {
             let row = packed_get(self.rows, self.row_bits, lo)
                 .ok_or_else(|| self.seg.corrupt(SectionKind::IdRows, NO_FIELD, "cut short"))?;
+            lo += 1;
+            let companies = match &mut self.companies {
+                Some(c) => c,
+                None => self.companies.insert(self.seg.dict(Field::CompanyName)?),
+            };
+            if companies.get(row)? != Value::Str(company) {
+                continue;
+            }
             let cursor = match &mut self.ids {
                 Some(c) => c,
                 None => self.ids.insert(self.seg.blocks(Field::EventId)?),
@@ -54,7 +67,6 @@ impl IdIndex<'_> {
             if cursor.get(row)? == Value::Str(id) {
                 return Ok(true);
             }
-            lo += 1;
         }
         Ok(false)
     }

@@ -660,12 +660,14 @@ impl SegmentReader {
             fp_bits: fingerprint_bits(self.rows()),
             row_bits: row_bits(self.rows()),
             ids: None,
+            companies: None,
         })
     }
 
-    /// Whether an event with this id (and its xxh3-64 `hash`) is stored here.
-    pub fn contains_id(&self, id: &str, hash: u64) -> Result<bool> {
-        self.id_index()?.contains(id, hash)
+    /// Whether an event of `company` with this id (and its xxh3-64 `hash`)
+    /// is stored here.
+    pub fn contains_id(&self, company: &str, id: &str, hash: u64) -> Result<bool> {
+        self.id_index()?.contains(company, id, hash)
     }
 
     /// Decodes every row into events, in row (timestamp) order.
