@@ -266,7 +266,7 @@ fn confirm_drops(cli: &Cli, opts: &Options) -> Result<(), Failure> {
 
 /// Prints the days a writer dropped (a drop deletes data, so it is never
 /// silent); returns how many.
-fn report_drops(engine: &Engine) -> usize {
+pub fn report_drops(engine: &Engine) -> usize {
     let days = engine.take_dropped_days();
     if let (Some(first), Some(last)) = (days.first(), days.last()) {
         let s = engine.snapshot();

@@ -57,13 +57,34 @@ pub fn run(engine: Engine, args: &ServeArgs) -> Result<(), Failure> {
             .map_err(|e| usage(format!("--listen {}: {e}", args.listen)))?;
         let addr = listener.local_addr()?;
         eprintln!("daybook: serving gRPC on {addr} (Ctrl-C or SIGTERM stops)");
+        tokio::spawn(retention_ticker(Arc::clone(&engine)));
         daybook::grpc::serve(listener, config, shutdown_signal()).await?;
         Ok::<(), Failure>(())
     })?;
     // Calls in flight have finished: make everything durable and sealed.
     engine.flush()?;
+    crate::report_drops(&engine);
     eprintln!("daybook: stopped; everything acknowledged is durable");
     Ok(())
+}
+
+/// Once a minute: drops the days that aged out of retention (an idle server
+/// would otherwise keep them until the next append) and prints every drop,
+/// also those an append's day change made.
+async fn retention_ticker(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let e = Arc::clone(&engine);
+        let run = tokio::task::spawn_blocking(move || {
+            let r = e.enforce_retention();
+            crate::report_drops(&e);
+            r
+        });
+        if let Ok(Err(err)) = run.await {
+            eprintln!("daybook: retention: {err}");
+        }
+    }
 }
 
 async fn shutdown_signal() {
