@@ -57,8 +57,9 @@ pub(crate) struct Loaded {
     pub(crate) mem_ids: IdSet,
     pub(crate) buffered: usize,
     pub(crate) counters: Counters,
-    /// Days older than the horizon: removed in `Repair` mode, left alone
-    /// and not loaded in `Look` mode.
+    /// Days older than the horizon, ascending: day directories and days of
+    /// log events. Not loaded; left on disk in both modes (the writer
+    /// removes them once its open has succeeded, [`recover`]).
     pub(crate) expired_days: Vec<Day>,
     /// Bytes of the log files read.
     pub(crate) log_bytes: u64,
@@ -74,8 +75,8 @@ pub(crate) fn load(
     mode: Mode,
 ) -> Result<Loaded> {
     let mut counters = Counters::default();
-    let (days, max_id, expired_days) = load_segments(storage, root, horizon, mode)?;
-    counters.days_dropped += expired_days.len() as u64;
+    let (days, max_id, expired_dirs) = load_segments(storage, root, horizon, mode)?;
+    let mut expired: std::collections::BTreeSet<Day> = expired_dirs.into_iter().collect();
     let mut state = State {
         days: days.into_iter().map(|(d, s)| (d, Arc::new(s))).collect(),
     };
@@ -97,7 +98,13 @@ pub(crate) fn load(
         for e in r.batches.into_iter().flatten() {
             let h = xxh3_64(e.event_id.as_bytes());
             let (company, id) = (e.company_name.as_str(), e.event_id.as_str());
-            if e.day() < horizon || mem_ids.contains(company, id, h) {
+            if e.day() < horizon {
+                // Only in the log, and out of retention: dropped with the
+                // log, so named like a dropped day directory.
+                expired.insert(e.day());
+                continue;
+            }
+            if mem_ids.contains(company, id, h) {
                 continue;
             }
             if state
@@ -117,6 +124,8 @@ pub(crate) fn load(
             .mem
             .push(Arc::new(evs));
     }
+    let expired_days: Vec<Day> = expired.into_iter().collect();
+    counters.days_dropped += expired_days.len() as u64;
     Ok(Loaded {
         state,
         logs,
@@ -147,9 +156,6 @@ fn load_segments(storage: &dyn Storage, root: &Path, horizon: Day, mode: Mode) -
             continue;
         }
         if day < horizon {
-            if mode == Mode::Repair {
-                remove_day_dir(storage, &entry.path)?;
-            }
             expired.push(day);
             continue;
         }
@@ -275,7 +281,7 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: LockGuard) -> Result<I
         dirty: false,
         failed: None,
         counters: loaded.counters,
-        dropped_days: loaded.expired_days,
+        dropped_days: Vec::new(),
     };
     let inner = Inner::new(root, opts, loaded.state, writer, lock);
     {
@@ -287,6 +293,18 @@ pub(crate) fn recover(root: PathBuf, opts: Options, lock: LockGuard) -> Result<I
         } else {
             let old = std::mem::take(&mut w.old_logs);
             inner.delete_logs(&old)?;
+        }
+        // Expired days go last, once the open cannot fail any more for
+        // another reason: a failed open deletes nothing it did not report.
+        // Each is recorded as soon as it is gone.
+        // (A day only in the log has no directory: nothing to remove.)
+        let storage = inner.storage();
+        for &day in &loaded.expired_days {
+            remove_day_dir(storage, &files::day_dir(&inner.root, day))?;
+            w.dropped_days.push(day);
+        }
+        if !loaded.expired_days.is_empty() {
+            files::sync_dir(storage, &inner.root.join(DAYS_DIR))?;
         }
     }
     Ok(inner)

@@ -515,3 +515,29 @@ fn a_reader_of_a_shared_handle_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<Reader>();
 }
+
+/// Regression: events only in the log (a crash before their seal) whose day
+/// left retention were dropped with the log without being named.
+#[test]
+fn a_day_only_in_the_log_that_left_retention_is_named_when_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    {
+        let engine = Engine::open(dir.path(), options(&c)).unwrap();
+        engine
+            .append(vec![
+                event("old", day_ms(30, 5), 1),
+                event("new", day_ms(0, 5), 2),
+            ])
+            .unwrap();
+        // Dropped unsealed: both events are only in the log.
+    }
+    let old_day = daybook::Day::of_ms(day_ms(30, 5));
+    c.advance_ms(86_400_000);
+    let r = Reader::open(dir.path(), options(&c)).unwrap();
+    assert_eq!(r.hidden_days(), &[old_day]);
+    assert_eq!(r.snapshot().event_count(), 1);
+    let engine = Engine::open(dir.path(), options(&c)).unwrap();
+    assert_eq!(engine.take_dropped_days(), vec![old_day]);
+    assert_eq!(engine.snapshot().event_count(), 1);
+}

@@ -516,14 +516,16 @@ impl Inner {
     /// Starts a new log file; returns the sequence numbers of the older ones
     /// (to delete once their events are sealed).
     fn start_new_log(&self, w: &mut Writer) -> Result<Vec<u64>> {
-        let next = LogWriter::create(self.storage(), &self.root, w.log.seq() + 1)?;
-        let old = std::mem::replace(&mut w.log, next);
         if w.dirty {
             // Interval durability: the old log's tail must be durable before
+            // a newer log exists (a torn tail in a log that is no longer the
+            // newest is corruption, and no open would succeed) and before
             // its events are only in segments that are not yet written.
-            old.sync()?;
+            w.log.sync()?;
             w.dirty = false;
         }
+        let next = LogWriter::create(self.storage(), &self.root, w.log.seq() + 1)?;
+        let old = std::mem::replace(&mut w.log, next);
         let mut seqs = std::mem::take(&mut w.old_logs);
         seqs.push(old.seq());
         Ok(seqs)
@@ -607,14 +609,15 @@ impl Inner {
         for e in files::list_dir(self.storage(), &self.root.join(DAYS_DIR))? {
             if let Some(day) = Day::parse(&e.name).filter(|d| e.is_dir && *d < horizon) {
                 remove_day_dir(self.storage(), &e.path)?;
+                // Recorded at once: a later failure must not hide it.
+                w.dropped_days.push(day);
+                w.counters.days_dropped += 1;
                 dropped.push(day);
             }
         }
         if !dropped.is_empty() {
             files::sync_dir(self.storage(), &self.root.join(DAYS_DIR))?;
         }
-        w.counters.days_dropped += dropped.len() as u64;
-        w.dropped_days.extend(dropped.iter().copied());
         Ok(dropped)
     }
 }

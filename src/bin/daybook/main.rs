@@ -207,20 +207,15 @@ fn data_dir(cli: &Cli) -> &Path {
 /// `--data` when not given (the demo has its own: `demo::DEFAULT_DIR`).
 const DEFAULT_DATA: &str = "./daybook-data";
 
-/// The days on disk older than the horizon of `opts`: what a writer opened
-/// with them would delete.
-fn days_to_drop(cli: &Cli, opts: &Options) -> Vec<Day> {
-    let today = Day::of_ms(opts.clock.now_ms());
-    let horizon = today.add_days(1 - opts.retention_days.min(i32::MAX as u32) as i32);
-    let mut days: Vec<Day> = std::fs::read_dir(data_dir(cli).join("days"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| Day::parse(e.file_name().to_str()?))
-        .filter(|d| *d < horizon)
-        .collect();
-    days.sort_unstable();
-    days
+/// The days a writer opened with `opts` would delete: those its horizon
+/// hides (day directories and days only in the log), as a read-only look
+/// finds them. None when there is no data directory yet.
+fn days_to_drop(cli: &Cli, opts: &Options) -> Result<Vec<Day>, Failure> {
+    match Reader::open(data_dir(cli), opts.clone()) {
+        Ok(r) => Ok(r.hidden_days().to_vec()),
+        Err(daybook::Error::NoDataDir { .. }) => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A writer deletes the days its clock and retention put out of retention.
@@ -250,7 +245,7 @@ fn confirm_drops(cli: &Cli, opts: &Options) -> Result<(), Failure> {
     } else {
         return Ok(());
     };
-    let days = days_to_drop(cli, opts);
+    let days = days_to_drop(cli, opts)?;
     let what = match (days.first(), days.last()) {
         (Some(first), Some(last)) => format!(
             "it would delete {} day(s) here for good ({first} .. {last})",

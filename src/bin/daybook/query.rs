@@ -608,7 +608,12 @@ fn query_error(e: daybook::Error) -> Failure {
 
 /// `--repeat N`: runs the query N more times, checks each answer is the
 /// first's, and prints the median and fastest times on standard error.
-fn time_repeats(engine: &daybook::Reader, q: &Query, first: &QueryResult, n: u32) -> Result<(), Failure> {
+fn time_repeats(
+    engine: &daybook::Reader,
+    q: &Query,
+    first: &QueryResult,
+    n: u32,
+) -> Result<(), Failure> {
     let mut times: Vec<f64> = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let t = Instant::now();
