@@ -8,6 +8,9 @@
 //! test of random interleavings, and through a company token over gRPC.
 
 mod common;
+#[cfg(feature = "grpc")]
+#[path = "common/grpc_server.rs"]
+mod grpc_server;
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -405,79 +408,25 @@ proptest! {
 
 #[cfg(feature = "grpc")]
 mod grpc {
-    use std::sync::Arc;
-
+    use super::grpc_server::{Server, authed, start_with_tokens};
     use super::*;
-    use daybook::grpc::pb::daybook_client::DaybookClient;
+    use daybook::grpc::Limits;
     use daybook::grpc::pb::{self, IngestRequest, QueryRequest, ingest_request, query_request};
-    use daybook::grpc::{Limits, ServerConfig, Tokens};
 
     const ACME: &str = "acme-token-0123456789ab";
     const GLOBEX: &str = "globex-token-0123456789";
     const ADMIN: &str = "admin-token-0123456789";
 
-    struct Server {
-        rt: tokio::runtime::Runtime,
-        addr: std::net::SocketAddr,
-        stop: Option<tokio::sync::oneshot::Sender<()>>,
-        done: Option<tokio::task::JoinHandle<()>>,
-        _dir: tempfile::TempDir,
-    }
-
     fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let engine = Arc::new(Engine::open(dir.path(), options(&clock())).unwrap());
-        let tokens = Tokens::parse(&format!(
+        let tokens = format!(
             r#"[{{"token": "{ADMIN}", "admin": true}},
                 {{"token": "{ACME}", "company": "Acme", "rights": ["ingest", "query"]}},
                 {{"token": "{GLOBEX}", "company": "Globex", "rights": ["ingest", "query"]}}]"#
-        ))
-        .unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let config = ServerConfig {
-            engine,
-            tokens,
-            limits: Limits::default(),
-        };
-        let done = rt.spawn(async move {
-            daybook::grpc::serve(listener, config, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-        Server {
-            rt,
-            addr,
-            stop: Some(tx),
-            done: Some(done),
-            _dir: dir,
-        }
+        );
+        start_with_tokens(&tokens, Limits::default(), |_| {})
     }
 
     impl Server {
-        fn client(&self) -> DaybookClient<tonic::transport::Channel> {
-            let url = format!("http://{}", self.addr);
-            self.rt.block_on(async {
-                for _ in 0..50 {
-                    if let Ok(c) = DaybookClient::connect(url.clone()).await {
-                        return c;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-                panic!("server did not come up")
-            })
-        }
-
         /// (stored, duplicates, rejected) of one ingest message.
         fn ingest(&self, token: &str, events: &[Event]) -> (u64, u64, u64) {
             let mut client = self.client();
@@ -519,22 +468,6 @@ mod grpc {
                 names
             })
         }
-
-        fn shutdown(&mut self) {
-            if let Some(tx) = self.stop.take() {
-                let _ = tx.send(());
-            }
-            if let Some(done) = self.done.take() {
-                self.rt.block_on(done).unwrap();
-            }
-        }
-    }
-
-    fn authed<T>(msg: T, token: &str) -> tonic::Request<T> {
-        let mut r = tonic::Request::new(msg);
-        r.metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        r
     }
 
     fn named(company: &str, id: &str, user: &str) -> Event {

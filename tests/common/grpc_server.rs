@@ -1,5 +1,5 @@
 //! A gRPC server on an ephemeral loopback port, for the tests of
-//! `grpc_deadline.rs` and `grpc_reflection.rs`: an engine, tokens (an admin
+//! `grpc_deadline.rs`, `grpc_reflection.rs` and `tenant_dedup.rs`: an engine, tokens (an admin
 //! and one company), limits, and a tonic client.
 #![allow(dead_code)]
 
@@ -24,8 +24,18 @@ pub struct Server {
     _dir: tempfile::TempDir,
 }
 
-/// Serves a fresh engine; `fill` stores its data before the server starts.
+/// Serves a fresh engine with an admin token and one company's
+/// (`Granite Ridge`); `fill` stores its data before the server starts.
 pub fn start(limits: Limits, fill: impl FnOnce(&Engine)) -> Server {
+    let tokens = format!(
+        r#"[{{"token": "{ADMIN}", "admin": true}},
+            {{"token": "{ACME}", "company": "Granite Ridge", "rights": ["ingest", "query"]}}]"#
+    );
+    start_with_tokens(&tokens, limits, fill)
+}
+
+/// [`start`] with the tokens file's JSON.
+pub fn start_with_tokens(tokens: &str, limits: Limits, fill: impl FnOnce(&Engine)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
     let engine = Arc::new(Engine::open(dir.path(), options(&c)).unwrap());
@@ -40,11 +50,7 @@ pub fn start(limits: Limits, fill: impl FnOnce(&Engine)) -> Server {
         .unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let tokens = Tokens::parse(&format!(
-        r#"[{{"token": "{ADMIN}", "admin": true}},
-            {{"token": "{ACME}", "company": "Granite Ridge", "rights": ["ingest", "query"]}}]"#
-    ))
-    .unwrap();
+    let tokens = Tokens::parse(tokens).unwrap();
     let config = ServerConfig {
         engine: Arc::clone(&engine),
         tokens,
