@@ -11,11 +11,15 @@
 //! record a running writer is writing).
 //!
 //! While a writer runs, the directory changes under the reader: a seal adds
-//! segments and then deletes logs, a compaction adds a segment and deletes
-//! its inputs. The reader lists the directory's segment and log files before
-//! and after loading and loads again until both listings agree (and again
-//! when a file vanished while it was read), so what it sees is the state of
-//! one moment: every batch acknowledged before it opened, never half a seal.
+//! segments and only then deletes its old logs; a compaction adds a merged
+//! segment and only then deletes its inputs. The reader lists the logs,
+//! maps the segments (listing them twice and mapping what the second
+//! listing adds: a merged segment whose inputs vanished), then lists the
+//! logs again: if a log vanished, a seal ended meanwhile and it loads again
+//! (as it does when a log vanishes before it is read). So it sees every
+//! batch acknowledged before it opened, a batch whole, never an event
+//! twice (a log event also in a segment is skipped), without waiting for
+//! the writer to pause.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,9 +35,10 @@ use crate::storage::Storage;
 use crate::time::Day;
 
 /// Loads tried before a reader gives up on a directory that keeps changing.
-/// A busy writer seals about every half second and a month's load takes
-/// tens of milliseconds, so a few tries are enough; 40 with the backoff
-/// below (1, 2, 4 ... 64 ms, then 100 ms) sleep about 3.3 s in all.
+/// A load is retried only when a seal ended while it mapped the segments
+/// (a few milliseconds of a seal every half second or so under a full
+/// import), so a few tries are enough; 40 with the backoff below (1, 2, 4
+/// ... 64 ms, then 100 ms) sleep about 3.3 s in all.
 const LOAD_ATTEMPTS: u32 = 40;
 
 /// A read-only view of a data directory as it was when opened (see the
@@ -157,8 +162,8 @@ pub(crate) fn check_data_dir(storage: &dyn Storage, root: &Path) -> Result<()> {
     }
 }
 
-/// Loads until the directory's listing is the same before and after, so
-/// that no seal or compaction happened in between.
+/// Loads until a load sees no seal end under it (see `recovery::load`) and
+/// finds every file it listed, so that no seal or compaction is half seen.
 fn load_consistent(
     storage: &dyn Storage,
     root: &Path,
@@ -167,61 +172,39 @@ fn load_consistent(
 ) -> Result<Loaded> {
     let mut pause_ms = 1;
     for attempt in 1..=LOAD_ATTEMPTS {
-        let last = attempt == LOAD_ATTEMPTS;
-        let before = listing(storage, root)?;
         match load(storage, root, horizon, max_buffered_events, Mode::Look) {
-            Ok(loaded) if listing(storage, root)? == before => return Ok(loaded),
-            Ok(_) if last => break,
-            Ok(_) => {}
-            Err(e) if !last && changed_under_us(&e, &before) => {}
+            Ok(loaded) => return Ok(loaded),
+            Err(e) if attempt < LOAD_ATTEMPTS && changed_under_us(storage, root, &e) => {}
             Err(e) => return Err(e),
         }
         std::thread::sleep(Duration::from_millis(pause_ms));
         pause_ms = (pause_ms * 2).min(100);
     }
     Err(Error::Busy(format!(
-        "{} kept changing while it was read ({LOAD_ATTEMPTS} tries): a writer is sealing or compacting; try again",
+        "{} kept changing while it was read ({LOAD_ATTEMPTS} tries): a writer is sealing; try again",
         root.display()
     )))
 }
 
 /// Whether a load failed because a writer changed the directory under it:
-/// a file listed a moment ago is gone, or the newest log (as `listed`)
-/// looked damaged because a record was being written as it was read.
-/// Damage in an older log is real, and reported at once.
-fn changed_under_us(e: &Error, listed: &[String]) -> bool {
+/// a seal ended during the load (`Busy`), a file listed a moment ago is
+/// gone, or the newest log looked damaged because a record was being
+/// written as it was read. Damage in an older log is real, and reported at
+/// once.
+fn changed_under_us(storage: &dyn Storage, root: &Path, e: &Error) -> bool {
     match e {
+        Error::Busy(_) => true,
         Error::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
         Error::Corrupted { path, .. } => {
-            let newest_log = listed.iter().rfind(|n| !n.contains('/'));
-            let name = path.file_name().and_then(|n| n.to_str());
-            path.parent()
-                .and_then(Path::file_name)
-                .is_some_and(|d| d == LOG_DIR)
-                && name.is_some_and(|n| newest_log.is_some_and(|l| l == n))
+            let newest = files::list_dir(storage, &root.join(LOG_DIR))
+                .ok()
+                .and_then(|l| l.into_iter().rev().find(|f| is_log(&f.name)));
+            newest.is_some_and(|n| n.path == *path)
         }
         _ => false,
     }
 }
 
-/// The names of the segment files (`day/name`) and then of the log files
-/// (`name`, ascending, so the last is the newest).
-fn listing(storage: &dyn Storage, root: &Path) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    for day in files::list_dir(storage, &root.join(DAYS_DIR))? {
-        if !day.is_dir || Day::parse(&day.name).is_none() {
-            continue;
-        }
-        for f in files::list_dir(storage, &day.path)? {
-            if matches!(FileKind::of_name(&f.name), Some(FileKind::Segment { .. })) {
-                names.push(format!("{}/{}", day.name, f.name));
-            }
-        }
-    }
-    for f in files::list_dir(storage, &root.join(LOG_DIR))? {
-        if matches!(FileKind::of_name(&f.name), Some(FileKind::Log { .. })) {
-            names.push(f.name);
-        }
-    }
-    Ok(names)
+fn is_log(name: &str) -> bool {
+    matches!(FileKind::of_name(name), Some(FileKind::Log { .. }))
 }

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::engine::{Inner, Writer, remove_day_dir};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::files::{self, DAYS_DIR, FileKind, LOG_DIR};
 use crate::idset::{IdSet, SealedIds};
@@ -75,12 +75,26 @@ pub(crate) fn load(
     mode: Mode,
 ) -> Result<Loaded> {
     let mut counters = Counters::default();
+    // A look checks below that no log vanished while it mapped the
+    // segments: a seal that ends deletes its old logs only after its
+    // segments are in place, so a vanished log means segments this look may
+    // not have listed hold events it will not find in the logs.
+    let logs_before = match mode {
+        Mode::Look => list_logs(storage, root, mode)?,
+        Mode::Repair => Vec::new(),
+    };
     let (days, max_id, expired_dirs) = load_segments(storage, root, horizon, mode)?;
     let mut expired: std::collections::BTreeSet<Day> = expired_dirs.into_iter().collect();
     let mut state = State {
         days: days.into_iter().map(|(d, s)| (d, Arc::new(s))).collect(),
     };
     let logs = list_logs(storage, root, mode)?;
+    if let Some(gone) = logs_before.iter().find(|s| !logs.contains(s)) {
+        return Err(Error::Busy(format!(
+            "{} was sealed while it was read",
+            files::log_path(root, *gone).display()
+        )));
+    }
     let mut mem_ids = IdSet::with_capacity(max_buffered_events);
     let mut buffered = 0usize;
     let mut log_bytes = 0u64;
@@ -142,42 +156,58 @@ type Segments = (BTreeMap<Day, DayState>, u64, Vec<Day>);
 
 /// Maps every segment inside the horizon; records damage; leaves out (and,
 /// repairing, removes) compaction inputs that a merged segment supersedes.
+///
+/// A read-only look (no lock: a writer may seal and compact meanwhile)
+/// lists the segments twice and maps what the second listing adds. A
+/// segment listed but gone before it is mapped was a compaction input
+/// (unlinked only after its merged segment was in place, so the second
+/// listing finds that) or a dropped day: it is skipped.
 fn load_segments(storage: &dyn Storage, root: &Path, horizon: Day, mode: Mode) -> Result<Segments> {
     let mut max_id = 0u64;
     let mut days: BTreeMap<Day, DayState> = BTreeMap::new();
     let mut superseded: HashSet<u64> = HashSet::new();
     let mut damaged: Vec<(Day, u64, Damage)> = Vec::new();
     let mut expired = Vec::new();
-    for entry in files::list_dir(storage, &root.join(DAYS_DIR))? {
-        let Some(day) = Day::parse(&entry.name) else {
-            continue;
-        };
-        if !entry.is_dir {
-            continue;
-        }
-        if day < horizon {
-            expired.push(day);
-            continue;
-        }
-        for f in files::list_dir(storage, &entry.path)? {
-            if f.is_dir {
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    let passes = if mode == Mode::Look { 2 } else { 1 };
+    for pass in 0..passes {
+        for entry in files::list_dir(storage, &root.join(DAYS_DIR))? {
+            let Some(day) = Day::parse(&entry.name) else {
+                continue;
+            };
+            if !entry.is_dir {
                 continue;
             }
-            match FileKind::of_name(&f.name) {
-                Some(FileKind::Temp) if mode == Mode::Repair => {
-                    files::remove_file(storage, &f.path)?
+            if day < horizon {
+                if pass == 0 {
+                    expired.push(day);
                 }
-                Some(FileKind::Segment { id }) => {
-                    max_id = max_id.max(id);
-                    match open_segment(storage, f.path, day, id)? {
-                        Ok(seg) => {
-                            superseded.extend(seg.supersedes().iter().copied());
-                            days.entry(day).or_default().segments.push(Arc::new(seg));
-                        }
-                        Err(damage) => damaged.push((day, id, damage)),
+                continue;
+            }
+            for f in files::list_dir(storage, &entry.path)? {
+                if f.is_dir {
+                    continue;
+                }
+                match FileKind::of_name(&f.name) {
+                    Some(FileKind::Temp) if mode == Mode::Repair => {
+                        files::remove_file(storage, &f.path)?
                     }
+                    Some(FileKind::Segment { id }) if seen.insert(f.path.clone()) => {
+                        max_id = max_id.max(id);
+                        match open_segment(storage, f.path, day, id) {
+                            Ok(Ok(seg)) => {
+                                superseded.extend(seg.supersedes().iter().copied());
+                                days.entry(day).or_default().segments.push(Arc::new(seg));
+                            }
+                            Ok(Err(damage)) => damaged.push((day, id, damage)),
+                            Err(Error::Io { source, .. })
+                                if mode == Mode::Look
+                                    && source.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
         }
     }

@@ -280,8 +280,8 @@ fn a_reader_opened_during_seals_and_compactions_sees_one_moment() {
 }
 
 /// The real file system, but the second listing of the log directory (the
-/// reader lists the directory once before it loads, then loads the segments,
-/// then lists the logs) first runs `hook`: a writer's seal lands between the
+/// reader lists the logs, maps the segments, then lists the logs again)
+/// first runs `hook`: a writer's seal lands between the
 /// reader's look at the segments and its look at the logs.
 struct SealMidLoad<F: Fn() + Send + Sync> {
     hook: std::sync::Mutex<Option<F>>,
