@@ -62,12 +62,27 @@ pub enum Error {
     /// kept changing under it. Try again.
     #[error("{0}")]
     Busy(String),
-    /// An input value is invalid (used by the parsers and the query model).
+    // ---- The caller's errors: the request is wrong; fix it and retry. ----
+    /// An option is out of range ([`Options`](crate::Options), export
+    /// options, a server's tokens file).
     #[error("{0}")]
-    Invalid(String),
-    /// A query asked for data that the engine does not hold.
+    InvalidOptions(String),
+    /// A query (document, builder or cursor) asks for something the
+    /// contract does not allow: an unknown field, an operand of the wrong
+    /// kind, a window outside retention, a cursor of another query.
     #[error("{0}")]
-    Query(String),
+    InvalidQuery(String),
+    /// Input data cannot be taken as a whole: a batch too large for one
+    /// log record, a value an export format cannot hold. (An invalid event
+    /// in a batch is not an error: [`AppendReport`](crate::AppendReport)
+    /// names it and the rest of the batch is stored.)
+    #[error("{0}")]
+    InvalidInput(String),
+    // ---- The engine's errors: nothing the caller sent is at fault. ----
+    /// A bug in daybook: an internal invariant did not hold or a worker
+    /// thread panicked. Nothing acknowledged is lost; please report it.
+    #[error("internal error (a bug in daybook): {0}")]
+    Internal(String),
     /// The query's [`CancelToken`](crate::CancelToken) was cancelled before
     /// it finished (a deadline passed, or its caller went away); it stopped
     /// at its next check and returns no partial answer.
@@ -97,6 +112,18 @@ impl Error {
             section: section.into(),
             reason: reason.into(),
         }
+    }
+
+    /// True when the caller is at fault (bad options, query or input) and
+    /// the same request will fail again; false when the engine, the disk or
+    /// the moment is (I/O, corruption, a busy or failed engine, a bug,
+    /// cancellation). Front ends map the first to "invalid argument" and
+    /// never blame a caller for the second.
+    pub fn is_caller_error(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidOptions(_) | Error::InvalidQuery(_) | Error::InvalidInput(_)
+        )
     }
 
     /// True when the error reports damaged bytes on disk.

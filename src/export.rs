@@ -157,19 +157,19 @@ impl Exporter {
             ("cursor", q.cursor.is_some()),
         ];
         if let Some((part, _)) = extra.iter().find(|(_, given)| *given) {
-            return Err(Error::Query(format!(
+            return Err(Error::InvalidQuery(format!(
                 "{part}: an export writes every selected event, whole, in time order; \
                  give only time and where"
             )));
         }
         if opts.row_group_rows == 0 {
-            return Err(Error::Invalid(
+            return Err(Error::InvalidOptions(
                 "export: row_group_rows must be at least 1".into(),
             ));
         }
         // Checked here so that writing cannot fail on it later.
         ZstdLevel::try_new(opts.zstd_level)
-            .map_err(|e| Error::Invalid(format!("export: zstd level: {e}")))?;
+            .map_err(|e| Error::InvalidOptions(format!("export: zstd level: {e}")))?;
         let as_listing = Query {
             select: Select::Events,
             ..q.clone()
@@ -353,14 +353,14 @@ impl Exporter {
                         continue;
                     }
                     let src = sources.get_mut(r.src as usize).ok_or_else(|| {
-                        Error::Invalid(format!("export: source {} out of range", r.src))
+                        Error::Internal(format!("export: source {} out of range", r.src))
                     })?;
                     col.push(field, src.value(r.row, field, day)?)?;
                 }
                 columns.push(col.finish());
             }
             let batch = RecordBatch::try_new(self.schema.clone(), columns)
-                .map_err(|e| Error::Invalid(format!("export: {e}")))?;
+                .map_err(|e| Error::Internal(format!("export: {e}")))?;
             w.write(&batch).map_err(parquet_error)?;
         }
         Ok(sel.rows.len() as u64)
@@ -382,14 +382,15 @@ pub fn export_day<W: Write + Send>(snap: &Snapshot, day: Day, out: W) -> Result<
 }
 
 /// A Parquet error as the library's: the output's I/O errors stay I/O
-/// errors (named [`OUTPUT`]), the rest are invalid input.
+/// errors (named [`OUTPUT`]), the rest are internal errors (the writer was
+/// given what it accepts; a refusal is a bug here, not the caller's fault).
 fn parquet_error(e: ParquetError) -> Error {
     match e {
         ParquetError::External(inner) => match inner.downcast::<std::io::Error>() {
             Ok(io) => Error::io(OUTPUT, *io),
-            Err(other) => Error::Invalid(format!("parquet: {other}")),
+            Err(other) => Error::Internal(format!("parquet: {other}")),
         },
-        other => Error::Invalid(format!("parquet: {other}")),
+        other => Error::Internal(format!("parquet: {other}")),
     }
 }
 
@@ -465,9 +466,9 @@ impl Source<'_> {
         match self {
             Source::Seg(s) => s.value(row, field, day),
             Source::Mem(events) => {
-                let e = events
-                    .get(row as usize)
-                    .ok_or_else(|| Error::Invalid(format!("export: buffered row {row} missing")))?;
+                let e = events.get(row as usize).ok_or_else(|| {
+                    Error::Internal(format!("export: buffered row {row} missing"))
+                })?;
                 Ok(e.get(field))
             }
         }
@@ -702,15 +703,16 @@ impl Column {
             (Column::Str(b), Value::EventType(t)) => b.append_value(t.as_str()),
             (Column::Int(b), Value::Int(n)) => {
                 // The contract keeps ids in 0..=2^63-1: they fit an i64.
-                let n = i64::try_from(n)
-                    .map_err(|_| Error::Invalid(format!("export: {field} {n} is above 2^63-1")))?;
+                let n = i64::try_from(n).map_err(|_| {
+                    Error::InvalidInput(format!("export: {field} {n} is above 2^63-1"))
+                })?;
                 b.append_value(n);
             }
             (Column::Bool(b), Value::Bool(x)) => b.append_value(x),
             (Column::Ts(b), Value::Timestamp(ms)) => b.append_value(ms),
             (Column::Date(b), Value::Date(d)) => b.append_value(d.0),
             (_, other) => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Internal(format!(
                     "export: {field} holds {other:?}, not a value of its kind"
                 )));
             }

@@ -116,13 +116,13 @@ impl LogWriter {
             written += 1;
         }
         if written != count {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Internal(format!(
                 "log record announced {count} events but was given {written}"
             )));
         }
         let payload_len = self.buf.len() - RECORD_HEADER_LEN;
         if payload_len > MAX_RECORD_LEN as usize {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidInput(format!(
                 "batch encodes to {payload_len} bytes, more than a log record holds ({MAX_RECORD_LEN}); split it"
             )));
         }

@@ -66,7 +66,9 @@ impl Reader {
     /// directory when it does not exist or is not a data directory.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Reader> {
         if opts.retention_days == 0 {
-            return Err(Error::Invalid("retention_days must be at least 1".into()));
+            return Err(Error::InvalidOptions(
+                "retention_days must be at least 1".into(),
+            ));
         }
         let root = dir.as_ref().to_path_buf();
         let storage = &*opts.storage;

@@ -509,13 +509,13 @@ fn what_an_export_refuses() {
         ),
     ] {
         match err(q, d()) {
-            Error::Query(m) => assert_eq!(m, format!("{part}: {msg}")),
+            Error::InvalidQuery(m) => assert_eq!(m, format!("{part}: {msg}")),
             other => panic!("{other:?}"),
         }
     }
     // The query is checked as a query is.
     match err(Query::events().filter("company", Op::Eq, "x"), d()) {
-        Error::Query(m) => assert_eq!(
+        Error::InvalidQuery(m) => assert_eq!(
             m,
             "where[0].field: unknown field \"company\" (fields are the contract's, plus event_date)"
         ),
@@ -528,7 +528,7 @@ fn what_an_export_refuses() {
             ..d()
         },
     ) {
-        Error::Invalid(m) => assert_eq!(m, "export: row_group_rows must be at least 1"),
+        Error::InvalidOptions(m) => assert_eq!(m, "export: row_group_rows must be at least 1"),
         other => panic!("{other:?}"),
     }
     assert!(matches!(
@@ -539,7 +539,7 @@ fn what_an_export_refuses() {
                 ..d()
             }
         ),
-        Error::Invalid(_)
+        Error::InvalidOptions(_)
     ));
 }
 

@@ -88,7 +88,7 @@ fn a_query_is_checked_before_its_token() {
     let engine = engine(dir.path());
     let q = Query::parse(r#"{"group_by": ["nope"]}"#).unwrap();
     match engine.snapshot().query_with(&q, &cancelled()) {
-        Err(Error::Query(m)) => assert_eq!(
+        Err(Error::InvalidQuery(m)) => assert_eq!(
             m,
             "group_by[0]: unknown field \"nope\" (fields are the contract's, plus event_date)"
         ),

@@ -83,10 +83,12 @@ impl Engine {
     /// [`Reader`](crate::Reader).
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Engine> {
         if opts.retention_days == 0 {
-            return Err(Error::Invalid("retention_days must be at least 1".into()));
+            return Err(Error::InvalidOptions(
+                "retention_days must be at least 1".into(),
+            ));
         }
         if opts.max_buffered_events == 0 {
-            return Err(Error::Invalid(
+            return Err(Error::InvalidOptions(
                 "max_buffered_events must be at least 1".into(),
             ));
         }
@@ -474,7 +476,7 @@ impl Inner {
         let result = f
             .handle
             .join()
-            .unwrap_or_else(|_| Err(Error::Invalid("the seal thread panicked".into())));
+            .unwrap_or_else(|_| Err(Error::Internal("the seal thread panicked".into())));
         let r = self.complete(w, &f.job, result);
         self.note(w, r)
     }

@@ -73,12 +73,12 @@ impl std::fmt::Debug for Tokens {
 impl Tokens {
     /// Parses the tokens file's JSON text.
     pub fn parse(json: &str) -> Result<Tokens> {
-        let entries: Vec<Entry> =
-            serde_json::from_str(json).map_err(|e| Error::Invalid(format!("tokens file: {e}")))?;
+        let entries: Vec<Entry> = serde_json::from_str(json)
+            .map_err(|e| Error::InvalidOptions(format!("tokens file: {e}")))?;
         let mut tokens = Tokens::default();
         for (i, e) in entries.into_iter().enumerate() {
             if e.token.len() < 16 {
-                return Err(Error::Invalid(format!(
+                return Err(Error::InvalidOptions(format!(
                     "tokens file: entry {i}: a token needs at least 16 characters"
                 )));
             }
@@ -91,13 +91,13 @@ impl Tokens {
                     }
                 }
                 _ => {
-                    return Err(Error::Invalid(format!(
+                    return Err(Error::InvalidOptions(format!(
                         "tokens file: entry {i}: give either \"admin\": true, or a \"company\" with \"rights\" (ingest, query)"
                     )));
                 }
             };
             if tokens.entries.iter().any(|(t, _)| *t == e.token.as_bytes()) {
-                return Err(Error::Invalid(format!(
+                return Err(Error::InvalidOptions(format!(
                     "tokens file: entry {i}: the same token appears twice"
                 )));
             }
@@ -180,7 +180,7 @@ mod tests {
             ),
         ] {
             match Tokens::parse(bad) {
-                Err(Error::Invalid(m)) => assert_eq!(m, message, "{bad}"),
+                Err(Error::InvalidOptions(m)) => assert_eq!(m, message, "{bad}"),
                 other => panic!("{bad}: {other:?}"),
             }
         }

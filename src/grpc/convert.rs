@@ -101,7 +101,7 @@ fn scalar_json(s: &pb::Scalar) -> J {
 pub(crate) fn query_from_pb(req: pb::QueryRequest) -> crate::Result<Query> {
     use pb::query_request::Query as Q;
     match req.query {
-        None => Err(crate::Error::Query(
+        None => Err(crate::Error::InvalidQuery(
             "query: give a query document (doc or json)".into(),
         )),
         Some(Q::Json(text)) => Query::parse(&text),

@@ -192,14 +192,18 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 
 fn status_of(e: &Error) -> Status {
     match e {
-        Error::Invalid(m) | Error::Query(m) => Status::invalid_argument(m.clone()),
+        Error::InvalidQuery(m) | Error::InvalidInput(m) => Status::invalid_argument(m.clone()),
+        // The server's own options: not something the caller sent.
+        Error::InvalidOptions(_) => Status::failed_precondition(e.to_string()),
         // Only a call that is still waiting sees this: its token was
         // cancelled by something other than its deadline.
         Error::Cancelled => Status::cancelled(e.to_string()),
         Error::Corrupted { .. } | Error::UnsupportedVersion { .. } => {
             Status::data_loss(e.to_string())
         }
-        Error::Failed(_) => Status::unavailable(e.to_string()),
+        Error::Failed(_) | Error::Busy(_) | Error::Locked(_) => Status::unavailable(e.to_string()),
+        // A bug (a panicked seal thread, a broken invariant), I/O: the
+        // server's fault, never the client's.
         _ => Status::internal(e.to_string()),
     }
 }

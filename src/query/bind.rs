@@ -201,7 +201,7 @@ impl std::fmt::Display for Pred {
 }
 
 fn bad(part: impl std::fmt::Display, why: impl std::fmt::Display) -> Error {
-    Error::Query(format!("{part}: {why}"))
+    Error::InvalidQuery(format!("{part}: {why}"))
 }
 
 fn field_named(part: &str, name: &str) -> Result<Field> {

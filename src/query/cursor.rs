@@ -36,7 +36,7 @@ pub fn encode(order: &[(SortKey, bool)], key: &[Scalar]) -> String {
 }
 
 fn invalid() -> Error {
-    Error::Query("cursor: not a cursor of this query's sort order".into())
+    Error::InvalidQuery("cursor: not a cursor of this query's sort order".into())
 }
 
 /// The sort key a cursor holds, checked against `order`.

@@ -184,7 +184,7 @@ pub enum Direction {
 impl Query {
     /// Reads a query from its JSON document.
     pub fn parse(json: &str) -> Result<Query> {
-        serde_json::from_str(json).map_err(|e| Error::Query(format!("query: {e}")))
+        serde_json::from_str(json).map_err(|e| Error::InvalidQuery(format!("query: {e}")))
     }
 
     /// The query as its JSON document.

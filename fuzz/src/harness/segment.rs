@@ -545,7 +545,7 @@ pub fn query(bytes: &[u8], seg: &SegmentReader) -> Result<Option<Answers>, Error
         }));
     }
     if let Some(e) = first_err {
-        return Err(Error::Query(e));
+        return Err(Error::InvalidQuery(e));
     }
     let total = total.map(|r| count_of(&r)).unwrap_or(0);
     Ok(Some(Answers {

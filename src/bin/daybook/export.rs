@@ -68,10 +68,11 @@ pub fn day_path(out_dir: &Path, day: Day) -> PathBuf {
         .join("part-0.parquet")
 }
 
-/// A bad query is a usage error (exit 2); anything else a failure.
+/// The caller's error (a bad query or option) is a usage error (exit 2);
+/// anything else a failure.
 fn export_error(e: daybook::Error) -> Failure {
     match e {
-        daybook::Error::Query(_) | daybook::Error::Invalid(_) => usage(e.to_string()),
+        e if e.is_caller_error() => usage(e.to_string()),
         other => Failure::from(other),
     }
 }

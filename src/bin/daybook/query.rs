@@ -598,10 +598,11 @@ fn absent_value_notes(snap: &Snapshot, q: &Query) -> Vec<String> {
     notes
 }
 
-/// A bad query is a usage error (exit 2); anything else a failure.
+/// The caller's error (a bad query or option) is a usage error (exit 2);
+/// anything else a failure.
 fn query_error(e: daybook::Error) -> Failure {
     match e {
-        daybook::Error::Query(_) | daybook::Error::Invalid(_) => usage(e.to_string()),
+        e if e.is_caller_error() => usage(e.to_string()),
         other => Failure::from(other),
     }
 }

@@ -499,7 +499,7 @@ fn with_decompressor<T>(f: impl FnOnce(&mut zstd::bulk::Decompressor<'static>) -
             Some(z) => z,
             None => slot.insert(
                 zstd::bulk::Decompressor::new()
-                    .map_err(|e| Error::Invalid(format!("zstd: {e}")))?,
+                    .map_err(|e| Error::Internal(format!("zstd: {e}")))?,
             ),
         };
         Ok(f(z))

@@ -585,7 +585,7 @@ impl SegmentReader {
             .copied()
             .flatten()
             .filter(|c| c.encoding.logical() == encoding)
-            .ok_or_else(|| Error::Invalid(format!("field {field} is not stored as {encoding:?}")))
+            .ok_or_else(|| Error::Internal(format!("field {field} is not stored as {encoding:?}")))
     }
 
     /// The serialized (portable roaring) bitmap of rows whose `field` has

@@ -68,11 +68,11 @@ pub(super) fn encode_bitmaps(codes: &[u32], count: usize) -> Result<Vec<u8>> {
             RoaringBitmap::from_lsb0_bytes(0, &bits)
         } else {
             RoaringBitmap::from_sorted_iter(rows.iter().copied())
-                .map_err(|e| Error::Invalid(format!("bitmap rows not sorted: {e}")))?
+                .map_err(|e| Error::Internal(format!("bitmap rows not sorted: {e}")))?
         };
         b.optimize();
         b.serialize_into(&mut body)
-            .map_err(|e| Error::Invalid(format!("bitmap serialization: {e}")))?;
+            .map_err(|e| Error::Internal(format!("bitmap serialization: {e}")))?;
         offsets.push(body.len() as u32);
     }
     let mut out = Vec::with_capacity(4 + offsets.len() * 4 + body.len());
@@ -132,7 +132,7 @@ pub(super) fn encode_blocks(
             frames.resize(at + zstd::zstd_safe::compress_bound(raw.len()), 0);
             let n = zstd
                 .compress_to_buffer(&raw, &mut frames[at..])
-                .map_err(|e| Error::Invalid(format!("zstd: {e}")))?;
+                .map_err(|e| Error::Internal(format!("zstd: {e}")))?;
             frames.truncate(at + n);
         }
         offsets.push(frames.len() as u64);

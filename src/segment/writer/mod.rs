@@ -278,7 +278,7 @@ impl SegmentWriter {
     /// Adds one event. It must belong to this writer's day.
     pub fn push(&mut self, e: &Event) -> Result<()> {
         if e.day() != self.day {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Internal(format!(
                 "event {} belongs to {}, not to segment day {}",
                 e.event_id,
                 e.day(),
@@ -286,7 +286,7 @@ impl SegmentWriter {
             )));
         }
         if self.ts.len() >= u32::MAX as usize - 1 {
-            return Err(Error::Invalid("segment row limit reached".into()));
+            return Err(Error::Internal("segment row limit reached".into()));
         }
         self.ts.push(e.event_timestamp_ms);
         self.ids.push(xxh3_64(e.event_id.as_bytes()));
@@ -296,7 +296,7 @@ impl SegmentWriter {
         for b in &mut self.blocks {
             encode_value(&mut b.buf, b.field, e.get(b.field));
             if b.buf.len() > u32::MAX as usize {
-                return Err(Error::Invalid("block column larger than 4 GiB".into()));
+                return Err(Error::Internal("block column larger than 4 GiB".into()));
             }
             b.ends.push(b.buf.len() as u32);
         }
@@ -310,7 +310,7 @@ impl SegmentWriter {
     /// decoding rows into `Event`s and pushing them).
     pub fn push_segment(&mut self, seg: &SegmentReader) -> Result<()> {
         if seg.day() != self.day {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Internal(format!(
                 "segment {} belongs to {}, not to segment day {}",
                 seg.id(),
                 seg.day(),
@@ -319,7 +319,7 @@ impl SegmentWriter {
         }
         let rows = seg.rows();
         if self.ts.len() + rows as usize >= u32::MAX as usize - 1 {
-            return Err(Error::Invalid("segment row limit reached".into()));
+            return Err(Error::Internal("segment row limit reached".into()));
         }
         self.ts.reserve(rows as usize);
         for row in 0..rows {
@@ -358,7 +358,7 @@ impl SegmentWriter {
             for row in 0..rows {
                 encode_value(&mut b.buf, b.field, cursor.get(row)?);
                 if b.buf.len() > u32::MAX as usize {
-                    return Err(Error::Invalid("block column larger than 4 GiB".into()));
+                    return Err(Error::Internal("block column larger than 4 GiB".into()));
                 }
                 b.ends.push(b.buf.len() as u32);
             }
@@ -394,10 +394,10 @@ impl SegmentWriter {
     pub fn encode(&self, id: u64, supersedes: Vec<u64>) -> Result<Vec<u8>> {
         let rows = self.ts.len();
         if rows == 0 {
-            return Err(Error::Invalid("refusing to write an empty segment".into()));
+            return Err(Error::Internal("refusing to write an empty segment".into()));
         }
         if let Some(s) = supersedes.iter().find(|&&s| s >= id) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Internal(format!(
                 "segment {id} cannot supersede segment {s}: inputs have smaller ids"
             )));
         }
@@ -405,7 +405,7 @@ impl SegmentWriter {
         let max_ts = self.ts.iter().copied().max().unwrap_or(0);
         // A segment holds one UTC day (push checks it), so offsets fit in u32.
         if max_ts - min_ts >= i64::from(u32::MAX) {
-            return Err(Error::Invalid("segment spans more than a day".into()));
+            return Err(Error::Internal("segment spans more than a day".into()));
         }
         // Rows in timestamp order, ties in arrival order: a stable sort of
         // (offset, arrival index) keys by their offset.
@@ -552,7 +552,7 @@ impl SegmentWriter {
 
         // Block-compressed columns.
         let mut zstd = zstd::bulk::Compressor::new(ZSTD_LEVEL)
-            .map_err(|e| Error::Invalid(format!("zstd: {e}")))?;
+            .map_err(|e| Error::Internal(format!("zstd: {e}")))?;
         for b in &self.blocks {
             let bytes = encode_blocks(b, &order, &mut zstd)?;
             add(&mut out, SectionKind::Blocks, b.field as u16, &bytes);
