@@ -108,7 +108,7 @@ fn main() {
     println!("peak RSS {:.0} MiB", peak_rss_mib());
     let snap = engine.snapshot();
     if let Some((_, d)) = snap.partitions().last()
-        && let Some(seg) = d.segments.first()
+        && let Some(seg) = d.segments().first()
     {
         let mut sizes = seg.section_sizes();
         sizes.sort_by_key(|s| std::cmp::Reverse(s.2));

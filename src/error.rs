@@ -16,7 +16,9 @@ pub enum Error {
     /// An I/O call failed.
     #[error("I/O error on {path}: {source}")]
     Io {
+        /// The file or directory the call was about.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
@@ -25,23 +27,34 @@ pub enum Error {
     /// acknowledge data that is not on disk.
     #[error("fsync failed on {path}: {source}")]
     Fsync {
+        /// The file or directory being synced.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
     /// Bytes on disk are damaged or not what this version wrote.
     #[error("corrupted {path} at offset {offset} ({section}): {reason}")]
     Corrupted {
+        /// The damaged file.
         path: PathBuf,
+        /// Byte offset of the damage (or of the start of the section whose
+        /// check failed).
         offset: u64,
+        /// The part of the file: "footer", "log record", a column's
+        /// section, ...
         section: String,
+        /// What check failed.
         reason: String,
     },
     /// A file was written by a newer (or unknown) format version.
     #[error("{path}: unsupported format version {found} (this build reads version {supported})")]
     UnsupportedVersion {
+        /// The file.
         path: PathBuf,
+        /// The version the file says it has.
         found: u32,
+        /// The version this build reads.
         supported: u32,
     },
     /// An earlier fsync (or write) failed. The engine refuses all further
@@ -57,7 +70,12 @@ pub enum Error {
     /// [`Options::create_if_missing`](crate::Options::create_if_missing)
     /// creates one.
     #[error("no daybook data directory at {path}: {reason}")]
-    NoDataDir { path: PathBuf, reason: String },
+    NoDataDir {
+        /// The path given.
+        path: PathBuf,
+        /// Why it is not a data directory.
+        reason: String,
+    },
     /// A read-only reader could not get a consistent view: the directory
     /// kept changing under it. Try again.
     #[error("{0}")]

@@ -80,7 +80,7 @@ impl IdSet {
         }
     }
 
-    #[cfg(test)]
+    /// Identities held.
     pub fn len(&self) -> usize {
         self.len
     }

@@ -1,43 +1,64 @@
 //! daybook: a storage engine for user-activity audit events.
 //!
-//! See `docs/architecture.md` for the modules and data flow, and
-//! `docs/format.md` for the on-disk format.
+//! An embedder opens an [`Engine`] on a data directory, appends batches of
+//! [`Event`]s (each acknowledged batch is durable), and answers reports
+//! with a [`Query`] over a [`Snapshot`]; a [`Reader`] looks at a directory
+//! without writing to it, also while an engine writes. Everything else
+//! (segments, the log, the planner) is private: see `docs/architecture.md`
+//! for the modules and data flow, and `docs/format.md` for the bytes on
+//! disk.
+//!
+//! Features: `cli` (the `daybook` tool), `grpc` ([`grpc`], the server),
+//! `parquet` ([`export`]), `generate` ([`generate`], synthetic activity).
+//! An embedder turns the defaults off (`default-features = false`) and
+//! compiles none of the front ends' dependencies.
+#![warn(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-pub mod codec;
+/// Declares modules that are private, except with the feature `internals`
+/// (this crate's own tests, fuzz targets, benches and examples), where
+/// they are public and hidden from the docs. Not an API: nothing in them
+/// is a promise, and any of it may change in any release.
+macro_rules! internal_mods {
+    ($($name:ident),* $(,)?) => {$(
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        #[allow(missing_docs)]
+        pub mod $name;
+        #[cfg(not(feature = "internals"))]
+        mod $name;
+    )*};
+}
+
+internal_mods!(codec, event, files, idset, log, segment);
+
 pub mod csv_event;
 mod engine;
-pub mod error;
-pub mod event;
+mod error;
 #[cfg(feature = "parquet")]
 pub mod export;
-pub mod files;
+#[cfg(feature = "generate")]
 pub mod generate;
 #[cfg(feature = "grpc")]
 pub mod grpc;
-mod idset;
 pub mod json;
-pub mod log;
 mod options;
 pub mod query;
 mod reader;
-mod recovery;
 mod report;
-mod seal;
-pub mod segment;
 mod state;
 pub mod storage;
 pub mod time;
 
 pub use engine::Engine;
 pub use error::{Error, Result};
-pub use event::{Event, EventType, Field, FieldKind, Value};
+pub use event::{Event, EventType, Field, FieldError, FieldKind, Value};
 pub use options::{Durability, Options};
 pub use query::{CancelToken, QueryOptions};
-pub use query::{Direction, Explain, Op, Query, QueryResult, Scalar, Select};
+pub use query::{Direction, Explain, Op, Predicate, Query, QueryResult, Scalar, Select};
 pub use reader::Reader;
 pub use report::{AppendReport, Counters, DayStats, RejectReason, Rejection, Stats};
 pub use state::{Damage, DayState, Snapshot};

@@ -27,6 +27,8 @@ pub struct Options {
     /// The clock that says what "today" is. Inject a
     /// [`ManualClock`](crate::ManualClock) for reproducible runs.
     pub clock: Arc<dyn Clock>,
+    /// When an append's events reach the disk (default: every batch is
+    /// fsynced before `append` returns).
     pub durability: Durability,
     /// Unsealed events held in memory (and in the log) before they are
     /// sealed into segments. Bounds the memory of the write buffer: while
@@ -72,6 +74,34 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Checks the options an open depends on; the caller's error names the
+    /// option.
+    pub(crate) fn validate(&self) -> crate::Result<()> {
+        if self.retention_days == 0 {
+            return Err(crate::Error::InvalidOptions(
+                "retention_days must be at least 1".into(),
+            ));
+        }
+        if self.max_buffered_events == 0 {
+            return Err(crate::Error::InvalidOptions(
+                "max_buffered_events must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The oldest day kept when "today" is `today`: today and the
+    /// `retention_days - 1` days before it. (The one place this formula is
+    /// written: the writer drops, and a reader hides, what is older.)
+    pub(crate) fn horizon(&self, today: crate::time::Day) -> crate::time::Day {
+        today.add_days(1 - self.retention_days.min(i32::MAX as u32) as i32)
+    }
+
+    /// "Today" by the options' clock.
+    pub(crate) fn today(&self) -> crate::time::Day {
+        crate::time::Day::of_ms(self.clock.now_ms())
+    }
+
     /// The default options with this clock.
     pub fn with_clock(clock: Arc<dyn Clock>) -> Options {
         Options {

@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::files::{self, DAYS_DIR, FileKind, LOCK_FILE, LOG_DIR};
 use crate::options::Options;
 use crate::query::{Explain, Query, QueryResult};
-use crate::recovery::{Loaded, Mode, load};
+use crate::engine::recovery::{Loaded, Mode, load};
 use crate::report::Stats;
 use crate::state::Snapshot;
 use crate::storage::Storage;
@@ -65,16 +65,12 @@ impl Reader {
     /// hidden, never deleted); `storage` is where it reads. Fails naming the
     /// directory when it does not exist or is not a data directory.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Reader> {
-        if opts.retention_days == 0 {
-            return Err(Error::InvalidOptions(
-                "retention_days must be at least 1".into(),
-            ));
-        }
+        opts.validate()?;
         let root = dir.as_ref().to_path_buf();
         let storage = &*opts.storage;
         check_data_dir(storage, &root)?;
-        let today = Day::of_ms(opts.clock.now_ms());
-        let horizon = crate::engine::horizon(today, opts.retention_days);
+        let today = opts.today();
+        let horizon = opts.horizon(today);
         let loaded = load_consistent(storage, &root, horizon, opts.max_buffered_events)?;
         Ok(Reader {
             root,
@@ -164,7 +160,7 @@ pub(crate) fn check_data_dir(storage: &dyn Storage, root: &Path) -> Result<()> {
     }
 }
 
-/// Loads until a load sees no seal end under it (see `recovery::load`) and
+/// Loads until a load sees no seal end under it (see `engine::recovery::load`) and
 /// finds every file it listed, so that no seal or compaction is half seen.
 fn load_consistent(
     storage: &dyn Storage,

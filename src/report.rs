@@ -12,13 +12,26 @@ pub enum RejectReason {
     /// It breaks a rule of the contract.
     Invalid(FieldError),
     /// Its day is older than the retention horizon.
-    Expired { day: Day, horizon: Day },
+    Expired {
+        /// The event's day.
+        day: Day,
+        /// The oldest day kept.
+        horizon: Day,
+    },
     /// Its timestamp is further in the future than `max_future_ms` allows.
-    Future { ts_ms: i64, now_ms: i64 },
+    Future {
+        /// The event's timestamp, ms since the epoch.
+        ts_ms: i64,
+        /// The engine's clock when the batch arrived, ms since the epoch.
+        now_ms: i64,
+    },
     /// Its day has a quarantined segment (or one whose id index fails its
     /// checks), so a copy of it there cannot be ruled out: storing it could
     /// store it twice. Restore or remove the damaged segment, then re-send.
-    Quarantined { day: Day },
+    Quarantined {
+        /// The event's day.
+        day: Day,
+    },
 }
 
 impl fmt::Display for RejectReason {
@@ -95,7 +108,9 @@ impl AppendReport {
 /// One day partition's figures.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DayStats {
+    /// The partition's day.
     pub day: Day,
+    /// Sealed segments (a compacted day has one).
     pub segments: usize,
     /// Events in sealed segments.
     pub sealed_events: u64,
@@ -141,20 +156,29 @@ impl DayStats {
 /// Counters since the engine was opened.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
+    /// Events stored.
     pub stored: u64,
+    /// Events skipped as already stored (same company and `event_id`).
     pub duplicates: u64,
+    /// Events refused for breaking the contract.
     pub rejected_invalid: u64,
+    /// Events refused for being older than the retention horizon.
     pub rejected_expired: u64,
+    /// Events refused for being stamped too far in the future.
     pub rejected_future: u64,
     /// Events refused because their day has a quarantined segment.
     pub rejected_quarantined: u64,
+    /// Seals completed (buffer to segments).
     pub seals: u64,
+    /// Segments written by seals (one per day a seal touched).
     pub segments_written: u64,
+    /// Merges of a day's segments (automatic and `compact`).
     pub compactions: u64,
     /// Wall time spent sealing (including automatic compaction).
     pub seal_ms: u64,
     /// Wall time spent compacting.
     pub compact_ms: u64,
+    /// Day partitions dropped by retention (for a reader: hidden).
     pub days_dropped: u64,
     /// Events recovered from the log on open.
     pub replayed_events: u64,
@@ -165,11 +189,15 @@ pub struct Counters {
 /// A summary of the engine's data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stats {
+    /// "Today" by the engine's clock.
     pub today: Day,
     /// Oldest day kept.
     pub horizon: Day,
+    /// Days kept.
     pub retention_days: u32,
+    /// Each partition inside retention, ascending.
     pub days: Vec<DayStats>,
+    /// Counters since open.
     pub counters: Counters,
     /// Bytes of the current log file (for a [`Reader`](crate::Reader): of
     /// the log files it read).
@@ -195,15 +223,18 @@ impl Stats {
         }
     }
 
+    /// Events held (sealed and buffered).
     pub fn events(&self) -> u64 {
         self.days
             .iter()
             .map(|d| d.sealed_events + d.buffered_events)
             .sum()
     }
+    /// Bytes of segment files.
     pub fn bytes(&self) -> u64 {
         self.days.iter().map(|d| d.bytes).sum()
     }
+    /// Sealed segments, all days.
     pub fn segments(&self) -> usize {
         self.days.iter().map(|d| d.segments).sum()
     }

@@ -15,14 +15,20 @@ use crate::time::Day;
 /// queries with this error rather than answering without it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Damage {
+    /// The segment file.
     pub path: PathBuf,
+    /// Byte offset of the damage.
     pub offset: u64,
+    /// The part of the file whose check failed.
     pub section: String,
+    /// What check failed.
     pub reason: String,
 }
 
 impl Damage {
-    pub fn from_error(path: PathBuf, e: &Error) -> Damage {
+    /// The damage an open of `path` failed with (`Corrupted` keeps its
+    /// place; any other error is reported against the whole file).
+    pub(crate) fn from_error(path: PathBuf, e: &Error) -> Damage {
         match e {
             Error::Corrupted {
                 path,
@@ -44,45 +50,95 @@ impl Damage {
         }
     }
 
+    /// As the error a query of its day fails with.
     pub fn to_error(&self) -> Error {
         Error::corrupted(&self.path, self.offset, &self.section, &self.reason)
     }
 }
 
-/// One day partition.
+/// One day partition: its sealed segments and its buffered events. Read
+/// its figures here; its contents through a [`Snapshot`]'s queries.
 #[derive(Clone, Debug, Default)]
 pub struct DayState {
-    /// Sealed segments, oldest first.
-    pub segments: Vec<Arc<SegmentReader>>,
-    /// Buffered events, in arrival order, one chunk per append.
-    pub mem: Vec<Arc<Vec<Event>>>,
+    /// Sealed segments, by id (oldest first).
+    pub(crate) segments: Vec<Arc<SegmentReader>>,
+    /// Buffered events, in arrival order, one chunk per append (added and
+    /// removed only by the engine's write buffer).
+    pub(crate) mem: Vec<Arc<Vec<Event>>>,
     /// Segments of this day that failed their checks.
-    pub damaged: Vec<Damage>,
+    pub(crate) damaged: Vec<Damage>,
 }
 
 impl DayState {
+    /// Buffered (not yet sealed) events.
     pub fn mem_events(&self) -> usize {
         self.mem.iter().map(|c| c.len()).sum()
     }
 
+    /// Events in sealed segments.
     pub fn segment_rows(&self) -> u64 {
         self.segments.iter().map(|s| u64::from(s.rows())).sum()
     }
 
+    /// Sealed segments (a compacted day has one).
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Chunks of buffered events (one per append that stored events of
+    /// this day since the last seal).
+    pub fn buffer_chunks(&self) -> usize {
+        self.mem.len()
+    }
+
+    /// The segments of this day that failed their checks (the day's
+    /// queries fail naming the first).
+    pub fn damage(&self) -> &[Damage] {
+        &self.damaged
+    }
+
+    /// The sealed segments themselves (feature `internals`: tests, fuzzing
+    /// and the examples that print a segment's layout).
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
+    pub fn segments(&self) -> &[Arc<SegmentReader>] {
+        &self.segments
+    }
+
+    /// Nothing sealed, buffered or damaged.
     pub fn is_empty(&self) -> bool {
         self.segments.is_empty() && self.mem.is_empty() && self.damaged.is_empty()
+    }
+
+    /// Adds a chunk of buffered events (the engine's write buffer and the
+    /// log replay; all of this day).
+    pub(crate) fn push_chunk(&mut self, events: Vec<Event>) {
+        self.mem.push(Arc::new(events));
+    }
+
+    /// Puts `segment` in place of `replaced` (empty: beside the others),
+    /// keeping the segments ordered by id.
+    pub(crate) fn replace_segments(
+        &mut self,
+        replaced: &[Arc<SegmentReader>],
+        segment: Arc<SegmentReader>,
+    ) {
+        self.segments
+            .retain(|s| !replaced.iter().any(|r| r.id() == s.id()));
+        self.segments.push(segment);
+        self.segments.sort_by_key(|s| s.id());
     }
 }
 
 /// The engine's partitions at one moment.
 #[derive(Clone, Debug, Default)]
-pub struct State {
-    pub days: BTreeMap<Day, Arc<DayState>>,
+pub(crate) struct State {
+    pub(crate) days: BTreeMap<Day, Arc<DayState>>,
 }
 
 impl State {
     /// Every sealed segment, for duplicate checks.
-    pub fn all_segments(&self) -> impl Iterator<Item = &Arc<SegmentReader>> {
+    pub(crate) fn all_segments(&self) -> impl Iterator<Item = &Arc<SegmentReader>> {
         self.days.values().flat_map(|d| d.segments.iter())
     }
 }

@@ -95,7 +95,7 @@ fn late_events_land_in_their_day() {
     let old_day = Day::of_ms(day_ms(30, 0));
     assert_eq!(snap.day_events(old_day).unwrap().len(), 1);
     engine.flush().unwrap();
-    assert_eq!(engine.snapshot().day(old_day).unwrap().segments.len(), 1);
+    assert_eq!(engine.snapshot().day(old_day).unwrap().segment_count(), 1);
 }
 
 #[test]

@@ -253,7 +253,7 @@ fn each_day_reads_back_as_the_engines_events() {
     let today = Day::of_ms(NOW_MS);
     let segments: Vec<usize> = days
         .iter()
-        .map(|d| snap.day(*d).map_or(0, |p| p.segments.len()))
+        .map(|d| snap.day(*d).map_or(0, |p| p.segment_count()))
         .collect();
     assert!(
         segments.iter().all(|n| *n >= 1) && segments.iter().filter(|n| **n >= 2).count() >= 5,

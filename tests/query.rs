@@ -425,11 +425,11 @@ fn big_fixture() -> Fixture {
     let snap = engine.snapshot();
     let (mut multi_block, mut mapped, mut mixed) = (0, 0, 0);
     for (_, d) in snap.partitions() {
-        for seg in &d.segments {
+        for seg in d.segments() {
             multi_block += usize::from(seg.rows() > 1024);
             mapped += usize::from(seg.dict(Field::UserEmail).unwrap().parent().is_some());
         }
-        mixed += usize::from(!d.segments.is_empty() && !d.mem.is_empty());
+        mixed += usize::from((d.segment_count() > 0) && (d.buffer_chunks() > 0));
     }
     assert!(
         multi_block >= 2 && mapped >= 2 && mixed >= 2,

@@ -117,7 +117,7 @@ fn deduplication_does_not_cross_tenants() {
                 assert_eq!(engine.compact().unwrap(), 1, "{what}");
                 let snap = engine.snapshot();
                 let day = snap.day(first.day()).unwrap();
-                assert_eq!((day.segments.len(), day.mem.len()), (1, 0), "{what}");
+                assert_eq!((day.segment_count(), day.buffer_chunks()), (1, 0), "{what}");
             }
             Stage::Reopened => {
                 drop(engine);

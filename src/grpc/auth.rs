@@ -25,10 +25,16 @@ pub enum Principal {
     /// Every company, every right.
     Admin,
     /// One company (`company_name`), with these rights.
-    Company { name: String, rights: Vec<Right> },
+    Company {
+        /// The company whose data the token sees.
+        name: String,
+        /// What the token may do.
+        rights: Vec<Right>,
+    },
 }
 
 impl Principal {
+    /// Whether the token holds `right`.
     pub fn may(&self, right: Right) -> bool {
         match self {
             Principal::Admin => true,

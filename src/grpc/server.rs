@@ -60,8 +60,11 @@ impl Default for Limits {
 
 /// Everything the server needs.
 pub struct ServerConfig {
+    /// The engine the server writes to and queries.
     pub engine: Arc<Engine>,
+    /// Who may call, and what each token may do.
     pub tokens: Tokens,
+    /// Sizes, rates and deadlines.
     pub limits: Limits,
 }
 

@@ -1,6 +1,6 @@
 //! Where the engine's bytes go. Every file-system call the engine makes goes
 //! through [`Storage`], so that a test can swap the real file system
-//! ([`OsStorage`], the default) for [`SimStorage`]: an in-memory file system
+//! ([`OsStorage`], the default) for `SimStorage` (feature `internals`): an in-memory file system
 //! that fails operations on a countdown, runs out of space, and simulates
 //! power loss by keeping, dropping or garbling every write and directory
 //! change that was not yet synced.
@@ -10,6 +10,7 @@
 //! map, an exclusive lock), not a general VFS.
 
 mod os;
+#[cfg(feature = "internals")]
 mod sim;
 
 use std::fmt;
@@ -19,6 +20,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use os::OsStorage;
+#[cfg(feature = "internals")]
+#[doc(hidden)]
 pub use sim::{CrashPolicy, FaultOp, SimStorage};
 
 /// One entry of a directory listing.
@@ -26,6 +29,7 @@ pub use sim::{CrashPolicy, FaultOp, SimStorage};
 pub struct DirEntry {
     /// The entry's name (entries whose names are not UTF-8 are not listed).
     pub name: String,
+    /// Whether the entry is a directory.
     pub is_dir: bool,
 }
 

@@ -112,7 +112,7 @@ pub fn segments(engine: &Engine) -> Vec<PathBuf> {
         .snapshot()
         .partitions()
         .flat_map(|(_, d)| {
-            d.segments
+            d.segments()
                 .iter()
                 .map(|s| s.path().to_path_buf())
                 .collect::<Vec<_>>()

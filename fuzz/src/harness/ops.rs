@@ -289,7 +289,7 @@ impl Run {
         let io_damage = engine
             .snapshot()
             .partitions()
-            .any(|(_, d)| !d.damaged.is_empty());
+            .any(|(_, d)| !d.damage().is_empty());
         if io_damage {
             self.fail("a segment was quarantined after I/O faults alone");
         }

@@ -476,7 +476,7 @@ pub fn query(bytes: &[u8], seg: &SegmentReader) -> Result<Option<Answers>, Error
         },
     )?;
     let snap = engine.snapshot();
-    let damaged = snap.day(day).is_some_and(|d| !d.damaged.is_empty());
+    let damaged = snap.day(day).is_some_and(|d| !d.damage().is_empty());
     let _ = engine.stats();
     let total = engine.query(&Query::count());
     let mut groups = Vec::new();

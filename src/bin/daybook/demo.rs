@@ -275,13 +275,10 @@ pub fn run(
     reports(&engine)?;
     let snap = engine.snapshot();
     // A re-sent event is acknowledged and not stored twice.
-    if let Some(seg) = snap
-        .partitions()
-        .last()
-        .and_then(|(_, d)| d.segments.first().cloned())
+    let last_day = snap.partitions().last().map(|(day, _)| day);
+    if let Some(day) = last_day
+        && let Some(e) = snap.day_events(day)?.into_iter().next()
     {
-        let mut rows = daybook::segment::RowDecoder::new(&seg)?;
-        let e = rows.event(0)?;
         let r = engine.append(vec![e.clone()])?;
         println!(
             "\nre-sending event {} -> stored {}, duplicates {}",

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use daybook::csv_event::{self, Header, Splitter};
-use daybook::event::FieldError;
+use daybook::FieldError;
 use daybook::json::{ParseOptions, UnknownFields, event_to_json_line, parse_event_with};
 use daybook::{Day, Engine, Event, RejectReason};
 use indicatif::{ProgressBar, ProgressStyle};

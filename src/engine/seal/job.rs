@@ -1,23 +1,7 @@
-//! Sealing: turning buffered events into segments, off the append path.
-//!
-//! A seal has three steps:
-//!
-//! 1. **freeze** (writer lock held, fast): take each day's buffered chunks,
-//!    allocate segment ids, start a new log file, move the buffered ids to
-//!    the "frozen" set. Appends carry on into fresh buffers and the new log.
-//! 2. **write** (no lock, on a background thread): one segment per day;
-//!    where a day has `compact_min_segments` segments, merge the smaller
-//!    ones (size-tiered: `engine::compaction_inputs`) with the new one,
-//!    column by column, into a segment that supersedes its inputs.
-//! 3. **publish** (writer lock held, fast): swap the frozen chunks for the new
-//!    segment in the state, unlink compacted inputs and the old log files.
-//!
-//! Until step 3 the frozen events stay visible from their buffer chunks, so
-//! readers never miss them. If step 2 fails, it removes what it wrote and
-//! the freeze is undone (the events stay buffered, the old logs stay).
-//! A crash at any point is repaired by recovery: the old logs are replayed
-//! and events already sealed are skipped as duplicates; a merged segment
-//! names its inputs in `supersedes`.
+//! A seal's write step, on its own thread and without the writer lock: the
+//! job a freeze hands over ([`SealJob`]), the segments it writes, and what
+//! it hands back to be published ([`SealDone`]). See `seal/mod.rs` for the
+//! three steps.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +10,7 @@ use std::time::Instant;
 use crate::error::Result;
 use crate::event::Event;
 use crate::files;
+use super::super::compaction::merge_segments;
 use crate::segment::{SegmentReader, SegmentWriter};
 use crate::storage::Storage;
 use crate::time::Day;
@@ -45,7 +30,6 @@ pub(crate) struct SealJob {
     pub days: Vec<DayJob>,
     /// Log files whose events are all in this job (or already sealed).
     pub old_logs: Vec<u64>,
-    pub frozen_events: usize,
 }
 
 /// One day's result.
@@ -85,35 +69,6 @@ pub(crate) fn write_segment<'a>(
     }
     files::create_dir_durable(storage, &files::day_dir(root, day))?;
     let path = files::segment_path(root, day, id);
-    w.finish_in(storage, id, supersedes, &path)?;
-    Ok(Arc::new(SegmentReader::open_in(storage, &path)?))
-}
-
-/// Merges `inputs` (segments of one day) into one new segment `id`, column
-/// by column (no `Event`s are rebuilt). Every row is kept: appends never
-/// store an identity (company, event id) twice, and rows of two companies
-/// with the same event id are two events.
-pub(crate) fn merge_segments(
-    storage: &dyn Storage,
-    root: &Path,
-    day: Day,
-    inputs: &[Arc<SegmentReader>],
-    id: u64,
-) -> Result<Arc<SegmentReader>> {
-    let mut w = SegmentWriter::new(day);
-    for seg in inputs {
-        w.push_segment(seg)?;
-    }
-    files::create_dir_durable(storage, &files::day_dir(root, day))?;
-    let path = files::segment_path(root, day, id);
-    // Transitively: an input's own inputs may still be on disk if their
-    // unlink failed, and the input itself is about to be unlinked.
-    let mut supersedes: Vec<u64> = inputs
-        .iter()
-        .flat_map(|s| std::iter::once(s.id()).chain(s.supersedes().iter().copied()))
-        .collect();
-    supersedes.sort_unstable();
-    supersedes.dedup();
     w.finish_in(storage, id, supersedes, &path)?;
     Ok(Arc::new(SegmentReader::open_in(storage, &path)?))
 }

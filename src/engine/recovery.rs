@@ -1,7 +1,8 @@
 //! Opening a data directory: map the segments, repair what a crash left
 //! half done, replay the log.
 //!
-//! The writer ([`recover`], under the directory lock) repairs:
+//! The writer (`Engine::open`, under the directory lock, with
+//! [`Mode::Repair`]) repairs:
 //! - `*.tmp` files are unfinished writes: removed.
 //! - A segment named in another segment's `supersedes` list was a compaction
 //!   input whose unlink did not happen: removed.
@@ -24,17 +25,15 @@ use std::sync::Arc;
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::engine::{Inner, Writer, remove_day_dir};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::files::{self, DAYS_DIR, FileKind, LOG_DIR};
-use crate::idset::{IdSet, SealedIds};
-use crate::log::{LogWriter, Tail, replay};
-use crate::options::Options;
+use crate::idset::IdSet;
+use crate::log::{Tail, replay};
 use crate::report::Counters;
 use crate::segment::SegmentReader;
 use crate::state::{Damage, DayState, State};
-use crate::storage::{LockGuard, Storage};
+use crate::storage::Storage;
 use crate::time::Day;
 
 /// Whether loading a directory may change it.
@@ -55,11 +54,10 @@ pub(crate) struct Loaded {
     /// The largest segment id seen (named or superseded).
     pub(crate) max_id: u64,
     pub(crate) mem_ids: IdSet,
-    pub(crate) buffered: usize,
     pub(crate) counters: Counters,
     /// Days older than the horizon, ascending: day directories and days of
     /// log events. Not loaded; left on disk in both modes (the writer
-    /// removes them once its open has succeeded, [`recover`]).
+    /// removes them once its open has succeeded).
     pub(crate) expired_days: Vec<Day>,
     /// Bytes of the log files read.
     pub(crate) log_bytes: u64,
@@ -96,7 +94,6 @@ pub(crate) fn load(
         )));
     }
     let mut mem_ids = IdSet::with_capacity(max_buffered_events);
-    let mut buffered = 0usize;
     let mut log_bytes = 0u64;
     let mut by_day: BTreeMap<Day, Vec<Event>> = BTreeMap::new();
     for (i, &seq) in logs.iter().enumerate() {
@@ -128,15 +125,12 @@ pub(crate) fn load(
                 continue;
             }
             mem_ids.insert(company, id, h);
-            buffered += 1;
             counters.replayed_events += 1;
             by_day.entry(e.day()).or_default().push(e);
         }
     }
     for (day, evs) in by_day {
-        Arc::make_mut(state.days.entry(day).or_default())
-            .mem
-            .push(Arc::new(evs));
+        Arc::make_mut(state.days.entry(day).or_default()).push_chunk(evs);
     }
     let expired_days: Vec<Day> = expired.into_iter().collect();
     counters.days_dropped += expired_days.len() as u64;
@@ -145,7 +139,6 @@ pub(crate) fn load(
         logs,
         max_id,
         mem_ids,
-        buffered,
         counters,
         expired_days,
         log_bytes,
@@ -280,62 +273,4 @@ fn list_logs(storage: &dyn Storage, root: &Path, mode: Mode) -> Result<Vec<u64>>
     }
     logs.sort_unstable();
     Ok(logs)
-}
-
-/// The writer's open: loads and repairs the directory, starts a new log
-/// file, and seals what the log held.
-pub(crate) fn recover(root: PathBuf, opts: Options, lock: LockGuard) -> Result<Inner> {
-    let storage = &*opts.storage;
-    let today = Day::of_ms(opts.clock.now_ms());
-    let horizon = crate::engine::horizon(today, opts.retention_days);
-    let loaded = load(
-        storage,
-        &root,
-        horizon,
-        opts.max_buffered_events,
-        Mode::Repair,
-    )?;
-    let next_seq = loaded.logs.last().map_or(1, |s| s + 1);
-    let log = LogWriter::create(storage, &root, next_seq)?;
-    let writer = Writer {
-        log,
-        old_logs: loaded.logs,
-        next_segment_id: loaded.max_id + 1,
-        mem_ids: loaded.mem_ids,
-        frozen_ids: IdSet::default(),
-        sealed_ids: SealedIds::with_capacity(opts.sealed_id_filter_keys),
-        in_flight: None,
-        seal_error: None,
-        buffered: loaded.buffered,
-        last_today: today,
-        dirty: false,
-        failed: None,
-        counters: loaded.counters,
-        dropped_days: Vec::new(),
-    };
-    let inner = Inner::new(root, opts, loaded.state, writer, lock);
-    {
-        // Seal what the log held: its days may have ended, and the old logs
-        // can then go.
-        let mut w = inner.writer.lock();
-        if w.buffered > 0 {
-            inner.seal_now(&mut w)?;
-        } else {
-            let old = std::mem::take(&mut w.old_logs);
-            inner.delete_logs(&old)?;
-        }
-        // Expired days go last, once the open cannot fail any more for
-        // another reason: a failed open deletes nothing it did not report.
-        // Each is recorded as soon as it is gone.
-        // (A day only in the log has no directory: nothing to remove.)
-        let storage = inner.storage();
-        for &day in &loaded.expired_days {
-            remove_day_dir(storage, &files::day_dir(&inner.root, day))?;
-            w.dropped_days.push(day);
-        }
-        if !loaded.expired_days.is_empty() {
-            files::sync_dir(storage, &inner.root.join(DAYS_DIR))?;
-        }
-    }
-    Ok(inner)
 }
