@@ -24,11 +24,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::engine::recovery::{Loaded, Mode, load};
 use crate::error::{Error, Result};
 use crate::files::{self, DAYS_DIR, FileKind, LOCK_FILE, LOG_DIR};
 use crate::options::Options;
 use crate::query::{Explain, Query, QueryResult};
-use crate::engine::recovery::{Loaded, Mode, load};
 use crate::report::Stats;
 use crate::state::Snapshot;
 use crate::storage::Storage;

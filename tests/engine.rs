@@ -441,8 +441,13 @@ fn compaction_of_large_realistic_segments_keeps_every_row() {
         ..GenConfig::default()
     };
     let evs: Vec<_> = Generator::new(cfg).collect();
-    for chunk in evs.chunks(500) {
+    // A flush every 2,000 events: at least six segments whatever the
+    // timing of background seals (which merge buffers while one is busy).
+    for (i, chunk) in evs.chunks(500).enumerate() {
         engine.append(chunk.to_vec()).unwrap();
+        if i % 4 == 3 {
+            engine.flush().unwrap();
+        }
     }
     engine.flush().unwrap();
     let before = contents(&engine);

@@ -189,7 +189,13 @@ impl Inner {
 
     /// One log record for the kept events, and (every-batch durability) one
     /// fsync: durable before visible, visible before acknowledged.
-    fn make_durable(&self, w: &mut Writer, events: &[Event], keep: &[bool], n: usize) -> Result<()> {
+    fn make_durable(
+        &self,
+        w: &mut Writer,
+        events: &[Event],
+        keep: &[bool],
+        n: usize,
+    ) -> Result<()> {
         let kept = events.iter().zip(keep).filter(|(_, k)| **k).map(|(e, _)| e);
         let r = w.log.write_batch(n, kept);
         self.note(w, r)?;

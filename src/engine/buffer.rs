@@ -121,7 +121,8 @@ impl WriteBuffer {
     /// partition and forgets its identities (the sealed segments answer for
     /// them now).
     pub(crate) fn sealed(&mut self, day: &mut DayState, chunks: &[Arc<Vec<Event>>]) {
-        day.mem.retain(|c| !chunks.iter().any(|f| Arc::ptr_eq(c, f)));
+        day.mem
+            .retain(|c| !chunks.iter().any(|f| Arc::ptr_eq(c, f)));
     }
 
     /// Every day of the seal is published.

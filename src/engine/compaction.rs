@@ -24,10 +24,7 @@ use crate::time::Day;
 /// holds two thirds", rewrote a growing day about every fourth seal: at
 /// 1M events a day compaction took 271 of 361 s of sealing.) Empty: write
 /// the new segment alone.
-pub(crate) fn inputs(
-    segments: &[Arc<SegmentReader>],
-    new_rows: usize,
-) -> Vec<Arc<SegmentReader>> {
+pub(crate) fn inputs(segments: &[Arc<SegmentReader>], new_rows: usize) -> Vec<Arc<SegmentReader>> {
     let mut by_rows: Vec<&Arc<SegmentReader>> = segments.iter().collect();
     by_rows.sort_by_key(|s| s.rows());
     let mut gathered = new_rows as u64;

@@ -19,7 +19,7 @@
 //! data but changes nothing: it skips what the writer would remove and
 //! stops before a torn tail instead of cutting it off.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -82,7 +82,7 @@ pub(crate) fn load(
         Mode::Repair => Vec::new(),
     };
     let (days, max_id, expired_dirs) = load_segments(storage, root, horizon, mode)?;
-    let mut expired: std::collections::BTreeSet<Day> = expired_dirs.into_iter().collect();
+    let mut expired: BTreeSet<Day> = expired_dirs.into_iter().collect();
     let mut state = State {
         days: days.into_iter().map(|(d, s)| (d, Arc::new(s))).collect(),
     };
@@ -95,42 +95,19 @@ pub(crate) fn load(
     }
     let mut mem_ids = IdSet::with_capacity(max_buffered_events);
     let mut log_bytes = 0u64;
-    let mut by_day: BTreeMap<Day, Vec<Event>> = BTreeMap::new();
     for (i, &seq) in logs.iter().enumerate() {
-        let path = files::log_path(root, seq);
         let tail = match (i + 1 == logs.len(), mode) {
             (false, _) => Tail::Strict,
             (true, Mode::Repair) => Tail::Truncate,
             (true, Mode::Look) => Tail::Skip,
         };
-        let r = replay(storage, &path, tail)?;
-        counters.torn_tail_bytes += r.truncated_bytes;
-        log_bytes += r.file_bytes;
-        for e in r.batches.into_iter().flatten() {
-            let h = xxh3_64(e.event_id.as_bytes());
-            let (company, id) = (e.company_name.as_str(), e.event_id.as_str());
-            if e.day() < horizon {
-                // Only in the log, and out of retention: dropped with the
-                // log, so named like a dropped day directory.
-                expired.insert(e.day());
-                continue;
-            }
-            if mem_ids.contains(company, id, h) {
-                continue;
-            }
-            if state
-                .all_segments()
-                .any(|s| s.contains_id(company, id, h).unwrap_or(false))
-            {
-                continue;
-            }
-            mem_ids.insert(company, id, h);
-            counters.replayed_events += 1;
-            by_day.entry(e.day()).or_default().push(e);
-        }
-    }
-    for (day, evs) in by_day {
-        Arc::make_mut(state.days.entry(day).or_default()).push_chunk(evs);
+        let mut replayed = Replayed {
+            state: &mut state,
+            mem_ids: &mut mem_ids,
+            counters: &mut counters,
+            expired: &mut expired,
+        };
+        log_bytes += replayed.log(storage, &files::log_path(root, seq), tail, horizon)?;
     }
     let expired_days: Vec<Day> = expired.into_iter().collect();
     counters.days_dropped += expired_days.len() as u64;
@@ -143,6 +120,50 @@ pub(crate) fn load(
         expired_days,
         log_bytes,
     })
+}
+
+/// Where a log's events go as they are replayed.
+struct Replayed<'a> {
+    state: &'a mut State,
+    mem_ids: &'a mut IdSet,
+    counters: &'a mut Counters,
+    expired: &'a mut BTreeSet<Day>,
+}
+
+impl Replayed<'_> {
+    /// Replays one log file: each event inside the horizon that no segment
+    /// and no earlier record holds is buffered (one chunk per day per log);
+    /// a day older than the horizon is only named. Returns the file's bytes.
+    fn log(&mut self, storage: &dyn Storage, path: &Path, tail: Tail, horizon: Day) -> Result<u64> {
+        let r = replay(storage, path, tail)?;
+        self.counters.torn_tail_bytes += r.truncated_bytes;
+        let mut by_day: BTreeMap<Day, Vec<Event>> = BTreeMap::new();
+        for e in r.batches.into_iter().flatten() {
+            if e.day() < horizon {
+                // Only in the log, and out of retention: dropped with the
+                // log, so named like a dropped day directory.
+                self.expired.insert(e.day());
+                continue;
+            }
+            let h = xxh3_64(e.event_id.as_bytes());
+            let (company, id) = (e.company_name.as_str(), e.event_id.as_str());
+            let sealed = || {
+                self.state
+                    .all_segments()
+                    .any(|s| s.contains_id(company, id, h).unwrap_or(false))
+            };
+            if self.mem_ids.contains(company, id, h) || sealed() {
+                continue;
+            }
+            self.mem_ids.insert(company, id, h);
+            self.counters.replayed_events += 1;
+            by_day.entry(e.day()).or_default().push(e);
+        }
+        for (day, evs) in by_day {
+            Arc::make_mut(self.state.days.entry(day).or_default()).push_chunk(evs);
+        }
+        Ok(r.file_bytes)
+    }
 }
 
 type Segments = (BTreeMap<Day, DayState>, u64, Vec<Day>);

@@ -24,8 +24,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use daybook::csv_event::{self, Header, Splitter};
 use daybook::FieldError;
+use daybook::csv_event::{self, Header, Splitter};
 use daybook::json::{ParseOptions, UnknownFields, event_to_json_line, parse_event_with};
 use daybook::{Day, Engine, Event, RejectReason};
 use indicatif::{ProgressBar, ProgressStyle};

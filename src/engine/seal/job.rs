@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::super::compaction::merge_segments;
 use crate::error::Result;
 use crate::event::Event;
 use crate::files;
-use super::super::compaction::merge_segments;
 use crate::segment::{SegmentReader, SegmentWriter};
 use crate::storage::Storage;
 use crate::time::Day;
