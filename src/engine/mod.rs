@@ -33,6 +33,7 @@ pub(crate) mod compaction;
 pub(crate) mod recovery;
 mod retention;
 mod seal;
+mod seal_job;
 mod writer;
 
 /// The storage engine: the one writer of a data directory, and a source of

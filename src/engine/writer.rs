@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 
 use super::buffer::WriteBuffer;
 use super::recovery::Loaded;
-use super::seal::job::InFlight;
+use super::seal_job::InFlight;
 use crate::error::{Error, Result};
 use crate::idset::SealedIds;
 use crate::log::LogWriter;

@@ -6,7 +6,7 @@
 //!    allocate segment ids, start a new log file, move the buffered ids to
 //!    the "frozen" set ([`WriteBuffer::freeze`](super::buffer::WriteBuffer::freeze)).
 //!    Appends carry on into fresh buffers and the new log.
-//! 2. **write** (no lock, on a background thread, [`job`]): one segment per
+//! 2. **write** (no lock, on a background thread, `seal_job.rs`): one segment per
 //!    day; where a day has `compact_min_segments` segments, merge the
 //!    smaller ones (size-tiered: [`compaction::inputs`]) with the new one,
 //!    column by column, into a segment that supersedes them.
@@ -20,13 +20,11 @@
 //! and events already sealed are skipped as duplicates; a merged segment
 //! names its inputs in `supersedes`.
 
-pub(crate) mod job;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use self::job::{DayDone, DayJob, SealDone, SealJob};
 use super::compaction;
+use super::seal_job::{self as job, DayDone, DayJob, SealDone, SealJob};
 use super::writer::{Inner, Writer};
 use crate::error::{Error, Result};
 use crate::files::{self, LOG_DIR};

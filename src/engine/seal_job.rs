@@ -1,13 +1,13 @@
 //! A seal's write step, on its own thread and without the writer lock: the
 //! job a freeze hands over ([`SealJob`]), the segments it writes, and what
-//! it hands back to be published ([`SealDone`]). See `seal/mod.rs` for the
+//! it hands back to be published ([`SealDone`]). See `seal.rs` for the
 //! three steps.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::super::compaction::merge_segments;
+use super::compaction::merge_segments;
 use crate::error::Result;
 use crate::event::Event;
 use crate::files;
