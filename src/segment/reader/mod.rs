@@ -208,129 +208,162 @@ impl SegmentReader {
     }
 
     /// Checks that every column's sections exist with sizes that match the
-    /// row count, so later reads stay inside the map.
+    /// row count, so later reads stay inside the map. Errors about the
+    /// columns' description point at the meta section.
     fn check_layout(&mut self) -> Result<()> {
-        let rows = self.meta.row_count as u64;
         let meta_offset = self
             .entry(SectionKind::Meta, NO_FIELD)
             .map_or(0, |s| s.offset);
-        let cols = self.meta.columns.clone();
-        for c in cols {
-            let bad = |why: String| Error::corrupted(&self.path, meta_offset, "meta", why);
-            let field = Field::from_ordinal(c.field)
-                .filter(|f| *f != Field::EventDate)
-                .ok_or_else(|| bad(format!("column for unknown field {}", c.field)))?;
-            if encoding_of(field) != c.encoding.logical() {
-                return Err(bad(format!("column {field} has an unexpected encoding")));
-            }
-            if self.columns[field as usize].replace(c).is_some() {
-                return Err(bad(format!("column {field} appears twice")));
-            }
-            let need = |kind: SectionKind| -> Result<SectionEntry> {
-                self.entry(kind, c.field).ok_or_else(|| {
-                    Error::corrupted(
-                        &self.path,
-                        meta_offset,
-                        "meta",
-                        format!("column {field} has no {} section", kind.name()),
-                    )
-                })
-            };
-            let size_err = |s: SectionEntry, why: &str| {
-                Error::corrupted(
-                    &self.path,
-                    s.offset,
-                    format!("{} of {field}", s.kind.name()),
-                    why.to_string(),
-                )
-            };
-            match c.encoding {
-                Encoding::Timestamps => {
-                    let s = need(SectionKind::Timestamps)?;
-                    if s.len != rows * 4 || c.width != 32 {
-                        return Err(size_err(s, "length does not match the row count"));
-                    }
-                }
-                Encoding::Dict | Encoding::MappedDict => {
-                    if !(1..=32).contains(&c.width) || u64::from(c.count) >> c.width != 0 {
-                        return Err(bad(format!("column {field} has code width {}", c.width)));
-                    }
-                    if c.encoding == Encoding::Dict {
-                        let codes = need(SectionKind::Codes)?;
-                        if codes.len != packed_len(rows as usize, c.width) as u64 {
-                            return Err(size_err(codes, "length does not match the row count"));
-                        }
-                    } else if self.entry(SectionKind::Codes, c.field).is_some() {
-                        return Err(bad(format!("mapped column {field} has a codes section")));
-                    }
-                    let dict = need(SectionKind::DictValues)?;
-                    let n = u64::from(c.count);
-                    let min_len = if field.kind() == FieldKind::Str {
-                        4 + 4 * (n + 1)
-                    } else {
-                        4 + 8 * n
-                    };
-                    let ok = dict.len >= min_len
-                        && (field.kind() == FieldKind::Str || dict.len == min_len)
-                        && le_u32_at(self.raw(dict), 0) == Some(c.count);
-                    if !ok {
-                        return Err(size_err(dict, "length does not match the value count"));
-                    }
-                    if let Some(b) = self.entry(SectionKind::Bitmaps, c.field)
-                        && (b.len < 4 + 4 * (n + 2)
-                            || le_u32_at(self.raw(b), 0) != Some(c.count + 1))
-                    {
-                        return Err(size_err(b, "bitmap count does not match the dictionary"));
-                    }
-                }
-                Encoding::Blocks => {
-                    let s = need(SectionKind::Blocks)?;
-                    let raw = self.raw(s);
-                    let (Some(block_rows), Some(n_blocks)) = (le_u32_at(raw, 0), le_u32_at(raw, 1))
-                    else {
-                        return Err(size_err(s, "block header cut short"));
-                    };
-                    if block_rows == 0
-                        || u64::from(n_blocks) != rows.div_ceil(u64::from(block_rows))
-                        || s.len < 8 + 8 * (u64::from(n_blocks) + 1)
-                    {
-                        return Err(size_err(s, "block table does not match the row count"));
-                    }
-                }
-            }
+        for c in self.meta.columns.clone() {
+            self.check_column(c, meta_offset)?;
         }
         for f in Field::stored() {
             if self.columns[f as usize].is_none() {
-                return Err(Error::corrupted(
-                    &self.path,
-                    meta_offset,
-                    "meta",
-                    format!("no column for {f}"),
-                ));
+                return Err(self.meta_error(meta_offset, format!("no column for {f}")));
             }
         }
-        // A mapped column's parent is a column with per-row codes, and its
-        // map has one entry per parent code (null included).
+        self.check_code_maps(meta_offset)?;
+        self.check_sections_described()?;
+        self.check_id_index(meta_offset)
+    }
+
+    /// An error about the meta section (at `meta_offset`).
+    fn meta_error(&self, meta_offset: u64, why: String) -> Error {
+        Error::corrupted(&self.path, meta_offset, "meta", why)
+    }
+
+    /// An error about section `s` of column `field`.
+    fn size_error(&self, s: SectionEntry, field: Field, why: &str) -> Error {
+        Error::corrupted(
+            &self.path,
+            s.offset,
+            format!("{} of {field}", s.kind.name()),
+            why.to_string(),
+        )
+    }
+
+    /// The `kind` section of column `field`, which the meta says it has.
+    fn needed(&self, kind: SectionKind, field: Field, meta_offset: u64) -> Result<SectionEntry> {
+        self.entry(kind, field as u16).ok_or_else(|| {
+            self.meta_error(
+                meta_offset,
+                format!("column {field} has no {} section", kind.name()),
+            )
+        })
+    }
+
+    /// One column of the meta: a stored field, with its field's encoding,
+    /// described once, whose sections fit its row count.
+    fn check_column(&mut self, c: ColumnMeta, meta_offset: u64) -> Result<()> {
+        let bad = |why: String| Error::corrupted(&self.path, meta_offset, "meta", why);
+        let field = Field::from_ordinal(c.field)
+            .filter(|f| *f != Field::EventDate)
+            .ok_or_else(|| bad(format!("column for unknown field {}", c.field)))?;
+        if encoding_of(field) != c.encoding.logical() {
+            return Err(bad(format!("column {field} has an unexpected encoding")));
+        }
+        if self.columns[field as usize].replace(c).is_some() {
+            return Err(self.meta_error(meta_offset, format!("column {field} appears twice")));
+        }
+        let rows = u64::from(self.meta.row_count);
+        match c.encoding {
+            Encoding::Timestamps => {
+                let s = self.needed(SectionKind::Timestamps, field, meta_offset)?;
+                if s.len != rows * 4 || c.width != 32 {
+                    return Err(self.size_error(s, field, "length does not match the row count"));
+                }
+                Ok(())
+            }
+            Encoding::Dict | Encoding::MappedDict => self.check_dict_column(c, field, meta_offset),
+            Encoding::Blocks => self.check_block_column(field, meta_offset),
+        }
+    }
+
+    /// A dictionary column: a code width that holds every code, per-row
+    /// codes (unless mapped: its map is checked once every column is known),
+    /// a dictionary of `count` values, and a bitmap per code if indexed.
+    fn check_dict_column(&self, c: ColumnMeta, field: Field, meta_offset: u64) -> Result<()> {
+        if !(1..=32).contains(&c.width) || u64::from(c.count) >> c.width != 0 {
+            return Err(self.meta_error(
+                meta_offset,
+                format!("column {field} has code width {}", c.width),
+            ));
+        }
+        let rows = self.meta.row_count as usize;
+        if c.encoding == Encoding::Dict {
+            let codes = self.needed(SectionKind::Codes, field, meta_offset)?;
+            if codes.len != packed_len(rows, c.width) as u64 {
+                return Err(self.size_error(codes, field, "length does not match the row count"));
+            }
+        } else if self.entry(SectionKind::Codes, c.field).is_some() {
+            return Err(self.meta_error(
+                meta_offset,
+                format!("mapped column {field} has a codes section"),
+            ));
+        }
+        let dict = self.needed(SectionKind::DictValues, field, meta_offset)?;
+        let n = u64::from(c.count);
+        let min_len = if field.kind() == FieldKind::Str {
+            4 + 4 * (n + 1)
+        } else {
+            4 + 8 * n
+        };
+        let ok = dict.len >= min_len
+            && (field.kind() == FieldKind::Str || dict.len == min_len)
+            && le_u32_at(self.raw(dict), 0) == Some(c.count);
+        if !ok {
+            return Err(self.size_error(dict, field, "length does not match the value count"));
+        }
+        if let Some(b) = self.entry(SectionKind::Bitmaps, c.field)
+            && (b.len < 4 + 4 * (n + 2) || le_u32_at(self.raw(b), 0) != Some(c.count + 1))
+        {
+            return Err(self.size_error(b, field, "bitmap count does not match the dictionary"));
+        }
+        Ok(())
+    }
+
+    /// A block column: a block table with one entry per block of rows.
+    fn check_block_column(&self, field: Field, meta_offset: u64) -> Result<()> {
+        let s = self.needed(SectionKind::Blocks, field, meta_offset)?;
+        let raw = self.raw(s);
+        let (Some(block_rows), Some(n_blocks)) = (le_u32_at(raw, 0), le_u32_at(raw, 1)) else {
+            return Err(self.size_error(s, field, "block header cut short"));
+        };
+        let rows = u64::from(self.meta.row_count);
+        if block_rows == 0
+            || u64::from(n_blocks) != rows.div_ceil(u64::from(block_rows))
+            || s.len < 8 + 8 * (u64::from(n_blocks) + 1)
+        {
+            return Err(self.size_error(s, field, "block table does not match the row count"));
+        }
+        Ok(())
+    }
+
+    /// A mapped column's parent is a column with per-row codes, and its map
+    /// has one entry per parent code (null included).
+    fn check_code_maps(&self, meta_offset: u64) -> Result<()> {
         for c in self.columns.iter().flatten() {
             if c.encoding != Encoding::MappedDict {
                 continue;
             }
-            let bad = |why: String| Error::corrupted(&self.path, meta_offset, "meta", why);
             let parent = Field::from_ordinal(c.parent)
                 .and_then(|f| self.columns.get(f as usize).copied().flatten())
                 .filter(|p| p.encoding == Encoding::Dict && p.field != c.field)
                 .ok_or_else(|| {
-                    bad(format!(
-                        "column {} is mapped over {}, which has no per-row codes",
-                        field_name(c.field),
-                        field_name(c.parent)
-                    ))
+                    self.meta_error(
+                        meta_offset,
+                        format!(
+                            "column {} is mapped over {}, which has no per-row codes",
+                            field_name(c.field),
+                            field_name(c.parent)
+                        ),
+                    )
                 })?;
             let map = self.entry(SectionKind::CodeMap, c.field).ok_or_else(|| {
-                bad(format!(
-                    "mapped column {} has no code map",
-                    field_name(c.field)
-                ))
+                self.meta_error(
+                    meta_offset,
+                    format!("mapped column {} has no code map", field_name(c.field)),
+                )
             })?;
             if map.len != packed_len(parent.count as usize + 1, c.width) as u64 {
                 return Err(Error::corrupted(
@@ -341,7 +374,11 @@ impl SegmentReader {
                 ));
             }
         }
-        // Every section belongs to something the meta describes.
+        Ok(())
+    }
+
+    /// Every section belongs to something the meta describes.
+    fn check_sections_described(&self) -> Result<()> {
         for s in &self.sections {
             let col = Field::from_ordinal(s.field).and_then(|f| self.columns[f as usize]);
             let expected = match s.kind {
@@ -370,14 +407,21 @@ impl SegmentReader {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// The id index: fingerprints and rows packed one per row, and a Bloom
+    /// filter of whole blocks.
+    fn check_id_index(&self, meta_offset: u64) -> Result<()> {
+        let rows = self.meta.row_count;
         for (kind, len) in [
             (
                 SectionKind::IdHashes,
-                packed_len(rows as usize, fingerprint_bits(self.meta.row_count)) as u64,
+                packed_len(rows as usize, fingerprint_bits(rows)) as u64,
             ),
             (
                 SectionKind::IdRows,
-                packed_len(rows as usize, row_bits(self.meta.row_count)) as u64,
+                packed_len(rows as usize, row_bits(rows)) as u64,
             ),
         ] {
             match self.entry(kind, NO_FIELD) {
