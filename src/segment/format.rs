@@ -318,28 +318,7 @@ impl Meta {
         }
         let mut columns = Vec::with_capacity(n);
         for _ in 0..n {
-            let field = r.u16().ok_or_else(short)?;
-            let enc = r.u8().ok_or_else(short)?;
-            let encoding =
-                Encoding::from_u8(enc).ok_or_else(|| format!("unknown column encoding {enc}"))?;
-            let width = r.u8().ok_or_else(short)?;
-            let count = r.u32().ok_or_else(short)?;
-            let parent = r.u16().ok_or_else(short)?;
-            if r.u16().ok_or_else(short)? != 0 {
-                return Err("reserved bytes of a column descriptor are not zero".into());
-            }
-            if (encoding == Encoding::MappedDict) != (parent != NO_FIELD) {
-                return Err(format!(
-                    "column {field}: parent field {parent} does not match its encoding"
-                ));
-            }
-            columns.push(ColumnMeta {
-                field,
-                encoding,
-                width,
-                count,
-                parent,
-            });
+            columns.push(ColumnMeta::decode(&mut r)?);
         }
         if r.remaining() != 0 {
             return Err("bytes left over after the meta section".into());
@@ -353,6 +332,35 @@ impl Meta {
             max_ts_ms,
             supersedes,
             columns,
+        })
+    }
+}
+
+impl ColumnMeta {
+    /// One column descriptor of the meta section.
+    fn decode(r: &mut Reader<'_>) -> Result<ColumnMeta, String> {
+        let short = || "meta section cut short".to_string();
+        let field = r.u16().ok_or_else(short)?;
+        let enc = r.u8().ok_or_else(short)?;
+        let encoding =
+            Encoding::from_u8(enc).ok_or_else(|| format!("unknown column encoding {enc}"))?;
+        let width = r.u8().ok_or_else(short)?;
+        let count = r.u32().ok_or_else(short)?;
+        let parent = r.u16().ok_or_else(short)?;
+        if r.u16().ok_or_else(short)? != 0 {
+            return Err("reserved bytes of a column descriptor are not zero".into());
+        }
+        if (encoding == Encoding::MappedDict) != (parent != NO_FIELD) {
+            return Err(format!(
+                "column {field}: parent field {parent} does not match its encoding"
+            ));
+        }
+        Ok(ColumnMeta {
+            field,
+            encoding,
+            width,
+            count,
+            parent,
         })
     }
 }

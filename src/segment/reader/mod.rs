@@ -64,6 +64,149 @@ fn field_name(field: u16) -> String {
     Field::from_ordinal(field).map_or_else(|| "segment".to_string(), |f| f.name().to_string())
 }
 
+/// The sections of a segment, in table order, and where each (kind, field)
+/// is in that order.
+type SectionTable = (Vec<SectionEntry>, HashMap<(SectionKind, u16), usize>);
+
+/// The footer, after checking the file is long enough for a header and a
+/// footer, starts with the magic, and is of the version this build reads.
+fn read_footer(path: &Path, map: &Mapped) -> Result<Footer> {
+    let len = map.len() as u64;
+    let bad = |offset: u64, section: &str, reason: String| {
+        Error::corrupted(path, offset, section, reason)
+    };
+    if len < (HEADER_LEN + FOOTER_LEN) as u64 {
+        return Err(bad(
+            0,
+            "file",
+            format!("{len} bytes is shorter than a header and footer"),
+        ));
+    }
+    if map.get(0..8) != Some(&SEGMENT_MAGIC[..]) {
+        return Err(bad(0, "header", "bad magic".into()));
+    }
+    let footer_at = map.len() - FOOTER_LEN;
+    let footer = Footer::decode(&map[footer_at..])
+        .map_err(|(off, why)| bad((footer_at + off) as u64, "footer", why))?;
+    if footer.version != SEGMENT_VERSION {
+        return Err(Error::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found: footer.version,
+            supported: SEGMENT_VERSION,
+        });
+    }
+    Ok(footer)
+}
+
+/// The section table: it ends at the footer, its checksum holds, and every
+/// section lies between the header and the table, once per (kind, field).
+fn read_section_table(path: &Path, map: &Mapped, footer: &Footer) -> Result<SectionTable> {
+    let bad = |offset: u64, section: &str, reason: String| {
+        Error::corrupted(path, offset, section, reason)
+    };
+    let footer_at = map.len() - FOOTER_LEN;
+    let table_len = (footer.section_count as usize)
+        .checked_mul(SECTION_ENTRY_LEN)
+        .ok_or_else(|| bad(footer_at as u64, "footer", "section count overflows".into()))?;
+    let table_start = usize::try_from(footer.table_offset).unwrap_or(usize::MAX);
+    if table_start < HEADER_LEN || table_start.checked_add(table_len) != Some(footer_at) {
+        return Err(bad(
+            footer_at as u64,
+            "footer",
+            "section table does not end at the footer".into(),
+        ));
+    }
+    let table = &map[table_start..footer_at];
+    if crc32fast::hash(table) != footer.table_crc {
+        return Err(bad(
+            footer.table_offset,
+            "section table",
+            "checksum mismatch".into(),
+        ));
+    }
+    let mut r = Reader::new(table);
+    let mut sections = Vec::with_capacity(footer.section_count as usize);
+    let mut by_key = HashMap::new();
+    for i in 0..footer.section_count as usize {
+        let at = (table_start + i * SECTION_ENTRY_LEN) as u64;
+        let s = SectionEntry::decode(&mut r).map_err(|why| bad(at, "section table", why))?;
+        let end = s.offset.checked_add(s.len);
+        if s.offset < HEADER_LEN as u64 || end.is_none_or(|e| e > footer.table_offset) {
+            return Err(bad(
+                at,
+                "section table",
+                format!("{} section out of bounds", s.kind.name()),
+            ));
+        }
+        if by_key.insert((s.kind, s.field), i).is_some() {
+            return Err(bad(
+                at,
+                "section table",
+                format!("duplicate {} section", s.kind.name()),
+            ));
+        }
+        sections.push(s);
+    }
+    Ok((sections, by_key))
+}
+
+/// The meta section, checksum verified (it is read at every open), agreeing
+/// with the footer, with a time range inside the segment's day.
+fn read_meta(
+    path: &Path,
+    map: &Mapped,
+    footer: &Footer,
+    sections: &[SectionEntry],
+    by_key: &HashMap<(SectionKind, u16), usize>,
+) -> Result<Meta> {
+    let bad = |offset: u64, section: &str, reason: String| {
+        Error::corrupted(path, offset, section, reason)
+    };
+    let meta_idx = *by_key.get(&(SectionKind::Meta, NO_FIELD)).ok_or_else(|| {
+        bad(
+            footer.table_offset,
+            "section table",
+            "no meta section".into(),
+        )
+    })?;
+    let ms = sections[meta_idx];
+    let meta_bytes = &map[ms.offset as usize..(ms.offset + ms.len) as usize];
+    if section_crc(
+        footer.segment_id,
+        footer.day,
+        SectionKind::Meta,
+        NO_FIELD,
+        meta_bytes,
+    ) != ms.crc
+    {
+        return Err(bad(ms.offset, "meta", "checksum mismatch".into()));
+    }
+    let meta = Meta::decode(meta_bytes).map_err(|why| bad(ms.offset, "meta", why))?;
+    if meta.segment_id != footer.segment_id
+        || meta.day != footer.day
+        || meta.row_count != footer.row_count
+    {
+        return Err(bad(
+            ms.offset,
+            "meta",
+            "meta disagrees with the footer".into(),
+        ));
+    }
+    if meta.row_count == 0
+        || Day::of_ms(meta.min_ts_ms) != meta.day
+        || Day::of_ms(meta.max_ts_ms) != meta.day
+        || meta.min_ts_ms > meta.max_ts_ms
+        || meta.base_ts_ms != meta.min_ts_ms
+    {
+        return Err(bad(
+            ms.offset,
+            "meta",
+            "row count or time range inconsistent with the day".into(),
+        ));
+    }
+    Ok(meta)
+}
+
 impl SegmentReader {
     /// Maps and checks the structure of the segment at `path`.
     pub fn open(path: &Path) -> Result<SegmentReader> {
@@ -83,114 +226,9 @@ impl SegmentReader {
     }
 
     fn from_mapped(path: &Path, map: Mapped) -> Result<SegmentReader> {
-        let len = map.len() as u64;
-        let bad = |offset: u64, section: &str, reason: String| {
-            Error::corrupted(path, offset, section, reason)
-        };
-        if len < (HEADER_LEN + FOOTER_LEN) as u64 {
-            return Err(bad(
-                0,
-                "file",
-                format!("{len} bytes is shorter than a header and footer"),
-            ));
-        }
-        if map.get(0..8) != Some(&SEGMENT_MAGIC[..]) {
-            return Err(bad(0, "header", "bad magic".into()));
-        }
-        let footer_at = map.len() - FOOTER_LEN;
-        let footer = Footer::decode(&map[footer_at..])
-            .map_err(|(off, why)| bad((footer_at + off) as u64, "footer", why))?;
-        if footer.version != SEGMENT_VERSION {
-            return Err(Error::UnsupportedVersion {
-                path: path.to_path_buf(),
-                found: footer.version,
-                supported: SEGMENT_VERSION,
-            });
-        }
-        let table_len = (footer.section_count as usize)
-            .checked_mul(SECTION_ENTRY_LEN)
-            .ok_or_else(|| bad(footer_at as u64, "footer", "section count overflows".into()))?;
-        let table_start = usize::try_from(footer.table_offset).unwrap_or(usize::MAX);
-        if table_start < HEADER_LEN || table_start.checked_add(table_len) != Some(footer_at) {
-            return Err(bad(
-                footer_at as u64,
-                "footer",
-                "section table does not end at the footer".into(),
-            ));
-        }
-        let table = &map[table_start..footer_at];
-        if crc32fast::hash(table) != footer.table_crc {
-            return Err(bad(
-                footer.table_offset,
-                "section table",
-                "checksum mismatch".into(),
-            ));
-        }
-        let mut r = Reader::new(table);
-        let mut sections = Vec::with_capacity(footer.section_count as usize);
-        let mut by_key = HashMap::new();
-        for i in 0..footer.section_count as usize {
-            let at = (table_start + i * SECTION_ENTRY_LEN) as u64;
-            let s = SectionEntry::decode(&mut r).map_err(|why| bad(at, "section table", why))?;
-            let end = s.offset.checked_add(s.len);
-            if s.offset < HEADER_LEN as u64 || end.is_none_or(|e| e > footer.table_offset) {
-                return Err(bad(
-                    at,
-                    "section table",
-                    format!("{} section out of bounds", s.kind.name()),
-                ));
-            }
-            if by_key.insert((s.kind, s.field), i).is_some() {
-                return Err(bad(
-                    at,
-                    "section table",
-                    format!("duplicate {} section", s.kind.name()),
-                ));
-            }
-            sections.push(s);
-        }
-        let meta_idx = *by_key.get(&(SectionKind::Meta, NO_FIELD)).ok_or_else(|| {
-            bad(
-                footer.table_offset,
-                "section table",
-                "no meta section".into(),
-            )
-        })?;
-        let ms = sections[meta_idx];
-        let meta_bytes = &map[ms.offset as usize..(ms.offset + ms.len) as usize];
-        if section_crc(
-            footer.segment_id,
-            footer.day,
-            SectionKind::Meta,
-            NO_FIELD,
-            meta_bytes,
-        ) != ms.crc
-        {
-            return Err(bad(ms.offset, "meta", "checksum mismatch".into()));
-        }
-        let meta = Meta::decode(meta_bytes).map_err(|why| bad(ms.offset, "meta", why))?;
-        if meta.segment_id != footer.segment_id
-            || meta.day != footer.day
-            || meta.row_count != footer.row_count
-        {
-            return Err(bad(
-                ms.offset,
-                "meta",
-                "meta disagrees with the footer".into(),
-            ));
-        }
-        if meta.row_count == 0
-            || Day::of_ms(meta.min_ts_ms) != meta.day
-            || Day::of_ms(meta.max_ts_ms) != meta.day
-            || meta.min_ts_ms > meta.max_ts_ms
-            || meta.base_ts_ms != meta.min_ts_ms
-        {
-            return Err(bad(
-                ms.offset,
-                "meta",
-                "row count or time range inconsistent with the day".into(),
-            ));
-        }
+        let footer = read_footer(path, &map)?;
+        let (sections, by_key) = read_section_table(path, &map, &footer)?;
+        let meta = read_meta(path, &map, &footer, &sections, &by_key)?;
         let checked = (0..sections.len()).map(|_| OnceLock::new()).collect();
         let mut seg = SegmentReader {
             path: path.to_path_buf(),
@@ -726,9 +764,30 @@ impl SegmentReader {
         for s in &self.sections {
             self.section(s.kind, s.field)?;
         }
-        // Bytes outside every section (header fields, alignment padding) are
-        // not read by queries, but a flip there is still damage: they must be
-        // exactly what the writer puts there.
+        self.verify_unread_bytes()?;
+        let mut dec = RowDecoder::new(self)?;
+        for row in 0..self.rows() {
+            let e = dec.event(row)?;
+            if e.day() != self.day() {
+                return Err(self.corrupt(
+                    SectionKind::Timestamps,
+                    Field::EventTimestamp as u16,
+                    "row outside the day",
+                ));
+            }
+        }
+        for field in Field::stored() {
+            if encoding_of(field) == Encoding::Dict {
+                self.verify_codes(field)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes outside every section (header fields, alignment padding) are
+    /// not read by queries, but a flip there is still damage: they must be
+    /// exactly what the writer puts there.
+    fn verify_unread_bytes(&self) -> Result<()> {
         if self.map.get(8..16) != Some(&super::format::header_bytes()[8..16]) {
             return Err(Error::corrupted(
                 &self.path,
@@ -768,54 +827,44 @@ impl SegmentReader {
             }
             pos = end;
         }
-        let mut dec = RowDecoder::new(self)?;
-        for row in 0..self.rows() {
-            let e = dec.event(row)?;
-            if e.day() != self.day() {
+        Ok(())
+    }
+
+    /// A dictionary column's code map names only codes of its dictionary,
+    /// and its bitmaps (if indexed) hold exactly the rows of their code.
+    fn verify_codes(&self, field: Field) -> Result<()> {
+        let dict = self.dict(field)?;
+        if let Some((_, map)) = &dict.map {
+            let entries = map.bytes.len() * 8 / usize::from(map.width.max(1));
+            if (0..entries).any(|p| map.get(p) > dict.count) {
                 return Err(self.corrupt(
-                    SectionKind::Timestamps,
-                    Field::EventTimestamp as u16,
-                    "row outside the day",
+                    SectionKind::CodeMap,
+                    field as u16,
+                    "a code past the dictionary",
                 ));
             }
         }
-        for field in Field::stored() {
-            if encoding_of(field) != Encoding::Dict {
-                continue;
-            }
-            let dict = self.dict(field)?;
-            if let Some((_, map)) = &dict.map {
-                let entries = map.bytes.len() * 8 / usize::from(map.width.max(1));
-                if (0..entries).any(|p| map.get(p) > dict.count) {
-                    return Err(self.corrupt(
-                        SectionKind::CodeMap,
-                        field as u16,
-                        "a code past the dictionary",
-                    ));
-                }
-            }
-            if self.entry(SectionKind::Bitmaps, field as u16).is_none() {
-                continue;
-            }
-            let mut total = 0u64;
-            for code in 0..=dict.count() {
-                let bm = self.bitmap(field, code)?.unwrap_or_default();
-                if bm.iter().any(|row| dict.code(row) != code) {
-                    return Err(self.corrupt(
-                        SectionKind::Bitmaps,
-                        field as u16,
-                        "bitmap disagrees with codes",
-                    ));
-                }
-                total += bm.len();
-            }
-            if total != u64::from(self.rows()) {
+        if self.entry(SectionKind::Bitmaps, field as u16).is_none() {
+            return Ok(());
+        }
+        let mut total = 0u64;
+        for code in 0..=dict.count() {
+            let bm = self.bitmap(field, code)?.unwrap_or_default();
+            if bm.iter().any(|row| dict.code(row) != code) {
                 return Err(self.corrupt(
                     SectionKind::Bitmaps,
                     field as u16,
-                    "bitmaps do not cover every row once",
+                    "bitmap disagrees with codes",
                 ));
             }
+            total += bm.len();
+        }
+        if total != u64::from(self.rows()) {
+            return Err(self.corrupt(
+                SectionKind::Bitmaps,
+                field as u16,
+                "bitmaps do not cover every row once",
+            ));
         }
         Ok(())
     }
