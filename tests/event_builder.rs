@@ -227,6 +227,10 @@ fn a_date_before_1970_is_the_json_parsers_error() {
     assert_eq!(parse(m).unwrap_err(), err);
 }
 
+/// A builder, the field it breaks and its message, and the JSON key and
+/// value breaking the same rule with the JSON parser's message.
+type OutOfRange = (EventBuilder, Field, String, (&'static str, J), String);
+
 /// Values JSON cannot carry in the same form (an integer above 2^63 - 1, a
 /// timestamp given as milliseconds) break the same rule on the same field;
 /// the message is `Event::validate`'s, as for any event built in Rust
@@ -235,7 +239,7 @@ fn a_date_before_1970_is_the_json_parsers_error() {
 fn ids_and_timestamps_out_of_range_name_the_same_field_as_json() {
     let above = |n: u64| format!("{n} is above the maximum {MAX_ID}");
     let range = |n: u64| format!("expected an integer in 0..={MAX_ID}, got {n}");
-    let cases: Vec<(EventBuilder, Field, String, (&str, J), String)> = vec![
+    let cases: Vec<OutOfRange> = vec![
         (
             minimal().user_id(MAX_ID + 1),
             Field::UserId,
