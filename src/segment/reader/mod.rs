@@ -220,7 +220,7 @@ impl SegmentReader {
     }
 
     /// [`SegmentReader::open`] on the given storage.
-    pub fn open_in(storage: &dyn Storage, path: &Path) -> Result<SegmentReader> {
+    pub(crate) fn open_in(storage: &dyn Storage, path: &Path) -> Result<SegmentReader> {
         let map = storage.map(path).map_err(|e| Error::io(path, e))?;
         SegmentReader::from_mapped(path, map)
     }
@@ -497,7 +497,7 @@ impl SegmentReader {
     }
 
     /// The bytes of a section, checksum verified on first use.
-    pub fn section(&self, kind: SectionKind, field: u16) -> Result<&[u8]> {
+    pub(crate) fn section(&self, kind: SectionKind, field: u16) -> Result<&[u8]> {
         let idx = *self.by_key.get(&(kind, field)).ok_or_else(|| {
             Error::corrupted(
                 &self.path,

@@ -373,7 +373,7 @@ impl SegmentWriter {
     }
 
     /// [`SegmentWriter::finish`] on the given storage.
-    pub fn finish_in(
+    pub(crate) fn finish_in(
         self,
         storage: &dyn crate::storage::Storage,
         id: u64,
