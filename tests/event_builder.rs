@@ -152,7 +152,12 @@ fn a_minimal_built_event_equals_the_parsed_one_with_every_optional_field_null() 
 
 #[test]
 fn a_setter_called_twice_keeps_the_last_value() {
-    let e = minimal().user_role("A").user_role("B").user_id(9).build().unwrap();
+    let e = minimal()
+        .user_role("A")
+        .user_role("B")
+        .user_id(9)
+        .build()
+        .unwrap();
     assert_eq!((e.user_role.as_deref(), e.user_id), (Some("B"), 9));
 }
 
@@ -174,7 +179,10 @@ fn each_missing_required_field_is_the_json_parsers_error() {
     // Nothing set: the first in contract order, as JSON reports it.
     let nothing = Event::builder("e-1", ts(), EventType::View, "Granite Ridge");
     let err = nothing.build().unwrap_err();
-    assert_eq!(err.to_string(), "field \"event_name\": required field is missing or null");
+    assert_eq!(
+        err.to_string(),
+        "field \"event_name\": required field is missing or null"
+    );
     let mut m = base_json();
     for f in SET_LATER {
         m.remove(f.name());

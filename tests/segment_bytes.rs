@@ -80,7 +80,10 @@ fn edge_cases() -> Vec<Event> {
     e.project_number = Some("№ 7".into());
     e.project_is_demo = Some(true);
     e.object_id = Some(MAX_ID);
-    e.url = Some(format!("https://x.example/{}", "u".repeat(MAX_URL_BYTES - 18)));
+    e.url = Some(format!(
+        "https://x.example/{}",
+        "u".repeat(MAX_URL_BYTES - 18)
+    ));
     e.is_api = true;
     e.user_id = MAX_ID;
     e.user_email = "zoë@example.com".into();

@@ -105,7 +105,11 @@ pub(super) fn check(bytes: &[u8], rows: u32) -> Result<(), &'static str> {
 
 /// A run container at `pos` holding `card` values: its length in bytes and
 /// its largest value. Runs are ordered, disjoint and inside the container.
-fn check_run_container(bytes: &[u8], pos: usize, card: usize) -> Result<(usize, u32), &'static str> {
+fn check_run_container(
+    bytes: &[u8],
+    pos: usize,
+    card: usize,
+) -> Result<(usize, u32), &'static str> {
     let runs = usize::from(u16_at(bytes, pos)?);
     let body = bytes
         .get(pos + 2..pos + 2 + 4 * runs)

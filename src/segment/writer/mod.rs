@@ -501,7 +501,11 @@ impl SegmentWriter {
             let mapped_codes;
             let codes: &[u32] = match &plan[k] {
                 Some((p, arrival_map)) => {
-                    let parent = (&self.dicts[*p], sorted[*p].1.as_slice(), row_codes[*p].as_deref());
+                    let parent = (
+                        &self.dicts[*p],
+                        sorted[*p].1.as_slice(),
+                        row_codes[*p].as_deref(),
+                    );
                     let (column, codes) = write_code_map(file, d, remap, parent, arrival_map);
                     columns.push(column);
                     mapped_codes = codes;
