@@ -214,7 +214,7 @@ fn take_day(field: Field, v: Option<Scalar<'_>>) -> Result<Option<Day>, FieldErr
 }
 
 fn required<T>(field: Field, v: Option<T>) -> Result<T, FieldError> {
-    v.ok_or_else(|| FieldError::new(field, "required field is missing or null"))
+    v.ok_or_else(|| FieldError::missing(field))
 }
 
 /// Parses one JSON object into a validated event, by the contract's strict

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use common::oracle::{Answer, Oracle, comparable, fmt_ts};
 use common::{NOW_MS, clock};
+use daybook::generate::SplitMix64 as Rng;
 use daybook::query::{Op, Query, Select};
 use daybook::{Engine, Event, Field, ManualClock, Options};
 use proptest::prelude::*;
@@ -299,22 +300,6 @@ fn queries_match_oracle_in_every_state() {
 // columns (user attributes of `user_id`, `event_type`/`tool_name` of
 // `event_name`, ...), 60 users (more than a predicate ORs bitmaps for).
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 const BIG_USERS: u64 = 60;
 
 /// An event whose user attributes are functions of its user (when
@@ -368,7 +353,7 @@ fn big_fixture() -> Fixture {
     let c = clock();
     let engine = Engine::open(dir.path(), opts(&c)).unwrap();
     let mut oracle = Oracle::new();
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let mut n = 0usize;
     let mut batch = |rng: &mut Rng, days_ago: i64, count: usize, functional: bool| {
         let mut evs = Vec::with_capacity(count);

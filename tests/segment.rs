@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use daybook::generate::{GenConfig, Generator};
+use daybook::generate::{GenConfig, Generator, SplitMix64};
 use daybook::segment::format::{format_uuid, pack, packed_get, packed_len, parse_uuid};
 use daybook::segment::{Encoding, SectionKind, SegmentReader, SegmentWriter, encoding_of};
 use daybook::{Day, Event, Field};
@@ -34,32 +34,18 @@ fn ingest_month_day() -> (Day, Vec<Event>) {
     (day, events)
 }
 
-/// A pseudo-random number stream (splitmix64), so tests need no crate.
-struct Mix(u64);
-
-impl Mix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn uuid(&mut self) -> String {
-        let v = (u128::from(self.next()) << 64) | u128::from(self.next());
-        let h = format!("{v:032x}");
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..]
-        )
-    }
+/// A random lowercase UUID from `r`.
+fn uuid(r: &mut SplitMix64) -> String {
+    let v = (u128::from(r.next_u64()) << 64) | u128::from(r.next_u64());
+    let h = format!("{v:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 fn day() -> Day {
@@ -70,7 +56,7 @@ fn day() -> Day {
 /// `user_id`, `project_number` and `project_is_demo` of `project_name`,
 /// `is_api` of `device_type`; ids are lowercase UUIDs; timestamps shuffled.
 fn functional_events(n: usize, seed: u64) -> Vec<Event> {
-    let mut r = Mix(seed);
+    let mut r = SplitMix64::new(seed);
     let start = day().start_ms();
     (0..n)
         .map(|i| {
@@ -79,7 +65,7 @@ fn functional_events(n: usize, seed: u64) -> Vec<Event> {
             let device = ["Web", "iOS", "Android", "API"][r.below(4) as usize];
             let tool = ["RFIs", "Drawings", "Daily Log", "Submittals"][r.below(4) as usize];
             Event {
-                event_id: r.uuid(),
+                event_id: uuid(&mut r),
                 event_timestamp_ms: start + r.below(86_400_000) as i64,
                 event_type: daybook::EventType::ALL[r.below(24) as usize],
                 event_name: format!("{tool} thing {}", i % 7),
@@ -303,13 +289,13 @@ fn uuid_ids_are_stored_in_16_bytes_and_other_ids_round_trip() {
 #[test]
 fn the_id_index_finds_every_stored_id_and_no_other() {
     let dir = tempfile::tempdir().unwrap();
-    let mut r = Mix(99);
+    let mut r = SplitMix64::new(99);
     for n in [1usize, 2, 255, 256, 257, 1500, 65_537] {
         let mut events = functional_events(n.min(3000), 5 + n as u64);
         // Larger segments repeat the same events with fresh ids.
         while events.len() < n {
             let mut e = events[events.len() % 3000].clone();
-            e.event_id = r.uuid();
+            e.event_id = uuid(&mut r);
             events.push(e);
         }
         if n > 1 {
@@ -326,7 +312,7 @@ fn the_id_index_finds_every_stored_id_and_no_other() {
             );
         }
         for _ in 0..20_000 {
-            let id = r.uuid();
+            let id = uuid(&mut r);
             let h = xxhash_rust::xxh3::xxh3_64(id.as_bytes());
             assert!(!index.contains("Company 0", &id, h).unwrap());
         }
@@ -345,7 +331,7 @@ fn the_id_index_finds_every_stored_id_and_no_other() {
 
 #[test]
 fn packed_arrays_round_trip_at_every_width() {
-    let mut r = Mix(7);
+    let mut r = SplitMix64::new(7);
     for bits in 1..=32u8 {
         for n in [0usize, 1, 7, 8, 9, 63, 64, 65, 1000] {
             let max = if bits == 32 {
@@ -353,7 +339,7 @@ fn packed_arrays_round_trip_at_every_width() {
             } else {
                 (1u64 << bits) - 1
             };
-            let mut values: Vec<u32> = (0..n).map(|_| (r.next() & max) as u32).collect();
+            let mut values: Vec<u32> = (0..n).map(|_| (r.next_u64() & max) as u32).collect();
             if n > 0 {
                 values[n - 1] = max as u32;
             }
@@ -374,9 +360,9 @@ fn packed_arrays_round_trip_at_every_width() {
 
 #[test]
 fn uuid_text_round_trips_and_only_canonical_lowercase_parses() {
-    let mut r = Mix(11);
+    let mut r = SplitMix64::new(11);
     for _ in 0..1000 {
-        let id = r.uuid();
+        let id = uuid(&mut r);
         let b = parse_uuid(id.as_bytes()).unwrap();
         assert_eq!(format_uuid(&b).as_slice(), id.as_bytes());
         if id.bytes().any(|c| c.is_ascii_lowercase()) {

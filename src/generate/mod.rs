@@ -19,6 +19,9 @@ use chrono::Datelike;
 use crate::event::{Event, EventType, MAX_ID};
 use crate::time::{Day, MS_PER_DAY};
 
+mod rng;
+pub use rng::SplitMix64;
+
 /// Settings for a [`Generator`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct GenConfig {
@@ -69,19 +72,12 @@ fn base_total(cfg: &GenConfig) -> u64 {
 
 // ---- PRNG: xoshiro256** seeded by splitmix64 (small, fast, reproducible) ----
 
-fn splitmix(x: &mut u64) -> u64 {
-    *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 struct Rng([u64; 4]);
 
 impl Rng {
-    fn new(mut seed: u64) -> Rng {
-        Rng(std::array::from_fn(|_| splitmix(&mut seed)))
+    fn new(seed: u64) -> Rng {
+        let mut seeds = SplitMix64::new(seed);
+        Rng(std::array::from_fn(|_| seeds.next_u64()))
     }
     fn next_u64(&mut self) -> u64 {
         let s = &mut self.0;
@@ -438,10 +434,10 @@ fn id_key(cfg: &GenConfig) -> [u64; 2] {
     ];
     let mut h = 0x6461_7962_6f6f_6b00; // "dayboo\0"
     for x in settings {
-        let mut s = h ^ x;
-        h = splitmix(&mut s);
+        h = SplitMix64::mix(h ^ x);
     }
-    [splitmix(&mut h), splitmix(&mut h)]
+    let mut key = SplitMix64::new(h);
+    [key.next_u64(), key.next_u64()]
 }
 
 impl Generator {
@@ -530,8 +526,8 @@ impl Generator {
             let mut bin_acc = 0.0;
             for (ci, c) in self.companies.iter().enumerate() {
                 // A per-company, per-day factor: some days are busier than others.
-                let mut h = self.cfg.seed ^ ((ci as u64) << 32) ^ (day.0 as u64);
-                let daily = 0.8 + 0.4 * (splitmix(&mut h) >> 11) as f64 / (1u64 << 53) as f64;
+                let h = self.cfg.seed ^ ((ci as u64) << 32) ^ (day.0 as u64);
+                let daily = 0.8 + 0.4 * (SplitMix64::mix(h) >> 11) as f64 / (1u64 << 53) as f64;
                 let mid = start + BIN_MS / 2;
                 bin_acc +=
                     c.share * daily * intensity(mid + c.offset_ms, self.weekend_scale) * len as f64;
@@ -604,8 +600,8 @@ impl Generator {
         // Popular objects are revisited: a skewed index hashed into a stable id.
         let object_id = (!rng.chance(0.05)).then(|| {
             let k = (rng.f64().powi(3) * 2000.0) as u64;
-            let mut h = (project.map_or(company.id, |p| p.id) << 24) ^ ((tool as u64) << 16) ^ k;
-            100_000 + splitmix(&mut h) % 99_900_000
+            let h = (project.map_or(company.id, |p| p.id) << 24) ^ ((tool as u64) << 16) ^ k;
+            100_000 + SplitMix64::mix(h) % 99_900_000
         });
         let url = (!rng.chance(0.05)).then(|| {
             let mut s = String::with_capacity(80);

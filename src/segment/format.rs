@@ -6,14 +6,14 @@ use crate::codec::Reader;
 use crate::time::Day;
 
 pub const SEGMENT_MAGIC: [u8; 8] = *b"DAYBKSEG";
-pub const SEGMENT_VERSION: u32 = 1;
-pub const HEADER_LEN: usize = 16;
+pub(crate) const SEGMENT_VERSION: u32 = 1;
+pub(crate) const HEADER_LEN: usize = 16;
 pub const FOOTER_LEN: usize = 64;
 pub const SECTION_ENTRY_LEN: usize = 32;
 /// Sections start at multiples of this, so fixed-width arrays are aligned.
-pub const SECTION_ALIGN: usize = 8;
+pub(crate) const SECTION_ALIGN: usize = 8;
 /// `field` value of sections that belong to no field.
-pub const NO_FIELD: u16 = u16::MAX;
+pub(crate) const NO_FIELD: u16 = u16::MAX;
 
 /// What a section holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -92,7 +92,7 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    pub fn from_u8(n: u8) -> Option<Encoding> {
+    pub(crate) fn from_u8(n: u8) -> Option<Encoding> {
         match n {
             1 => Some(Encoding::Timestamps),
             2 => Some(Encoding::Dict),
@@ -114,7 +114,7 @@ impl Encoding {
 
 /// One entry of the section table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SectionEntry {
+pub(crate) struct SectionEntry {
     pub kind: SectionKind,
     pub field: u16,
     pub offset: u64,
@@ -169,7 +169,7 @@ pub fn section_crc(segment_id: u64, day: Day, kind: SectionKind, field: u16, byt
 
 /// The fixed-size trailer of every segment file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Footer {
+pub(crate) struct Footer {
     pub version: u32,
     pub section_count: u32,
     pub table_offset: u64,
@@ -221,7 +221,7 @@ impl Footer {
     }
 }
 
-pub fn header_bytes() -> [u8; HEADER_LEN] {
+pub(crate) fn header_bytes() -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[0..8].copy_from_slice(&SEGMENT_MAGIC);
     h[8..12].copy_from_slice(&SEGMENT_VERSION.to_le_bytes());
@@ -229,11 +229,11 @@ pub fn header_bytes() -> [u8; HEADER_LEN] {
 }
 
 /// Bytes of one column descriptor in the meta section.
-pub const COLUMN_META_LEN: usize = 12;
+pub(crate) const COLUMN_META_LEN: usize = 12;
 
 /// One column's descriptor in the meta section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ColumnMeta {
+pub(crate) struct ColumnMeta {
     pub field: u16,
     pub encoding: Encoding,
     /// Bits per packed code for `Dict` and `MappedDict` (1 to 32); 32 for
@@ -249,7 +249,7 @@ pub struct ColumnMeta {
 
 /// The decoded meta section.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Meta {
+pub(crate) struct Meta {
     pub segment_id: u64,
     pub day: Day,
     pub row_count: u32,
@@ -318,28 +318,7 @@ impl Meta {
         }
         let mut columns = Vec::with_capacity(n);
         for _ in 0..n {
-            let field = r.u16().ok_or_else(short)?;
-            let enc = r.u8().ok_or_else(short)?;
-            let encoding =
-                Encoding::from_u8(enc).ok_or_else(|| format!("unknown column encoding {enc}"))?;
-            let width = r.u8().ok_or_else(short)?;
-            let count = r.u32().ok_or_else(short)?;
-            let parent = r.u16().ok_or_else(short)?;
-            if r.u16().ok_or_else(short)? != 0 {
-                return Err("reserved bytes of a column descriptor are not zero".into());
-            }
-            if (encoding == Encoding::MappedDict) != (parent != NO_FIELD) {
-                return Err(format!(
-                    "column {field}: parent field {parent} does not match its encoding"
-                ));
-            }
-            columns.push(ColumnMeta {
-                field,
-                encoding,
-                width,
-                count,
-                parent,
-            });
+            columns.push(ColumnMeta::decode(&mut r)?);
         }
         if r.remaining() != 0 {
             return Err("bytes left over after the meta section".into());
@@ -357,8 +336,37 @@ impl Meta {
     }
 }
 
+impl ColumnMeta {
+    /// One column descriptor of the meta section.
+    fn decode(r: &mut Reader<'_>) -> Result<ColumnMeta, String> {
+        let short = || "meta section cut short".to_string();
+        let field = r.u16().ok_or_else(short)?;
+        let enc = r.u8().ok_or_else(short)?;
+        let encoding =
+            Encoding::from_u8(enc).ok_or_else(|| format!("unknown column encoding {enc}"))?;
+        let width = r.u8().ok_or_else(short)?;
+        let count = r.u32().ok_or_else(short)?;
+        let parent = r.u16().ok_or_else(short)?;
+        if r.u16().ok_or_else(short)? != 0 {
+            return Err("reserved bytes of a column descriptor are not zero".into());
+        }
+        if (encoding == Encoding::MappedDict) != (parent != NO_FIELD) {
+            return Err(format!(
+                "column {field}: parent field {parent} does not match its encoding"
+            ));
+        }
+        Ok(ColumnMeta {
+            field,
+            encoding,
+            width,
+            count,
+            parent,
+        })
+    }
+}
+
 /// Rows per compressed block in `Blocks` columns.
-pub const BLOCK_ROWS: u32 = 1024;
+pub(crate) const BLOCK_ROWS: u32 = 1024;
 
 /// Bits per code for a dictionary of `distinct` values (plus code 0 for
 /// null): the fewest bits that hold the code `distinct`.
@@ -368,24 +376,24 @@ pub fn code_width(distinct: usize) -> u8 {
 
 /// Bits per entry of the `IdRows` section of a segment of `rows` rows: the
 /// fewest bits that hold the row number `rows - 1`.
-pub fn row_bits(rows: u32) -> u8 {
+pub(crate) fn row_bits(rows: u32) -> u8 {
     bits_for(u64::from(rows.saturating_sub(1)))
 }
 
 /// Bits per event-id fingerprint in a segment of `rows` rows: 8 more than
 /// `row_bits`, at most 32, so that an id that is not stored (and passed the
 /// Bloom filter) matches a stored fingerprint with probability below 1/256.
-pub fn fingerprint_bits(rows: u32) -> u8 {
+pub(crate) fn fingerprint_bits(rows: u32) -> u8 {
     (row_bits(rows) + 8).min(32)
 }
 
 /// The fingerprint of an event-id hash: its upper `bits` bits.
-pub fn fingerprint(hash: u64, bits: u8) -> u32 {
+pub(crate) fn fingerprint(hash: u64, bits: u8) -> u32 {
     (hash >> (64 - u32::from(bits.clamp(1, 32)))) as u32
 }
 
 /// The fewest bits (1 to 64) that hold `max`.
-pub fn bits_for(max: u64) -> u8 {
+pub(crate) fn bits_for(max: u64) -> u8 {
     (64 - max.leading_zeros()).max(1) as u8
 }
 
@@ -444,12 +452,12 @@ pub fn pack(values: impl IntoIterator<Item = u32>, bits: u8) -> Vec<u8> {
 }
 
 /// Per-block formats of a `Blocks` section (the first byte of each frame).
-pub const BLOCK_ZSTD: u8 = 0;
+pub(crate) const BLOCK_ZSTD: u8 = 0;
 /// Every value of the block is a canonical lowercase UUID string, stored as
 /// its 16 bytes.
-pub const BLOCK_UUID: u8 = 1;
+pub(crate) const BLOCK_UUID: u8 = 1;
 /// Bytes of a UUID in text form (8-4-4-4-12 hex digits).
-pub const UUID_TEXT_LEN: usize = 36;
+pub(crate) const UUID_TEXT_LEN: usize = 36;
 
 /// The 16 bytes of `s` if it is a canonical lowercase UUID in text form:
 /// 8-4-4-4-12 digits of `0-9a-f` separated by `-` (any version or variant).

@@ -1,7 +1,7 @@
 //! Immutable, memory-mapped, columnar segment files: one per flush of a day
 //! partition. Format: docs/format.md, "Segment file".
 
-pub mod bloom;
+pub(crate) mod bloom;
 pub mod format;
 mod reader;
 mod writer;
@@ -38,7 +38,7 @@ pub fn encoding_of(field: Field) -> Encoding {
 }
 
 /// The u64 key of a non-string dictionary value.
-pub fn value_key(v: Value<'_>) -> u64 {
+pub(crate) fn value_key(v: Value<'_>) -> u64 {
     match v {
         Value::Int(n) => n,
         Value::Bool(b) => u64::from(b),
@@ -51,7 +51,7 @@ pub fn value_key(v: Value<'_>) -> u64 {
 
 /// The value of a non-string dictionary key, or `None` if the key is not a
 /// valid value of the field's kind.
-pub fn key_value(field: Field, key: u64) -> Option<Value<'static>> {
+pub(crate) fn key_value(field: Field, key: u64) -> Option<Value<'static>> {
     match field.kind() {
         FieldKind::Int => Some(Value::Int(key)),
         FieldKind::Bool => match key {

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::{DirEntry, LockGuard, Mapped, Storage, WriteFile};
+use crate::generate::SplitMix64;
 
 /// The kinds of operation a fault can target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -332,22 +333,6 @@ fn apply_write(data: &mut Vec<u8>, offset: u64, bytes: &[u8]) {
     }
 }
 
-/// splitmix64: a tiny deterministic generator for crash choices.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Fate {
     Keep,
@@ -355,7 +340,7 @@ enum Fate {
     Garble,
 }
 
-fn fate(policy: CrashPolicy, rng: &mut Rng, data: bool) -> Fate {
+fn fate(policy: CrashPolicy, rng: &mut SplitMix64, data: bool) -> Fate {
     match policy {
         CrashPolicy::KeepAll => Fate::Keep,
         CrashPolicy::DropAll => Fate::Drop,
@@ -380,7 +365,7 @@ fn after_power_loss(disk: &Disk, policy: CrashPolicy) -> Disk {
         CrashPolicy::GarbleAll { seed } | CrashPolicy::Random { seed } => seed,
         _ => 0,
     };
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64::new(seed);
     let mut out = Disk::default();
     for inode in &disk.inodes {
         let mut data = inode.synced.clone();

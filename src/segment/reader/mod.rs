@@ -64,6 +64,149 @@ fn field_name(field: u16) -> String {
     Field::from_ordinal(field).map_or_else(|| "segment".to_string(), |f| f.name().to_string())
 }
 
+/// The sections of a segment, in table order, and where each (kind, field)
+/// is in that order.
+type SectionTable = (Vec<SectionEntry>, HashMap<(SectionKind, u16), usize>);
+
+/// The footer, after checking the file is long enough for a header and a
+/// footer, starts with the magic, and is of the version this build reads.
+fn read_footer(path: &Path, map: &Mapped) -> Result<Footer> {
+    let len = map.len() as u64;
+    let bad = |offset: u64, section: &str, reason: String| {
+        Error::corrupted(path, offset, section, reason)
+    };
+    if len < (HEADER_LEN + FOOTER_LEN) as u64 {
+        return Err(bad(
+            0,
+            "file",
+            format!("{len} bytes is shorter than a header and footer"),
+        ));
+    }
+    if map.get(0..8) != Some(&SEGMENT_MAGIC[..]) {
+        return Err(bad(0, "header", "bad magic".into()));
+    }
+    let footer_at = map.len() - FOOTER_LEN;
+    let footer = Footer::decode(&map[footer_at..])
+        .map_err(|(off, why)| bad((footer_at + off) as u64, "footer", why))?;
+    if footer.version != SEGMENT_VERSION {
+        return Err(Error::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found: footer.version,
+            supported: SEGMENT_VERSION,
+        });
+    }
+    Ok(footer)
+}
+
+/// The section table: it ends at the footer, its checksum holds, and every
+/// section lies between the header and the table, once per (kind, field).
+fn read_section_table(path: &Path, map: &Mapped, footer: &Footer) -> Result<SectionTable> {
+    let bad = |offset: u64, section: &str, reason: String| {
+        Error::corrupted(path, offset, section, reason)
+    };
+    let footer_at = map.len() - FOOTER_LEN;
+    let table_len = (footer.section_count as usize)
+        .checked_mul(SECTION_ENTRY_LEN)
+        .ok_or_else(|| bad(footer_at as u64, "footer", "section count overflows".into()))?;
+    let table_start = usize::try_from(footer.table_offset).unwrap_or(usize::MAX);
+    if table_start < HEADER_LEN || table_start.checked_add(table_len) != Some(footer_at) {
+        return Err(bad(
+            footer_at as u64,
+            "footer",
+            "section table does not end at the footer".into(),
+        ));
+    }
+    let table = &map[table_start..footer_at];
+    if crc32fast::hash(table) != footer.table_crc {
+        return Err(bad(
+            footer.table_offset,
+            "section table",
+            "checksum mismatch".into(),
+        ));
+    }
+    let mut r = Reader::new(table);
+    let mut sections = Vec::with_capacity(footer.section_count as usize);
+    let mut by_key = HashMap::new();
+    for i in 0..footer.section_count as usize {
+        let at = (table_start + i * SECTION_ENTRY_LEN) as u64;
+        let s = SectionEntry::decode(&mut r).map_err(|why| bad(at, "section table", why))?;
+        let end = s.offset.checked_add(s.len);
+        if s.offset < HEADER_LEN as u64 || end.is_none_or(|e| e > footer.table_offset) {
+            return Err(bad(
+                at,
+                "section table",
+                format!("{} section out of bounds", s.kind.name()),
+            ));
+        }
+        if by_key.insert((s.kind, s.field), i).is_some() {
+            return Err(bad(
+                at,
+                "section table",
+                format!("duplicate {} section", s.kind.name()),
+            ));
+        }
+        sections.push(s);
+    }
+    Ok((sections, by_key))
+}
+
+/// The meta section, checksum verified (it is read at every open), agreeing
+/// with the footer, with a time range inside the segment's day.
+fn read_meta(
+    path: &Path,
+    map: &Mapped,
+    footer: &Footer,
+    sections: &[SectionEntry],
+    by_key: &HashMap<(SectionKind, u16), usize>,
+) -> Result<Meta> {
+    let bad = |offset: u64, section: &str, reason: String| {
+        Error::corrupted(path, offset, section, reason)
+    };
+    let meta_idx = *by_key.get(&(SectionKind::Meta, NO_FIELD)).ok_or_else(|| {
+        bad(
+            footer.table_offset,
+            "section table",
+            "no meta section".into(),
+        )
+    })?;
+    let ms = sections[meta_idx];
+    let meta_bytes = &map[ms.offset as usize..(ms.offset + ms.len) as usize];
+    if section_crc(
+        footer.segment_id,
+        footer.day,
+        SectionKind::Meta,
+        NO_FIELD,
+        meta_bytes,
+    ) != ms.crc
+    {
+        return Err(bad(ms.offset, "meta", "checksum mismatch".into()));
+    }
+    let meta = Meta::decode(meta_bytes).map_err(|why| bad(ms.offset, "meta", why))?;
+    if meta.segment_id != footer.segment_id
+        || meta.day != footer.day
+        || meta.row_count != footer.row_count
+    {
+        return Err(bad(
+            ms.offset,
+            "meta",
+            "meta disagrees with the footer".into(),
+        ));
+    }
+    if meta.row_count == 0
+        || Day::of_ms(meta.min_ts_ms) != meta.day
+        || Day::of_ms(meta.max_ts_ms) != meta.day
+        || meta.min_ts_ms > meta.max_ts_ms
+        || meta.base_ts_ms != meta.min_ts_ms
+    {
+        return Err(bad(
+            ms.offset,
+            "meta",
+            "row count or time range inconsistent with the day".into(),
+        ));
+    }
+    Ok(meta)
+}
+
 impl SegmentReader {
     /// Maps and checks the structure of the segment at `path`.
     pub fn open(path: &Path) -> Result<SegmentReader> {
@@ -77,120 +220,15 @@ impl SegmentReader {
     }
 
     /// [`SegmentReader::open`] on the given storage.
-    pub fn open_in(storage: &dyn Storage, path: &Path) -> Result<SegmentReader> {
+    pub(crate) fn open_in(storage: &dyn Storage, path: &Path) -> Result<SegmentReader> {
         let map = storage.map(path).map_err(|e| Error::io(path, e))?;
         SegmentReader::from_mapped(path, map)
     }
 
     fn from_mapped(path: &Path, map: Mapped) -> Result<SegmentReader> {
-        let len = map.len() as u64;
-        let bad = |offset: u64, section: &str, reason: String| {
-            Error::corrupted(path, offset, section, reason)
-        };
-        if len < (HEADER_LEN + FOOTER_LEN) as u64 {
-            return Err(bad(
-                0,
-                "file",
-                format!("{len} bytes is shorter than a header and footer"),
-            ));
-        }
-        if map.get(0..8) != Some(&SEGMENT_MAGIC[..]) {
-            return Err(bad(0, "header", "bad magic".into()));
-        }
-        let footer_at = map.len() - FOOTER_LEN;
-        let footer = Footer::decode(&map[footer_at..])
-            .map_err(|(off, why)| bad((footer_at + off) as u64, "footer", why))?;
-        if footer.version != SEGMENT_VERSION {
-            return Err(Error::UnsupportedVersion {
-                path: path.to_path_buf(),
-                found: footer.version,
-                supported: SEGMENT_VERSION,
-            });
-        }
-        let table_len = (footer.section_count as usize)
-            .checked_mul(SECTION_ENTRY_LEN)
-            .ok_or_else(|| bad(footer_at as u64, "footer", "section count overflows".into()))?;
-        let table_start = usize::try_from(footer.table_offset).unwrap_or(usize::MAX);
-        if table_start < HEADER_LEN || table_start.checked_add(table_len) != Some(footer_at) {
-            return Err(bad(
-                footer_at as u64,
-                "footer",
-                "section table does not end at the footer".into(),
-            ));
-        }
-        let table = &map[table_start..footer_at];
-        if crc32fast::hash(table) != footer.table_crc {
-            return Err(bad(
-                footer.table_offset,
-                "section table",
-                "checksum mismatch".into(),
-            ));
-        }
-        let mut r = Reader::new(table);
-        let mut sections = Vec::with_capacity(footer.section_count as usize);
-        let mut by_key = HashMap::new();
-        for i in 0..footer.section_count as usize {
-            let at = (table_start + i * SECTION_ENTRY_LEN) as u64;
-            let s = SectionEntry::decode(&mut r).map_err(|why| bad(at, "section table", why))?;
-            let end = s.offset.checked_add(s.len);
-            if s.offset < HEADER_LEN as u64 || end.is_none_or(|e| e > footer.table_offset) {
-                return Err(bad(
-                    at,
-                    "section table",
-                    format!("{} section out of bounds", s.kind.name()),
-                ));
-            }
-            if by_key.insert((s.kind, s.field), i).is_some() {
-                return Err(bad(
-                    at,
-                    "section table",
-                    format!("duplicate {} section", s.kind.name()),
-                ));
-            }
-            sections.push(s);
-        }
-        let meta_idx = *by_key.get(&(SectionKind::Meta, NO_FIELD)).ok_or_else(|| {
-            bad(
-                footer.table_offset,
-                "section table",
-                "no meta section".into(),
-            )
-        })?;
-        let ms = sections[meta_idx];
-        let meta_bytes = &map[ms.offset as usize..(ms.offset + ms.len) as usize];
-        if section_crc(
-            footer.segment_id,
-            footer.day,
-            SectionKind::Meta,
-            NO_FIELD,
-            meta_bytes,
-        ) != ms.crc
-        {
-            return Err(bad(ms.offset, "meta", "checksum mismatch".into()));
-        }
-        let meta = Meta::decode(meta_bytes).map_err(|why| bad(ms.offset, "meta", why))?;
-        if meta.segment_id != footer.segment_id
-            || meta.day != footer.day
-            || meta.row_count != footer.row_count
-        {
-            return Err(bad(
-                ms.offset,
-                "meta",
-                "meta disagrees with the footer".into(),
-            ));
-        }
-        if meta.row_count == 0
-            || Day::of_ms(meta.min_ts_ms) != meta.day
-            || Day::of_ms(meta.max_ts_ms) != meta.day
-            || meta.min_ts_ms > meta.max_ts_ms
-            || meta.base_ts_ms != meta.min_ts_ms
-        {
-            return Err(bad(
-                ms.offset,
-                "meta",
-                "row count or time range inconsistent with the day".into(),
-            ));
-        }
+        let footer = read_footer(path, &map)?;
+        let (sections, by_key) = read_section_table(path, &map, &footer)?;
+        let meta = read_meta(path, &map, &footer, &sections, &by_key)?;
         let checked = (0..sections.len()).map(|_| OnceLock::new()).collect();
         let mut seg = SegmentReader {
             path: path.to_path_buf(),
@@ -208,129 +246,162 @@ impl SegmentReader {
     }
 
     /// Checks that every column's sections exist with sizes that match the
-    /// row count, so later reads stay inside the map.
+    /// row count, so later reads stay inside the map. Errors about the
+    /// columns' description point at the meta section.
     fn check_layout(&mut self) -> Result<()> {
-        let rows = self.meta.row_count as u64;
         let meta_offset = self
             .entry(SectionKind::Meta, NO_FIELD)
             .map_or(0, |s| s.offset);
-        let cols = self.meta.columns.clone();
-        for c in cols {
-            let bad = |why: String| Error::corrupted(&self.path, meta_offset, "meta", why);
-            let field = Field::from_ordinal(c.field)
-                .filter(|f| *f != Field::EventDate)
-                .ok_or_else(|| bad(format!("column for unknown field {}", c.field)))?;
-            if encoding_of(field) != c.encoding.logical() {
-                return Err(bad(format!("column {field} has an unexpected encoding")));
-            }
-            if self.columns[field as usize].replace(c).is_some() {
-                return Err(bad(format!("column {field} appears twice")));
-            }
-            let need = |kind: SectionKind| -> Result<SectionEntry> {
-                self.entry(kind, c.field).ok_or_else(|| {
-                    Error::corrupted(
-                        &self.path,
-                        meta_offset,
-                        "meta",
-                        format!("column {field} has no {} section", kind.name()),
-                    )
-                })
-            };
-            let size_err = |s: SectionEntry, why: &str| {
-                Error::corrupted(
-                    &self.path,
-                    s.offset,
-                    format!("{} of {field}", s.kind.name()),
-                    why.to_string(),
-                )
-            };
-            match c.encoding {
-                Encoding::Timestamps => {
-                    let s = need(SectionKind::Timestamps)?;
-                    if s.len != rows * 4 || c.width != 32 {
-                        return Err(size_err(s, "length does not match the row count"));
-                    }
-                }
-                Encoding::Dict | Encoding::MappedDict => {
-                    if !(1..=32).contains(&c.width) || u64::from(c.count) >> c.width != 0 {
-                        return Err(bad(format!("column {field} has code width {}", c.width)));
-                    }
-                    if c.encoding == Encoding::Dict {
-                        let codes = need(SectionKind::Codes)?;
-                        if codes.len != packed_len(rows as usize, c.width) as u64 {
-                            return Err(size_err(codes, "length does not match the row count"));
-                        }
-                    } else if self.entry(SectionKind::Codes, c.field).is_some() {
-                        return Err(bad(format!("mapped column {field} has a codes section")));
-                    }
-                    let dict = need(SectionKind::DictValues)?;
-                    let n = u64::from(c.count);
-                    let min_len = if field.kind() == FieldKind::Str {
-                        4 + 4 * (n + 1)
-                    } else {
-                        4 + 8 * n
-                    };
-                    let ok = dict.len >= min_len
-                        && (field.kind() == FieldKind::Str || dict.len == min_len)
-                        && le_u32_at(self.raw(dict), 0) == Some(c.count);
-                    if !ok {
-                        return Err(size_err(dict, "length does not match the value count"));
-                    }
-                    if let Some(b) = self.entry(SectionKind::Bitmaps, c.field)
-                        && (b.len < 4 + 4 * (n + 2)
-                            || le_u32_at(self.raw(b), 0) != Some(c.count + 1))
-                    {
-                        return Err(size_err(b, "bitmap count does not match the dictionary"));
-                    }
-                }
-                Encoding::Blocks => {
-                    let s = need(SectionKind::Blocks)?;
-                    let raw = self.raw(s);
-                    let (Some(block_rows), Some(n_blocks)) = (le_u32_at(raw, 0), le_u32_at(raw, 1))
-                    else {
-                        return Err(size_err(s, "block header cut short"));
-                    };
-                    if block_rows == 0
-                        || u64::from(n_blocks) != rows.div_ceil(u64::from(block_rows))
-                        || s.len < 8 + 8 * (u64::from(n_blocks) + 1)
-                    {
-                        return Err(size_err(s, "block table does not match the row count"));
-                    }
-                }
-            }
+        for c in self.meta.columns.clone() {
+            self.check_column(c, meta_offset)?;
         }
         for f in Field::stored() {
             if self.columns[f as usize].is_none() {
-                return Err(Error::corrupted(
-                    &self.path,
-                    meta_offset,
-                    "meta",
-                    format!("no column for {f}"),
-                ));
+                return Err(self.meta_error(meta_offset, format!("no column for {f}")));
             }
         }
-        // A mapped column's parent is a column with per-row codes, and its
-        // map has one entry per parent code (null included).
+        self.check_code_maps(meta_offset)?;
+        self.check_sections_described()?;
+        self.check_id_index(meta_offset)
+    }
+
+    /// An error about the meta section (at `meta_offset`).
+    fn meta_error(&self, meta_offset: u64, why: String) -> Error {
+        Error::corrupted(&self.path, meta_offset, "meta", why)
+    }
+
+    /// An error about section `s` of column `field`.
+    fn size_error(&self, s: SectionEntry, field: Field, why: &str) -> Error {
+        Error::corrupted(
+            &self.path,
+            s.offset,
+            format!("{} of {field}", s.kind.name()),
+            why.to_string(),
+        )
+    }
+
+    /// The `kind` section of column `field`, which the meta says it has.
+    fn needed(&self, kind: SectionKind, field: Field, meta_offset: u64) -> Result<SectionEntry> {
+        self.entry(kind, field as u16).ok_or_else(|| {
+            self.meta_error(
+                meta_offset,
+                format!("column {field} has no {} section", kind.name()),
+            )
+        })
+    }
+
+    /// One column of the meta: a stored field, with its field's encoding,
+    /// described once, whose sections fit its row count.
+    fn check_column(&mut self, c: ColumnMeta, meta_offset: u64) -> Result<()> {
+        let bad = |why: String| Error::corrupted(&self.path, meta_offset, "meta", why);
+        let field = Field::from_ordinal(c.field)
+            .filter(|f| *f != Field::EventDate)
+            .ok_or_else(|| bad(format!("column for unknown field {}", c.field)))?;
+        if encoding_of(field) != c.encoding.logical() {
+            return Err(bad(format!("column {field} has an unexpected encoding")));
+        }
+        if self.columns[field as usize].replace(c).is_some() {
+            return Err(self.meta_error(meta_offset, format!("column {field} appears twice")));
+        }
+        let rows = u64::from(self.meta.row_count);
+        match c.encoding {
+            Encoding::Timestamps => {
+                let s = self.needed(SectionKind::Timestamps, field, meta_offset)?;
+                if s.len != rows * 4 || c.width != 32 {
+                    return Err(self.size_error(s, field, "length does not match the row count"));
+                }
+                Ok(())
+            }
+            Encoding::Dict | Encoding::MappedDict => self.check_dict_column(c, field, meta_offset),
+            Encoding::Blocks => self.check_block_column(field, meta_offset),
+        }
+    }
+
+    /// A dictionary column: a code width that holds every code, per-row
+    /// codes (unless mapped: its map is checked once every column is known),
+    /// a dictionary of `count` values, and a bitmap per code if indexed.
+    fn check_dict_column(&self, c: ColumnMeta, field: Field, meta_offset: u64) -> Result<()> {
+        if !(1..=32).contains(&c.width) || u64::from(c.count) >> c.width != 0 {
+            return Err(self.meta_error(
+                meta_offset,
+                format!("column {field} has code width {}", c.width),
+            ));
+        }
+        let rows = self.meta.row_count as usize;
+        if c.encoding == Encoding::Dict {
+            let codes = self.needed(SectionKind::Codes, field, meta_offset)?;
+            if codes.len != packed_len(rows, c.width) as u64 {
+                return Err(self.size_error(codes, field, "length does not match the row count"));
+            }
+        } else if self.entry(SectionKind::Codes, c.field).is_some() {
+            return Err(self.meta_error(
+                meta_offset,
+                format!("mapped column {field} has a codes section"),
+            ));
+        }
+        let dict = self.needed(SectionKind::DictValues, field, meta_offset)?;
+        let n = u64::from(c.count);
+        let min_len = if field.kind() == FieldKind::Str {
+            4 + 4 * (n + 1)
+        } else {
+            4 + 8 * n
+        };
+        let ok = dict.len >= min_len
+            && (field.kind() == FieldKind::Str || dict.len == min_len)
+            && le_u32_at(self.raw(dict), 0) == Some(c.count);
+        if !ok {
+            return Err(self.size_error(dict, field, "length does not match the value count"));
+        }
+        if let Some(b) = self.entry(SectionKind::Bitmaps, c.field)
+            && (b.len < 4 + 4 * (n + 2) || le_u32_at(self.raw(b), 0) != Some(c.count + 1))
+        {
+            return Err(self.size_error(b, field, "bitmap count does not match the dictionary"));
+        }
+        Ok(())
+    }
+
+    /// A block column: a block table with one entry per block of rows.
+    fn check_block_column(&self, field: Field, meta_offset: u64) -> Result<()> {
+        let s = self.needed(SectionKind::Blocks, field, meta_offset)?;
+        let raw = self.raw(s);
+        let (Some(block_rows), Some(n_blocks)) = (le_u32_at(raw, 0), le_u32_at(raw, 1)) else {
+            return Err(self.size_error(s, field, "block header cut short"));
+        };
+        let rows = u64::from(self.meta.row_count);
+        if block_rows == 0
+            || u64::from(n_blocks) != rows.div_ceil(u64::from(block_rows))
+            || s.len < 8 + 8 * (u64::from(n_blocks) + 1)
+        {
+            return Err(self.size_error(s, field, "block table does not match the row count"));
+        }
+        Ok(())
+    }
+
+    /// A mapped column's parent is a column with per-row codes, and its map
+    /// has one entry per parent code (null included).
+    fn check_code_maps(&self, meta_offset: u64) -> Result<()> {
         for c in self.columns.iter().flatten() {
             if c.encoding != Encoding::MappedDict {
                 continue;
             }
-            let bad = |why: String| Error::corrupted(&self.path, meta_offset, "meta", why);
             let parent = Field::from_ordinal(c.parent)
                 .and_then(|f| self.columns.get(f as usize).copied().flatten())
                 .filter(|p| p.encoding == Encoding::Dict && p.field != c.field)
                 .ok_or_else(|| {
-                    bad(format!(
-                        "column {} is mapped over {}, which has no per-row codes",
-                        field_name(c.field),
-                        field_name(c.parent)
-                    ))
+                    self.meta_error(
+                        meta_offset,
+                        format!(
+                            "column {} is mapped over {}, which has no per-row codes",
+                            field_name(c.field),
+                            field_name(c.parent)
+                        ),
+                    )
                 })?;
             let map = self.entry(SectionKind::CodeMap, c.field).ok_or_else(|| {
-                bad(format!(
-                    "mapped column {} has no code map",
-                    field_name(c.field)
-                ))
+                self.meta_error(
+                    meta_offset,
+                    format!("mapped column {} has no code map", field_name(c.field)),
+                )
             })?;
             if map.len != packed_len(parent.count as usize + 1, c.width) as u64 {
                 return Err(Error::corrupted(
@@ -341,7 +412,11 @@ impl SegmentReader {
                 ));
             }
         }
-        // Every section belongs to something the meta describes.
+        Ok(())
+    }
+
+    /// Every section belongs to something the meta describes.
+    fn check_sections_described(&self) -> Result<()> {
         for s in &self.sections {
             let col = Field::from_ordinal(s.field).and_then(|f| self.columns[f as usize]);
             let expected = match s.kind {
@@ -370,14 +445,21 @@ impl SegmentReader {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// The id index: fingerprints and rows packed one per row, and a Bloom
+    /// filter of whole blocks.
+    fn check_id_index(&self, meta_offset: u64) -> Result<()> {
+        let rows = self.meta.row_count;
         for (kind, len) in [
             (
                 SectionKind::IdHashes,
-                packed_len(rows as usize, fingerprint_bits(self.meta.row_count)) as u64,
+                packed_len(rows as usize, fingerprint_bits(rows)) as u64,
             ),
             (
                 SectionKind::IdRows,
-                packed_len(rows as usize, row_bits(self.meta.row_count)) as u64,
+                packed_len(rows as usize, row_bits(rows)) as u64,
             ),
         ] {
             match self.entry(kind, NO_FIELD) {
@@ -415,7 +497,7 @@ impl SegmentReader {
     }
 
     /// The bytes of a section, checksum verified on first use.
-    pub fn section(&self, kind: SectionKind, field: u16) -> Result<&[u8]> {
+    pub(crate) fn section(&self, kind: SectionKind, field: u16) -> Result<&[u8]> {
         let idx = *self.by_key.get(&(kind, field)).ok_or_else(|| {
             Error::corrupted(
                 &self.path,
@@ -682,9 +764,30 @@ impl SegmentReader {
         for s in &self.sections {
             self.section(s.kind, s.field)?;
         }
-        // Bytes outside every section (header fields, alignment padding) are
-        // not read by queries, but a flip there is still damage: they must be
-        // exactly what the writer puts there.
+        self.verify_unread_bytes()?;
+        let mut dec = RowDecoder::new(self)?;
+        for row in 0..self.rows() {
+            let e = dec.event(row)?;
+            if e.day() != self.day() {
+                return Err(self.corrupt(
+                    SectionKind::Timestamps,
+                    Field::EventTimestamp as u16,
+                    "row outside the day",
+                ));
+            }
+        }
+        for field in Field::stored() {
+            if encoding_of(field) == Encoding::Dict {
+                self.verify_codes(field)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes outside every section (header fields, alignment padding) are
+    /// not read by queries, but a flip there is still damage: they must be
+    /// exactly what the writer puts there.
+    fn verify_unread_bytes(&self) -> Result<()> {
         if self.map.get(8..16) != Some(&super::format::header_bytes()[8..16]) {
             return Err(Error::corrupted(
                 &self.path,
@@ -724,54 +827,44 @@ impl SegmentReader {
             }
             pos = end;
         }
-        let mut dec = RowDecoder::new(self)?;
-        for row in 0..self.rows() {
-            let e = dec.event(row)?;
-            if e.day() != self.day() {
+        Ok(())
+    }
+
+    /// A dictionary column's code map names only codes of its dictionary,
+    /// and its bitmaps (if indexed) hold exactly the rows of their code.
+    fn verify_codes(&self, field: Field) -> Result<()> {
+        let dict = self.dict(field)?;
+        if let Some((_, map)) = &dict.map {
+            let entries = map.bytes.len() * 8 / usize::from(map.width.max(1));
+            if (0..entries).any(|p| map.get(p) > dict.count) {
                 return Err(self.corrupt(
-                    SectionKind::Timestamps,
-                    Field::EventTimestamp as u16,
-                    "row outside the day",
+                    SectionKind::CodeMap,
+                    field as u16,
+                    "a code past the dictionary",
                 ));
             }
         }
-        for field in Field::stored() {
-            if encoding_of(field) != Encoding::Dict {
-                continue;
-            }
-            let dict = self.dict(field)?;
-            if let Some((_, map)) = &dict.map {
-                let entries = map.bytes.len() * 8 / usize::from(map.width.max(1));
-                if (0..entries).any(|p| map.get(p) > dict.count) {
-                    return Err(self.corrupt(
-                        SectionKind::CodeMap,
-                        field as u16,
-                        "a code past the dictionary",
-                    ));
-                }
-            }
-            if self.entry(SectionKind::Bitmaps, field as u16).is_none() {
-                continue;
-            }
-            let mut total = 0u64;
-            for code in 0..=dict.count() {
-                let bm = self.bitmap(field, code)?.unwrap_or_default();
-                if bm.iter().any(|row| dict.code(row) != code) {
-                    return Err(self.corrupt(
-                        SectionKind::Bitmaps,
-                        field as u16,
-                        "bitmap disagrees with codes",
-                    ));
-                }
-                total += bm.len();
-            }
-            if total != u64::from(self.rows()) {
+        if self.entry(SectionKind::Bitmaps, field as u16).is_none() {
+            return Ok(());
+        }
+        let mut total = 0u64;
+        for code in 0..=dict.count() {
+            let bm = self.bitmap(field, code)?.unwrap_or_default();
+            if bm.iter().any(|row| dict.code(row) != code) {
                 return Err(self.corrupt(
                     SectionKind::Bitmaps,
                     field as u16,
-                    "bitmaps do not cover every row once",
+                    "bitmap disagrees with codes",
                 ));
             }
+            total += bm.len();
+        }
+        if total != u64::from(self.rows()) {
+            return Err(self.corrupt(
+                SectionKind::Bitmaps,
+                field as u16,
+                "bitmaps do not cover every row once",
+            ));
         }
         Ok(())
     }

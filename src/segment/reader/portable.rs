@@ -84,65 +84,14 @@ pub(super) fn check(bytes: &[u8], rows: u32) -> Result<(), &'static str> {
             return Err("offset header disagrees with the containers' layout");
         }
         let is_run = run_flags.is_some_and(|f| f.get(i / 8).is_some_and(|b| b >> (i % 8) & 1 == 1));
-        let last = if is_run {
-            let runs = usize::from(u16_at(bytes, pos)?);
-            let body = bytes
-                .get(pos + 2..pos + 2 + 4 * runs)
-                .ok_or("bitmap ends inside a run container")?;
-            let mut total = 0usize;
-            let mut next_min = 0u32;
-            let mut last = 0u32;
-            for run in body.chunks_exact(4) {
-                let start = u32::from(u16::from_le_bytes([run[0], run[1]]));
-                let end = start + u32::from(u16::from_le_bytes([run[2], run[3]]));
-                if start < next_min {
-                    return Err("runs overlap or are out of order");
-                }
-                if end > 0xFFFF {
-                    return Err("a run ends past its container");
-                }
-                total += (end - start) as usize + 1;
-                next_min = end + 1;
-                last = end;
-            }
-            if total != card {
-                return Err("run container cardinality disagrees with the header");
-            }
-            pos += 2 + 4 * runs;
-            last
+        let (len, last) = if is_run {
+            check_run_container(bytes, pos, card)?
         } else if card > ARRAY_MAX {
-            let body = bytes
-                .get(pos..pos + BITSET_BYTES)
-                .ok_or("bitmap ends inside a bitset container")?;
-            let mut total = 0usize;
-            let mut last = None;
-            for (w, word) in body.chunks_exact(8).enumerate() {
-                let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
-                total += word.count_ones() as usize;
-                if word != 0 {
-                    last = Some(w as u32 * 64 + 63 - word.leading_zeros());
-                }
-            }
-            if total != card {
-                return Err("bitset container cardinality disagrees with the header");
-            }
-            pos += BITSET_BYTES;
-            last.unwrap_or(0)
+            check_bitset_container(bytes, pos, card)?
         } else {
-            let body = bytes
-                .get(pos..pos + 2 * card)
-                .ok_or("bitmap ends inside an array container")?;
-            let mut prev: Option<u16> = None;
-            for v in body.chunks_exact(2) {
-                let v = u16::from_le_bytes([v[0], v[1]]);
-                if prev.is_some_and(|p| v <= p) {
-                    return Err("array container not strictly increasing");
-                }
-                prev = Some(v);
-            }
-            pos += 2 * card;
-            prev.map_or(0, u32::from)
+            check_array_container(bytes, pos, card)?
         };
+        pos += len;
         max = u32::from(key) << 16 | last;
     }
     if pos != bytes.len() {
@@ -152,6 +101,85 @@ pub(super) fn check(bytes: &[u8], rows: u32) -> Result<(), &'static str> {
         return Err("bitmap names a row past the end");
     }
     Ok(())
+}
+
+/// A run container at `pos` holding `card` values: its length in bytes and
+/// its largest value. Runs are ordered, disjoint and inside the container.
+fn check_run_container(
+    bytes: &[u8],
+    pos: usize,
+    card: usize,
+) -> Result<(usize, u32), &'static str> {
+    let runs = usize::from(u16_at(bytes, pos)?);
+    let body = bytes
+        .get(pos + 2..pos + 2 + 4 * runs)
+        .ok_or("bitmap ends inside a run container")?;
+    let mut total = 0usize;
+    let mut next_min = 0u32;
+    let mut last = 0u32;
+    for run in body.chunks_exact(4) {
+        let start = u32::from(u16::from_le_bytes([run[0], run[1]]));
+        let end = start + u32::from(u16::from_le_bytes([run[2], run[3]]));
+        if start < next_min {
+            return Err("runs overlap or are out of order");
+        }
+        if end > 0xFFFF {
+            return Err("a run ends past its container");
+        }
+        total += (end - start) as usize + 1;
+        next_min = end + 1;
+        last = end;
+    }
+    if total != card {
+        return Err("run container cardinality disagrees with the header");
+    }
+    Ok((2 + 4 * runs, last))
+}
+
+/// A bitset container at `pos` holding `card` values: its length in bytes
+/// and its largest value.
+fn check_bitset_container(
+    bytes: &[u8],
+    pos: usize,
+    card: usize,
+) -> Result<(usize, u32), &'static str> {
+    let body = bytes
+        .get(pos..pos + BITSET_BYTES)
+        .ok_or("bitmap ends inside a bitset container")?;
+    let mut total = 0usize;
+    let mut last = None;
+    for (w, word) in body.chunks_exact(8).enumerate() {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        total += word.count_ones() as usize;
+        if word != 0 {
+            last = Some(w as u32 * 64 + 63 - word.leading_zeros());
+        }
+    }
+    if total != card {
+        return Err("bitset container cardinality disagrees with the header");
+    }
+    Ok((BITSET_BYTES, last.unwrap_or(0)))
+}
+
+/// An array container at `pos` holding `card` strictly increasing values:
+/// its length in bytes and its largest value.
+fn check_array_container(
+    bytes: &[u8],
+    pos: usize,
+    card: usize,
+) -> Result<(usize, u32), &'static str> {
+    let body = bytes
+        .get(pos..pos + 2 * card)
+        .ok_or("bitmap ends inside an array container")?;
+    let mut prev: Option<u16> = None;
+    for v in body.chunks_exact(2) {
+        let v = u16::from_le_bytes([v[0], v[1]]);
+        if prev.is_some_and(|p| v <= p) {
+            return Err("array container not strictly increasing");
+        }
+        prev = Some(v);
+    }
+    Ok((2 * card, prev.map_or(0, u32::from)))
 }
 
 #[cfg(test)]

@@ -373,7 +373,7 @@ impl SegmentWriter {
     }
 
     /// [`SegmentWriter::finish`] on the given storage.
-    pub fn finish_in(
+    pub(crate) fn finish_in(
         self,
         storage: &dyn crate::storage::Storage,
         id: u64,
@@ -390,10 +390,35 @@ impl SegmentWriter {
         })
     }
 
-    /// The whole file's bytes.
+    /// The whole file's bytes: the sections in their fixed order (docs/format.md,
+    /// "Segment file"), then the section table and the footer.
     pub fn encode(&self, id: u64, supersedes: Vec<u64>) -> Result<Vec<u8>> {
-        let rows = self.ts.len();
-        if rows == 0 {
+        let (min_ts, max_ts) = self.check_encodable(id, &supersedes)?;
+        let order = self.row_order(min_ts, max_ts);
+        let mut file = SectionWriter::new(id, self.day);
+        let mut columns = vec![self.write_timestamps(&mut file, &order, min_ts)];
+        self.write_dicts(&mut file, &mut columns, &order)?;
+        self.write_blocks(&mut file, &mut columns, &order)?;
+        self.write_id_index(&mut file, &order);
+        let rows = self.ts.len() as u32;
+        let meta = Meta {
+            segment_id: id,
+            day: self.day,
+            row_count: rows,
+            base_ts_ms: min_ts,
+            min_ts_ms: min_ts,
+            max_ts_ms: max_ts,
+            supersedes,
+            columns,
+        };
+        file.add(SectionKind::Meta, NO_FIELD, &meta.encode());
+        Ok(file.finish(rows))
+    }
+
+    /// Refuses what no segment may hold; returns the smallest and largest
+    /// timestamp.
+    fn check_encodable(&self, id: u64, supersedes: &[u64]) -> Result<(i64, i64)> {
+        if self.ts.is_empty() {
             return Err(Error::Internal("refusing to write an empty segment".into()));
         }
         if let Some(s) = supersedes.iter().find(|&&s| s >= id) {
@@ -407,8 +432,13 @@ impl SegmentWriter {
         if max_ts - min_ts >= i64::from(u32::MAX) {
             return Err(Error::Internal("segment spans more than a day".into()));
         }
-        // Rows in timestamp order, ties in arrival order: a stable sort of
-        // (offset, arrival index) keys by their offset.
+        Ok((min_ts, max_ts))
+    }
+
+    /// The arrival index of each row, rows in timestamp order and ties in
+    /// arrival order: a stable sort of (offset, arrival index) keys by their
+    /// offset.
+    fn row_order(&self, min_ts: i64, max_ts: i64) -> Vec<u32> {
         let mut keys: Vec<u64> = self
             .ts
             .iter()
@@ -416,53 +446,40 @@ impl SegmentWriter {
             .map(|(i, &ts)| (((ts - min_ts) as u64) << 32) | i as u64)
             .collect();
         radix_sort_by_high_half(&mut keys, bits_for((max_ts - min_ts) as u64));
-        let order: Vec<u32> = keys.iter().map(|&k| k as u32).collect();
-        drop(keys);
+        keys.iter().map(|&k| k as u32).collect()
+    }
 
-        let mut out = header_bytes().to_vec();
-        let mut sections: Vec<SectionEntry> = Vec::new();
-        let mut add = |out: &mut Vec<u8>, kind: SectionKind, field: u16, bytes: &[u8]| {
-            while !out.len().is_multiple_of(SECTION_ALIGN) {
-                out.push(0);
-            }
-            sections.push(SectionEntry {
-                kind,
-                field,
-                offset: out.len() as u64,
-                len: bytes.len() as u64,
-                crc: section_crc(id, self.day, kind, field, bytes),
-            });
-            out.extend_from_slice(bytes);
-        };
-        let mut columns = Vec::new();
-
-        // Timestamps.
+    /// The timestamps section: each row's offset from `min_ts`, as u32.
+    fn write_timestamps(&self, file: &mut SectionWriter, order: &[u32], min_ts: i64) -> ColumnMeta {
         let ts_bytes: Vec<u8> = order
             .iter()
             .flat_map(|&i| ((self.ts[i as usize] - min_ts) as u32).to_le_bytes())
             .collect();
-        add(
-            &mut out,
-            SectionKind::Timestamps,
-            Field::EventTimestamp as u16,
-            &ts_bytes,
-        );
-        columns.push(ColumnMeta {
-            field: Field::EventTimestamp as u16,
+        let field = Field::EventTimestamp as u16;
+        file.add(SectionKind::Timestamps, field, &ts_bytes);
+        ColumnMeta {
+            field,
             encoding: Encoding::Timestamps,
             width: 32,
             count: 0,
             parent: NO_FIELD,
-        });
+        }
+    }
 
-        // Dictionary columns: values, then per-row codes or a code map, and
-        // bitmap indexes.
+    /// Dictionary columns, each as its values, then per-row codes or a code
+    /// map, then (for indexed fields) its bitmaps.
+    fn write_dicts(
+        &self,
+        file: &mut SectionWriter,
+        columns: &mut Vec<ColumnMeta>,
+        order: &[u32],
+    ) -> Result<()> {
         let sorted: Vec<(Vec<u8>, Vec<u32>)> = self
             .dicts
             .iter()
             .map(|d| sorted_dictionary(&d.values))
             .collect();
-        let plan = plan_maps(&self.dicts, rows);
+        let plan = plan_maps(&self.dicts, self.ts.len());
         // Final codes in row order, for every column stored with per-row codes.
         let row_codes: Vec<Option<Vec<u32>>> = self
             .dicts
@@ -479,83 +496,47 @@ impl SegmentWriter {
             })
             .collect();
         for (k, d) in self.dicts.iter().enumerate() {
-            let field = d.field as u16;
             let (dict_bytes, remap) = &sorted[k];
-            let count = remap.len() - 1;
-            let width = code_width(count);
-            add(&mut out, SectionKind::DictValues, field, dict_bytes);
-            let index = INDEXED_FIELDS.contains(&d.field);
+            file.add(SectionKind::DictValues, d.field as u16, dict_bytes);
             let mapped_codes;
-            let codes: &[u32] = match (&plan[k], &row_codes[k]) {
-                (Some((p, arrival_map)), _) => {
-                    // Final parent code -> final code. Parent codes that occur
-                    // in no row (null, when the parent is never null) map to 0.
-                    let (_, parent_remap) = &sorted[*p];
-                    let mut map = vec![0u32; parent_remap.len()];
-                    for (pa, &ca) in arrival_map.iter().enumerate() {
-                        if ca != u32::MAX {
-                            map[parent_remap[pa] as usize] = remap[ca as usize];
-                        }
-                    }
-                    add(
-                        &mut out,
-                        SectionKind::CodeMap,
-                        field,
-                        &pack(map.iter().copied(), width),
+            let codes: &[u32] = match &plan[k] {
+                Some((p, arrival_map)) => {
+                    let parent = (
+                        &self.dicts[*p],
+                        sorted[*p].1.as_slice(),
+                        row_codes[*p].as_deref(),
                     );
-                    columns.push(ColumnMeta {
-                        field,
-                        encoding: Encoding::MappedDict,
-                        width,
-                        count: count as u32,
-                        parent: self.dicts[*p].field as u16,
-                    });
-                    mapped_codes = if index {
-                        row_codes[*p]
-                            .as_deref()
-                            .unwrap_or_default()
-                            .iter()
-                            .map(|&pc| map[pc as usize])
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
+                    let (column, codes) = write_code_map(file, d, remap, parent, arrival_map);
+                    columns.push(column);
+                    mapped_codes = codes;
                     &mapped_codes
                 }
-                (None, codes) => {
-                    let codes = codes.as_deref().unwrap_or_default();
-                    add(
-                        &mut out,
-                        SectionKind::Codes,
-                        field,
-                        &pack(codes.iter().copied(), width),
-                    );
-                    columns.push(ColumnMeta {
-                        field,
-                        encoding: Encoding::Dict,
-                        width,
-                        count: count as u32,
-                        parent: NO_FIELD,
-                    });
+                None => {
+                    let codes = row_codes[k].as_deref().unwrap_or_default();
+                    columns.push(write_codes(file, d.field, remap.len() - 1, codes));
                     codes
                 }
             };
-            if index {
-                add(
-                    &mut out,
-                    SectionKind::Bitmaps,
-                    field,
-                    &encode_bitmaps(codes, count)?,
-                );
+            if INDEXED_FIELDS.contains(&d.field) {
+                let bitmaps = encode_bitmaps(codes, remap.len() - 1)?;
+                file.add(SectionKind::Bitmaps, d.field as u16, &bitmaps);
             }
         }
+        Ok(())
+    }
 
-        // Block-compressed columns.
+    /// Block-compressed columns.
+    fn write_blocks(
+        &self,
+        file: &mut SectionWriter,
+        columns: &mut Vec<ColumnMeta>,
+        order: &[u32],
+    ) -> Result<()> {
         let mut zstd = zstd::bulk::Compressor::new(ZSTD_LEVEL)
             .map_err(|e| Error::Internal(format!("zstd: {e}")))?;
         for b in &self.blocks {
-            let bytes = encode_blocks(b, &order, &mut zstd)?;
-            add(&mut out, SectionKind::Blocks, b.field as u16, &bytes);
+            let bytes = encode_blocks(b, order, &mut zstd)?;
+            file.add(SectionKind::Blocks, b.field as u16, &bytes);
             columns.push(ColumnMeta {
                 field: b.field as u16,
                 encoding: Encoding::Blocks,
@@ -564,10 +545,14 @@ impl SegmentWriter {
                 parent: NO_FIELD,
             });
         }
+        Ok(())
+    }
 
-        // Event-id fingerprints (sorted, with their rows) and the Bloom
-        // filter over the full hashes.
-        let fp_bits = fingerprint_bits(rows as u32);
+    /// Event-id fingerprints (sorted, with their rows) and the Bloom filter
+    /// over the full hashes.
+    fn write_id_index(&self, file: &mut SectionWriter, order: &[u32]) {
+        let rows = self.ts.len() as u32;
+        let fp_bits = fingerprint_bits(rows);
         let mut pairs: Vec<u64> = order
             .iter()
             .enumerate()
@@ -576,58 +561,141 @@ impl SegmentWriter {
             })
             .collect();
         radix_sort_by_high_half(&mut pairs, fp_bits);
-        add(
-            &mut out,
-            SectionKind::IdHashes,
-            NO_FIELD,
-            &pack(pairs.iter().map(|&p| (p >> 32) as u32), fp_bits),
-        );
-        add(
-            &mut out,
-            SectionKind::IdRows,
-            NO_FIELD,
-            &pack(pairs.iter().map(|&p| p as u32), row_bits(rows as u32)),
-        );
-        add(
-            &mut out,
-            SectionKind::IdBloom,
-            NO_FIELD,
-            &bloom::build(&self.ids),
-        );
+        let hashes = pack(pairs.iter().map(|&p| (p >> 32) as u32), fp_bits);
+        file.add(SectionKind::IdHashes, NO_FIELD, &hashes);
+        let id_rows = pack(pairs.iter().map(|&p| p as u32), row_bits(rows));
+        file.add(SectionKind::IdRows, NO_FIELD, &id_rows);
+        file.add(SectionKind::IdBloom, NO_FIELD, &bloom::build(&self.ids));
+    }
+}
 
-        let meta = Meta {
-            segment_id: id,
-            day: self.day,
-            row_count: rows as u32,
-            base_ts_ms: min_ts,
-            min_ts_ms: min_ts,
-            max_ts_ms: max_ts,
-            supersedes,
-            columns,
-        };
-        add(&mut out, SectionKind::Meta, NO_FIELD, &meta.encode());
+/// A column stored with per-row codes: its codes section. `codes` are the
+/// final codes in row order, `count` its distinct non-null values.
+fn write_codes(file: &mut SectionWriter, field: Field, count: usize, codes: &[u32]) -> ColumnMeta {
+    let width = code_width(count);
+    file.add(
+        SectionKind::Codes,
+        field as u16,
+        &pack(codes.iter().copied(), width),
+    );
+    ColumnMeta {
+        field: field as u16,
+        encoding: Encoding::Dict,
+        width,
+        count: count as u32,
+        parent: NO_FIELD,
+    }
+}
 
-        while !out.len().is_multiple_of(SECTION_ALIGN) {
-            out.push(0);
+/// A column stored as a map over its parent's codes: its code map section.
+/// `remap` turns its arrival codes into final codes; `parent` is the parent
+/// column, its arrival-to-final remap and its final codes in row order;
+/// `arrival_map` is the plan's map of parent arrival code to arrival code.
+/// Returns the column's final codes in row order when the column is indexed
+/// (its bitmaps need them), else an empty vector.
+fn write_code_map(
+    file: &mut SectionWriter,
+    d: &DictBuilder,
+    remap: &[u32],
+    parent: (&DictBuilder, &[u32], Option<&[u32]>),
+    arrival_map: &[u32],
+) -> (ColumnMeta, Vec<u32>) {
+    let (parent, parent_remap, parent_codes) = parent;
+    let count = remap.len() - 1;
+    let width = code_width(count);
+    // Final parent code -> final code. Parent codes that occur in no row
+    // (null, when the parent is never null) map to 0.
+    let mut map = vec![0u32; parent_remap.len()];
+    for (pa, &ca) in arrival_map.iter().enumerate() {
+        if ca != u32::MAX {
+            map[parent_remap[pa] as usize] = remap[ca as usize];
         }
-        let table_offset = out.len() as u64;
-        let mut table = Vec::with_capacity(sections.len() * 32);
-        for s in &sections {
+    }
+    file.add(
+        SectionKind::CodeMap,
+        d.field as u16,
+        &pack(map.iter().copied(), width),
+    );
+    let column = ColumnMeta {
+        field: d.field as u16,
+        encoding: Encoding::MappedDict,
+        width,
+        count: count as u32,
+        parent: parent.field as u16,
+    };
+    let codes = if INDEXED_FIELDS.contains(&d.field) {
+        parent_codes
+            .unwrap_or_default()
+            .iter()
+            .map(|&pc| map[pc as usize])
+            .collect()
+    } else {
+        Vec::new()
+    };
+    (column, codes)
+}
+
+/// A segment file being assembled: sections appended at aligned offsets and
+/// their table entries (each with its checksum), then the table and the
+/// footer.
+struct SectionWriter {
+    id: u64,
+    day: Day,
+    out: Vec<u8>,
+    sections: Vec<SectionEntry>,
+}
+
+impl SectionWriter {
+    fn new(id: u64, day: Day) -> SectionWriter {
+        SectionWriter {
+            id,
+            day,
+            out: header_bytes().to_vec(),
+            sections: Vec::new(),
+        }
+    }
+
+    /// Pads with zeros to the next `SECTION_ALIGN` boundary.
+    fn align(&mut self) {
+        while !self.out.len().is_multiple_of(SECTION_ALIGN) {
+            self.out.push(0);
+        }
+    }
+
+    /// Appends one section, aligned, and records it in the table.
+    fn add(&mut self, kind: SectionKind, field: u16, bytes: &[u8]) {
+        self.align();
+        self.sections.push(SectionEntry {
+            kind,
+            field,
+            offset: self.out.len() as u64,
+            len: bytes.len() as u64,
+            crc: section_crc(self.id, self.day, kind, field, bytes),
+        });
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// Appends the section table (aligned) and the footer; the file's bytes.
+    fn finish(mut self, rows: u32) -> Vec<u8> {
+        self.align();
+        let table_offset = self.out.len() as u64;
+        let mut table = Vec::with_capacity(self.sections.len() * 32);
+        for s in &self.sections {
             s.encode(&mut table);
         }
-        out.extend_from_slice(&table);
+        self.out.extend_from_slice(&table);
         let footer = Footer {
             version: SEGMENT_VERSION,
-            section_count: sections.len() as u32,
+            section_count: self.sections.len() as u32,
             table_offset,
-            segment_id: id,
+            segment_id: self.id,
             day: self.day,
-            row_count: rows as u32,
+            row_count: rows,
             table_crc: crc32fast::hash(&table),
         };
-        out.extend_from_slice(&footer.encode());
-        debug_assert!(out.len() >= FOOTER_LEN);
-        Ok(out)
+        self.out.extend_from_slice(&footer.encode());
+        debug_assert!(self.out.len() >= FOOTER_LEN);
+        self.out
     }
 }
 

@@ -4,6 +4,9 @@ use std::fmt;
 
 use crate::time::{Day, MAX_TS_MS, MIN_TS_MS, format_ms};
 
+mod builder;
+pub use builder::EventBuilder;
+
 /// Largest integer the contract allows for ids: 2^63 - 1.
 pub const MAX_ID: u64 = i64::MAX as u64;
 /// Longest string field, in bytes (except `url` and `event_id`).
@@ -270,6 +273,12 @@ impl FieldError {
             field: Some(field.name().to_string()),
             message: message.into(),
         }
+    }
+
+    /// A required field with no value, as the JSON parser and
+    /// [`EventBuilder`] report it.
+    pub fn missing(field: Field) -> Self {
+        FieldError::new(field, "required field is missing or null")
     }
 }
 
