@@ -73,7 +73,9 @@ impl RejectReason {
 /// One rejected event: its index in the batch (from 0) and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
+    /// The event's index in the batch, from 0.
     pub index: usize,
+    /// Why it was not stored.
     pub reason: RejectReason,
 }
 

@@ -435,7 +435,7 @@ fn old_snapshot_reader(engine: &Engine, shared: &Shared) -> u64 {
             .days()
             .into_iter()
             .filter(|d| *d < horizon_now)
-            .filter(|d| snap.day(*d).is_some_and(|s| (s.segment_count() > 0)))
+            .filter(|d| snap.day(*d).is_some_and(|s| s.segment_count() > 0))
             .filter(|d| !engine.path().join("days").join(d.to_string()).exists())
             .collect();
         if unlinked.is_empty() {

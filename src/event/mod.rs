@@ -21,7 +21,7 @@ macro_rules! event_types {
         /// The 24 event types, in the contract's (alphabetical) order.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[repr(u8)]
-        pub enum EventType { $($variant),* }
+        pub enum EventType { $(#[doc = concat!("`", $name, "`")] $variant),* }
 
         impl EventType {
             /// Every type, in order; `ALL[t as usize] == t`.
@@ -83,44 +83,73 @@ impl fmt::Display for EventType {
 /// (missing and JSON `null` are the same); strings are never empty.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
+    /// The event's id (with `company_name`, its identity: a re-sent event
+    /// is stored once).
     pub event_id: String,
     /// UTC milliseconds since the Unix epoch.
     pub event_timestamp_ms: i64,
+    /// What kind of action (one of 24).
     pub event_type: EventType,
+    /// The action as the product names it ("Viewed RFI").
     pub event_name: String,
+    /// A finer kind, where the tool has one.
     pub event_subtype: Option<String>,
+    /// The tool the action happened in ("RFIs", "Drawings").
     pub tool_name: String,
+    /// The company (tenant) the event belongs to.
     pub company_name: String,
+    /// The project, if the action was in one.
     pub project_name: Option<String>,
+    /// The project's number.
     pub project_number: Option<String>,
+    /// Whether the project is a demo project.
     pub project_is_demo: Option<bool>,
+    /// The id of the object acted on.
     pub object_id: Option<u64>,
+    /// The page or API path of the action.
     pub url: Option<String>,
+    /// Where the action came from: "web", "iOS", "Android", "API", ...
     pub device_type: String,
+    /// Whether the action came through the public API.
     pub is_api: bool,
+    /// The acting user's id.
     pub user_id: u64,
+    /// The acting user's email.
     pub user_email: String,
+    /// The email the user signed in with, if another.
     pub user_login_email: Option<String>,
+    /// The acting user's name.
     pub user_name: String,
+    /// The user's job title.
     pub user_job_title: Option<String>,
+    /// The user's role in the company.
     pub user_role: Option<String>,
+    /// The kind of user (employee, collaborator, ...).
     pub user_type: Option<String>,
+    /// The permission template the user starts from.
     pub user_default_permission_template: Option<String>,
+    /// Whether the user is active.
     pub user_is_active: Option<bool>,
+    /// Whether the user may bid.
     pub user_is_authorized_bidder: Option<bool>,
+    /// The user's last sign-in day.
     pub user_last_login_date: Option<Day>,
 }
 
 /// How a field's values are typed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldKind {
+    /// Text.
     Str,
+    /// An unsigned integer (ids: 0 ..= 2^63-1).
     Int,
+    /// true or false.
     Bool,
     /// UTC milliseconds.
     Timestamp,
     /// A UTC day.
     Date,
+    /// One of the 24 [`EventType`]s.
     EventType,
 }
 
@@ -129,7 +158,7 @@ macro_rules! fields {
         /// Every field of the contract, plus the derived `event_date`.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[repr(u8)]
-        pub enum Field { $($variant),* }
+        pub enum Field { $(#[doc = concat!("`", $name, "`")] $variant),* }
 
         impl Field {
             /// Every field, in contract order; `ALL[f as usize] == f`.
@@ -219,11 +248,17 @@ impl fmt::Display for Field {
 pub enum Value<'a> {
     /// No value. Sorts lowest.
     Null,
+    /// A boolean.
     Bool(bool),
+    /// An integer.
     Int(u64),
+    /// UTC milliseconds since the epoch.
     Timestamp(i64),
+    /// A UTC day.
     Date(Day),
+    /// An event type.
     EventType(EventType),
+    /// Text.
     Str(&'a str),
 }
 
@@ -264,10 +299,12 @@ fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> Value<'static>) -> Value<'static> {
 pub struct FieldError {
     /// The field at fault, or `None` for an error about the record as a whole.
     pub field: Option<String>,
+    /// What is wrong with it.
     pub message: String,
 }
 
 impl FieldError {
+    /// An error about `field`.
     pub fn new(field: Field, message: impl Into<String>) -> Self {
         FieldError {
             field: Some(field.name().to_string()),

@@ -29,7 +29,9 @@ pub struct GenConfig {
     pub days: u32,
     /// Average events per day; weekdays are busier than weekends.
     pub events_per_day: u64,
+    /// How many companies (tenants) act.
     pub companies: u32,
+    /// The seed: the same config and seed give the same events.
     pub seed: u64,
     /// Fraction of events delivered late (1-5 days, typically).
     pub late_fraction: f64,

@@ -15,7 +15,9 @@ use crate::error::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Right {
+    /// Append events (`Ingest`).
     Ingest,
+    /// Run reports (`Query`, `Stats`).
     Query,
 }
 
