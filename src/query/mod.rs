@@ -16,7 +16,7 @@ pub mod values;
 
 pub use cancel::{CancelToken, QueryOptions};
 pub use explain::Explain;
-pub use model::{Direction, Op, Predicate, Query, Select, TimeWindow};
+pub use model::{Direction, Op, Operand, Predicate, Query, Select, TimeWindow};
 pub use scalar::Scalar;
 
 use crate::error::Result;
