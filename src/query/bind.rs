@@ -18,11 +18,11 @@ use super::model::{Direction, Op, Predicate, Query, Select, TimeWindow};
 use super::scalar::Scalar;
 
 /// Most fields a count can group by.
-pub const MAX_GROUP_FIELDS: usize = 8;
+pub(crate) const MAX_GROUP_FIELDS: usize = 8;
 
 /// A checked query.
 #[derive(Clone, Debug)]
-pub struct Bound {
+pub(crate) struct Bound {
     /// The window `[from_ms, to_ms)`, already cut to retention and narrowed
     /// by folded predicates. Empty when `from_ms >= to_ms`.
     pub from_ms: i64,
@@ -68,16 +68,14 @@ impl Bound {
 
 /// What a sort key is: the count, or a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SortKey {
+pub(crate) enum SortKey {
     Count,
     Field(Field),
 }
 
 /// One checked predicate.
 #[derive(Clone, Debug)]
-pub struct Pred {
-    /// Position in the query's `where` list.
-    pub index: usize,
+pub(crate) struct Pred {
     pub field: Field,
     pub op: Op,
     pub arg: Arg,
@@ -86,7 +84,7 @@ pub struct Pred {
 /// A predicate's operand, parsed to the field's type. `event_type`
 /// operands are strings: the type compares by its contract spelling.
 #[derive(Clone, Debug)]
-pub enum Arg {
+pub(crate) enum Arg {
     None,
     One(Scalar),
     /// Sorted, deduplicated (`in`, `not_in`).
@@ -96,7 +94,7 @@ pub enum Arg {
 /// `event_type` values compare as their spelling (docs/queries.md); the
 /// enum's order is the same (alphabetical), but operands may be any string.
 #[inline]
-pub fn norm(v: Value<'_>) -> Value<'_> {
+pub(crate) fn norm(v: Value<'_>) -> Value<'_> {
     match v {
         Value::EventType(t) => Value::Str(t.as_str()),
         other => other,
@@ -299,7 +297,6 @@ fn bind_pred(index: usize, p: &Predicate) -> Result<Pred> {
         )?),
     };
     Ok(Pred {
-        index,
         field,
         op: p.op,
         arg,
@@ -370,7 +367,7 @@ pub fn window_bound(text: &str, end: bool) -> std::result::Result<i64, String> {
 /// today is `today`. The parts are checked in document order (window,
 /// `where`, `group_by`, `fields`, `select`, `order_by`, `cursor`), so the
 /// first fault named is the first one in the query.
-pub fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
+pub(crate) fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
     let (mut from_ms, mut to_ms) = bind_window(q.time.as_ref(), horizon, today)?;
     let (preds, folded) = bind_filters(&q.filters, horizon, &mut from_ms, &mut to_ms)?;
     let group_by = bind_group_by(&q.group_by)?;

@@ -55,7 +55,7 @@ fn scan_source<'a>(s: &Source<'a>, q: &Bound, how: Scan<'_>) -> Result<Partial<'
 
 /// Runs `q` over `snap` with `opts`: its cancel token and thread budget
 /// (docs/queries.md).
-pub fn run(
+pub(crate) fn run(
     snap: &Snapshot,
     q: &Bound,
     explain: bool,
@@ -465,15 +465,18 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>, stop: Stop<'_>) -> Result
     })
 }
 
+/// One source's groups: (key of global value ids, count).
+type Keyed = Vec<(GKey, u64)>;
+
 /// Pass 1 of [`merge_counts`]: every source's keys to global ids (each
 /// distinct value of a source is looked up once), and the events matched.
 fn to_global_keys(
     partials: Vec<Partial<'_>>,
     interners: &mut [Interner],
     stop: Stop<'_>,
-) -> Result<(Vec<Vec<(GKey, u64)>>, u64)> {
+) -> Result<(Vec<Keyed>, u64)> {
     let mut matched = 0u64;
-    let mut keyed: Vec<Vec<(GKey, u64)>> = Vec::with_capacity(partials.len());
+    let mut keyed: Vec<Keyed> = Vec::with_capacity(partials.len());
     for p in partials {
         matched += p.matched;
         let Out::Counts { srcs, counts } = p.out else {
@@ -491,7 +494,7 @@ fn intern_source(
     counts: Vec<(GKey, u64)>,
     interners: &mut [Interner],
     stop: Stop<'_>,
-) -> Result<Vec<(GKey, u64)>> {
+) -> Result<Keyed> {
     // Source-local key -> global id, filled as keys are met.
     let mut memo: Vec<Vec<u32>> = srcs.iter().map(|s| vec![u32::MAX; s.len()]).collect();
     let mut out = Vec::with_capacity(counts.len());
@@ -530,10 +533,7 @@ fn intern_source(
 /// Pass 2 of [`merge_counts`]: sums counts by global key, in a dense array
 /// when the global value counts allow (far cheaper than hashing every
 /// source's groups).
-fn sum_by_key(
-    keyed: Vec<Vec<(GKey, u64)>>,
-    interners: &[Interner],
-) -> HashMap<GKey, u64, FixedState> {
+fn sum_by_key(keyed: Vec<Keyed>, interners: &[Interner]) -> HashMap<GKey, u64, FixedState> {
     let sizes: Vec<usize> = interners.iter().map(|it| it.values.len().max(1)).collect();
     let entries: usize = keyed.iter().map(Vec::len).sum();
     let dense_cap = entries.saturating_mul(4).clamp(1 << 16, 1 << 24);
@@ -555,11 +555,7 @@ fn sum_by_key(
 
 /// [`sum_by_key`] in an array of `total` cells, one per key tuple (field
 /// `i` has `sizes[i]` distinct values).
-fn sum_dense(
-    keyed: &[Vec<(GKey, u64)>],
-    sizes: &[usize],
-    total: usize,
-) -> HashMap<GKey, u64, FixedState> {
+fn sum_dense(keyed: &[Keyed], sizes: &[usize], total: usize) -> HashMap<GKey, u64, FixedState> {
     let mut strides = Vec::with_capacity(sizes.len());
     let mut acc = 1usize;
     for s in sizes {

@@ -1,22 +1,23 @@
 //! Report queries: the query model ([`Query`], docs/queries.md), its
-//! checking against the contract ([`bind`]), the per-segment planner and
+//! checking against the contract (`bind`), the per-segment planner and
 //! executor ([`segscan`]: dictionaries, bitmaps cheapest first, residual
 //! checks), the merge of partial results ([`exec`]) and `explain`.
 
-pub mod bind;
+pub(crate) mod bind;
 mod cancel;
 mod cursor;
 mod exec;
-pub mod explain;
-pub mod model;
+mod explain;
+mod model;
 mod partial;
 mod result;
-pub mod scalar;
+mod scalar;
 mod segscan;
 pub mod values;
 
+pub use bind::window_bound;
 pub use cancel::{CancelToken, QueryOptions};
-pub use explain::Explain;
+pub use explain::{Explain, SourceTrace, Step};
 pub use model::{Direction, Op, Operand, Predicate, Query, Select, TimeWindow};
 pub use result::{QueryResult, Row};
 pub use scalar::Scalar;

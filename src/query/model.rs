@@ -1,6 +1,6 @@
 //! The query model: what a report asks for, as a Rust value that reads and
 //! writes as the JSON document in docs/queries.md. Nothing here is checked
-//! against the contract yet; [`super::bind`] does that and names the part
+//! against the contract yet; `bind` does that and names the part
 //! of the query at fault.
 
 use serde::{Deserialize, Serialize};
@@ -48,7 +48,7 @@ pub struct Query {
 /// A half-open window `[from, to)` in RFC 3339, or the last `N` UTC days
 /// (today included). `from` and `to` may also be dates `YYYY-MM-DD`, whole
 /// UTC days: `from` a date starts at its beginning, `to` a date ends after
-/// it (the day is included; [`super::bind::window_bound`]).
+/// it (the day is included; [`window_bound`](super::window_bound)).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawWindow", into = "RawWindow")]
 pub enum TimeWindow {

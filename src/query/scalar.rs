@@ -124,7 +124,7 @@ impl fmt::Display for Scalar {
 
 /// Compares two values of one field under a direction; missing values sort
 /// lowest (first ascending, last descending).
-pub fn cmp_dir(a: &Scalar, b: &Scalar, desc: bool) -> Ordering {
+pub(crate) fn cmp_dir(a: &Scalar, b: &Scalar, desc: bool) -> Ordering {
     let o = a.cmp(b);
     if desc { o.reverse() } else { o }
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use daybook::query::Predicate;
-use daybook::query::bind::window_bound;
+use daybook::query::window_bound;
 use daybook::time::format_ms;
 use daybook::{
     Direction, Explain, Field, FieldKind, Op, Query, QueryResult, Scalar, Select, Snapshot,

@@ -37,7 +37,7 @@ mod list;
 use super::partial::{Out, Partial};
 use super::scalar::Scalar;
 use group::count_groups;
-pub use list::fetch_rows;
+pub(crate) use list::fetch_rows;
 use list::list_rows;
 
 /// Most codes whose bitmaps one predicate ORs; beyond it the predicate is
@@ -355,7 +355,7 @@ struct Plan<'a, 'q> {
 }
 
 /// Runs `q` over `seg`; `stop` cancels it.
-pub fn scan<'a>(
+pub(crate) fn scan<'a>(
     seg: &'a SegmentReader,
     q: &Bound,
     keep: Option<usize>,
