@@ -1,7 +1,7 @@
 //! Report queries: the query model ([`Query`], docs/queries.md), its
 //! checking against the contract (`bind`), the per-segment planner and
-//! executor ([`segscan`]: dictionaries, bitmaps cheapest first, residual
-//! checks), the merge of partial results ([`exec`]) and `explain`.
+//! executor (`segscan`: dictionaries, bitmaps cheapest first, residual
+//! checks), the merge of partial results (`exec`) and `explain`.
 
 pub(crate) mod bind;
 mod cancel;
