@@ -212,20 +212,7 @@ fn best_first<'a>(
     desc: bool,
     how: Scan<'_>,
 ) -> Result<(Vec<Partial<'a>>, u64)> {
-    let range = |s: &Source<'_>| -> (i64, i64) {
-        match s {
-            Source::Segment(seg) => (seg.min_ts_ms(), seg.max_ts_ms()),
-            Source::Buffer(_, events) => events.iter().fold((i64::MAX, i64::MIN), |(lo, hi), e| {
-                (lo.min(e.event_timestamp_ms), hi.max(e.event_timestamp_ms))
-            }),
-        }
-    };
-    let ranges: Vec<(i64, i64)> = sources.iter().map(range).collect();
-    let mut order: Vec<usize> = (0..sources.len()).collect();
-    order.sort_by_key(|i| {
-        let (lo, hi) = ranges.get(*i).copied().unwrap_or((0, 0));
-        if desc { -hi } else { lo }
-    });
+    let (ranges, order) = read_order(sources, desc);
     let count_q = Bound {
         select: Select::Count,
         group_by: Vec::new(),
@@ -238,16 +225,7 @@ fn best_first<'a>(
         let (Some(src), Some((lo, hi))) = (sources.get(i), ranges.get(i).copied()) else {
             continue;
         };
-        let threshold = (kept_ts.len() >= k).then(|| {
-            if desc {
-                kept_ts.sort_unstable_by(|a, b| b.cmp(a));
-            } else {
-                kept_ts.sort_unstable();
-            }
-            kept_ts.truncate(k);
-            kept_ts.last().copied()
-        });
-        let worse = match threshold.flatten() {
+        let worse = match kth_best(&mut kept_ts, k, desc) {
             Some(t) if desc => hi < t,
             Some(t) => lo > t,
             None => false,
@@ -302,6 +280,41 @@ fn best_first<'a>(
     Ok((partials, counted_only))
 }
 
+/// Each source's timestamp range, and the order [`best_first`] reads
+/// them in: newest first (`desc`), else oldest first.
+fn read_order(sources: &[Source<'_>], desc: bool) -> (Vec<(i64, i64)>, Vec<usize>) {
+    let range = |s: &Source<'_>| -> (i64, i64) {
+        match s {
+            Source::Segment(seg) => (seg.min_ts_ms(), seg.max_ts_ms()),
+            Source::Buffer(_, events) => events.iter().fold((i64::MAX, i64::MIN), |(lo, hi), e| {
+                (lo.min(e.event_timestamp_ms), hi.max(e.event_timestamp_ms))
+            }),
+        }
+    };
+    let ranges: Vec<(i64, i64)> = sources.iter().map(range).collect();
+    let mut order: Vec<usize> = (0..sources.len()).collect();
+    order.sort_by_key(|i| {
+        let (lo, hi) = ranges.get(*i).copied().unwrap_or((0, 0));
+        if desc { -hi } else { lo }
+    });
+    (ranges, order)
+}
+
+/// The `k`-th best timestamp listed so far (`None` before `k` rows are
+/// in); `kept_ts` is cut to the best `k`.
+fn kth_best(kept_ts: &mut Vec<i64>, k: usize, desc: bool) -> Option<i64> {
+    if kept_ts.len() < k {
+        return None;
+    }
+    if desc {
+        kept_ts.sort_unstable_by(|a, b| b.cmp(a));
+    } else {
+        kept_ts.sort_unstable();
+    }
+    kept_ts.truncate(k);
+    kept_ts.last().copied()
+}
+
 /// Buffered events: no index, every predicate checked on every event in
 /// the window, through the same predicate semantics as segment residuals.
 fn scan_buffer<'a>(day: Day, events: &'a [Event], q: &Bound, how: Scan<'_>) -> Result<Partial<'a>> {
@@ -328,52 +341,9 @@ fn scan_buffer<'a>(day: Day, events: &'a [Event], q: &Bound, how: Scan<'_>) -> R
             (q.from_ms..q.to_ms).contains(&e.event_timestamp_ms)
                 && q.preds.iter().all(|p| p.matches(e.get(p.field)))
         });
-    let mut matched = 0u64;
-    let out = match q.select {
-        Select::Count => {
-            let n = q.group_by.len();
-            let mut maps: Vec<HashMap<Value<'a>, u32, FixedState>> =
-                (0..n).map(|_| HashMap::default()).collect();
-            let mut vals: Vec<Vec<Value<'a>>> = vec![Vec::new(); n];
-            let mut grouper = Grouper::new(&vec![None; n], 0);
-            let mut key: GKey = [0; 8];
-            for (_, e) in hits {
-                matched += 1;
-                for (i, f) in q.group_by.iter().enumerate() {
-                    let v = e.get(*f);
-                    let (Some(map), Some(list), Some(k)) =
-                        (maps.get_mut(i), vals.get_mut(i), key.get_mut(i))
-                    else {
-                        continue;
-                    };
-                    *k = *map.entry(v).or_insert_with(|| {
-                        list.push(v);
-                        list.len() as u32 - 1
-                    });
-                }
-                grouper.add(&key, 1);
-            }
-            Out::Counts {
-                srcs: vals.into_iter().map(KeySrc::Borrowed).collect(),
-                counts: grouper.finish(),
-            }
-        }
-        Select::Events => {
-            let mut top = TopRows::new(&q.order, keep, q.after.as_deref());
-            for (i, e) in hits {
-                matched += 1;
-                let key = q
-                    .order
-                    .iter()
-                    .map(|(k, _)| match k {
-                        SortKey::Field(f) => Scalar::from(e.get(*f)),
-                        SortKey::Count => Scalar::Null,
-                    })
-                    .collect();
-                top.push(key, i as u32);
-            }
-            Out::Rows(top.finish())
-        }
+    let (out, matched) = match q.select {
+        Select::Count => count_buffered(q, hits),
+        Select::Events => list_buffered(q, keep, hits),
     };
     stop.check()?;
     if let Some(t) = &mut trace {
@@ -387,6 +357,65 @@ fn scan_buffer<'a>(day: Day, events: &'a [Event], q: &Bound, how: Scan<'_>) -> R
         out,
         trace,
     })
+}
+
+/// The groups of the buffered events `hits` (with their positions), and
+/// how many there are.
+#[inline]
+fn count_buffered<'a>(q: &Bound, hits: impl Iterator<Item = (usize, &'a Event)>) -> (Out<'a>, u64) {
+    let n = q.group_by.len();
+    let mut matched = 0u64;
+    let mut maps: Vec<HashMap<Value<'a>, u32, FixedState>> =
+        (0..n).map(|_| HashMap::default()).collect();
+    let mut vals: Vec<Vec<Value<'a>>> = vec![Vec::new(); n];
+    let mut grouper = Grouper::new(&vec![None; n], 0);
+    let mut key: GKey = [0; 8];
+    for (_, e) in hits {
+        matched += 1;
+        for (i, f) in q.group_by.iter().enumerate() {
+            let v = e.get(*f);
+            let (Some(map), Some(list), Some(k)) =
+                (maps.get_mut(i), vals.get_mut(i), key.get_mut(i))
+            else {
+                continue;
+            };
+            *k = *map.entry(v).or_insert_with(|| {
+                list.push(v);
+                list.len() as u32 - 1
+            });
+        }
+        grouper.add(&key, 1);
+    }
+    let out = Out::Counts {
+        srcs: vals.into_iter().map(KeySrc::Borrowed).collect(),
+        counts: grouper.finish(),
+    };
+    (out, matched)
+}
+
+/// The best `keep` rows of the buffered events `hits` in the query's
+/// order, and how many matched.
+#[inline]
+fn list_buffered<'a>(
+    q: &Bound,
+    keep: Option<usize>,
+    hits: impl Iterator<Item = (usize, &'a Event)>,
+) -> (Out<'a>, u64) {
+    let mut matched = 0u64;
+    let mut top = TopRows::new(&q.order, keep, q.after.as_deref());
+    for (i, e) in hits {
+        matched += 1;
+        let key = q
+            .order
+            .iter()
+            .map(|(k, _)| match k {
+                SortKey::Field(f) => Scalar::from(e.get(*f)),
+                SortKey::Count => Scalar::Null,
+            })
+            .collect();
+        top.push(key, i as u32);
+    }
+    (Out::Rows(top.finish()), matched)
 }
 
 /// Distinct values of one group field across sources, by id.
