@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
+use daybook::Field;
 use daybook::generate::{GenConfig, Generator};
 use daybook::{Direction, Engine, Explain, ManualClock, Op, Options, Query, Scalar};
 
@@ -121,17 +122,17 @@ fn queries(engine: &Engine) -> Vec<(&'static str, Query)> {
         &top_row(
             engine,
             &Query::count()
-                .group_by(&["company_name"])
-                .order_by("count", Direction::Desc)
+                .group_by(&[Field::CompanyName])
+                .order_by_count(Direction::Desc)
                 .limit(1),
         )[0],
     );
     let user = top_row(
         engine,
         &Query::count()
-            .filter("company_name", Op::Eq, company.as_str())
-            .group_by(&["user_id", "user_email"])
-            .order_by("count", Direction::Desc)
+            .filter(Field::CompanyName, Op::Eq, company.as_str())
+            .group_by(&[Field::UserId, Field::UserEmail])
+            .order_by_count(Direction::Desc)
             .limit(1),
     );
     let Scalar::Int(user_id) = user[0] else {
@@ -141,9 +142,9 @@ fn queries(engine: &Engine) -> Vec<(&'static str, Query)> {
     let pair = top_row(
         engine,
         &Query::count()
-            .filter("user_id", Op::Eq, user_id)
-            .group_by(&["tool_name", "event_type"])
-            .order_by("count", Direction::Desc)
+            .filter(Field::UserId, Op::Eq, user_id)
+            .group_by(&[Field::ToolName, Field::EventType])
+            .order_by_count(Direction::Desc)
             .limit(1),
     );
     let (tool, event_type) = (text(&pair[0]), text(&pair[1]));
@@ -155,45 +156,45 @@ fn queries(engine: &Engine) -> Vec<(&'static str, Query)> {
         (
             "a_selective_count_user_tool_type",
             month(Query::count())
-                .filter("user_id", Op::Eq, user_id)
-                .filter("tool_name", Op::Eq, tool.as_str())
-                .filter("event_type", Op::Eq, event_type.as_str()),
+                .filter(Field::UserId, Op::Eq, user_id)
+                .filter(Field::ToolName, Op::Eq, tool.as_str())
+                .filter(Field::EventType, Op::Eq, event_type.as_str()),
         ),
         (
             "b_company_by_user_email_event_type",
             month(Query::count())
-                .filter("company_name", Op::Eq, company.as_str())
-                .group_by(&["user_email", "event_type"])
-                .order_by("count", Direction::Desc),
+                .filter(Field::CompanyName, Op::Eq, company.as_str())
+                .group_by(&[Field::UserEmail, Field::EventType])
+                .order_by_count(Direction::Desc),
         ),
         (
             "c_audit_listing_user_newest_100",
             month(Query::events())
-                .filter("user_email", Op::Eq, user_email.as_str())
+                .filter(Field::UserEmail, Op::Eq, user_email.as_str())
                 .limit(100),
         ),
         (
             "d_url_contains_and_company",
             month(Query::count())
-                .filter("company_name", Op::Eq, company.as_str())
-                .filter("url", Op::Contains, URL_PART),
+                .filter(Field::CompanyName, Op::Eq, company.as_str())
+                .filter(Field::Url, Op::Contains, URL_PART),
         ),
         (
             "d2_url_contains",
-            month(Query::count()).filter("url", Op::Contains, URL_PART),
+            month(Query::count()).filter(Field::Url, Op::Contains, URL_PART),
         ),
         (
             "e_unaligned_window_by_event_type",
             Query::count()
                 .between("2026-11-03T07:13:00Z", "2026-11-19T16:41:00Z")
-                .group_by(&["event_type"])
-                .order_by("count", Direction::Desc),
+                .group_by(&[Field::EventType])
+                .order_by_count(Direction::Desc),
         ),
         (
             "f_by_event_type",
             month(Query::count())
-                .group_by(&["event_type"])
-                .order_by("count", Direction::Desc),
+                .group_by(&[Field::EventType])
+                .order_by_count(Direction::Desc),
         ),
         ("g_count_all", month(Query::count())),
     ]

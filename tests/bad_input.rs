@@ -9,6 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
+use daybook::Field;
 use daybook::csv_event::Reader;
 use daybook::json::parse_event;
 use daybook::time::parse_rfc3339_ms;
@@ -481,7 +482,7 @@ fn append_rejects_each_broken_rule_with_index_and_reason() {
     engine.flush().unwrap();
     let q = daybook::Query::count()
         .between("2026-11-26T23:59:59.999Z", "2026-11-27T00:00:00.001Z")
-        .group_by(&["event_date"]);
+        .group_by(&[Field::EventDate]);
     let rows = engine.query(&q).unwrap().rows;
     assert_eq!(
         rows,

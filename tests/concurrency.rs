@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use common::oracle::{Oracle, comparable};
 use common::*;
+use daybook::Field;
 use daybook::query::{Direction, Op, Query, Scalar};
 use daybook::{Clock, Day, Engine, Event, ManualClock, Options, QueryResult, Snapshot};
 
@@ -143,7 +144,7 @@ fn queries() -> Vec<Query> {
     ids.fields = vec!["event_id".into()];
     let mut recent = Query::events()
         .last_days(3)
-        .filter("tool_name", Op::In, vec!["RFIs", "Drawings"])
+        .filter(Field::ToolName, Op::In, vec!["RFIs", "Drawings"])
         .limit(10);
     recent.fields = vec![
         "event_id".into(),
@@ -152,18 +153,18 @@ fn queries() -> Vec<Query> {
     ];
     vec![
         Query::count(),
-        Query::count().group_by(&["event_date"]),
+        Query::count().group_by(&[Field::EventDate]),
         ids,
         // The 31-day report.
-        Query::count().last_days(31).group_by(&["event_date"]),
+        Query::count().last_days(31).group_by(&[Field::EventDate]),
         Query::count()
             .last_days(7)
-            .filter("device_type", Op::Eq, "iOS")
-            .group_by(&["company_name", "event_type"])
-            .order_by("count", Direction::Desc),
+            .filter(Field::DeviceType, Op::Eq, "iOS")
+            .group_by(&[Field::CompanyName, Field::EventType])
+            .order_by_count(Direction::Desc),
         Query::count()
-            .group_by(&["project_name"])
-            .order_by("count", Direction::Desc)
+            .group_by(&[Field::ProjectName])
+            .order_by_count(Direction::Desc)
             .limit(3),
         recent,
     ]
@@ -444,7 +445,7 @@ fn old_snapshot_reader(engine: &Engine, shared: &Shared) -> u64 {
         check_snapshot(shared, &snap, before, after, &qs);
         // The 31-day answer still holds the unlinked days' events.
         let r = snap
-            .query(&Query::count().last_days(31).group_by(&["event_date"]))
+            .query(&Query::count().last_days(31).group_by(&[Field::EventDate]))
             .unwrap();
         for d in &unlinked {
             let n = r

@@ -352,8 +352,8 @@ fn a_filtered_export_holds_exactly_what_the_query_lists() {
     let company = match &snap
         .query(
             &Query::count()
-                .group_by(&["company_name"])
-                .order_by("count", Direction::Desc)
+                .group_by(&[Field::CompanyName])
+                .order_by_count(Direction::Desc)
                 .limit(1),
         )
         .expect("busiest company")
@@ -369,28 +369,28 @@ fn a_filtered_export_holds_exactly_what_the_query_lists() {
         // A window not on day boundaries, a dictionary column and a list.
         Query::events()
             .between("2026-11-23T06:30:00+01:00", "2026-11-26T18:00:00Z")
-            .filter("company_name", Op::Eq, company.as_str())
-            .filter("event_type", Op::In, vec!["View", "Download", "Export"]),
+            .filter(Field::CompanyName, Op::Eq, company.as_str())
+            .filter(Field::EventType, Op::In, vec!["View", "Download", "Export"]),
         // Block columns (url, object_id, event_id), nulls and a mapped column.
         Query::events()
             .last_days(5)
-            .filter("url", Op::Contains, "/rfis/")
-            .filter("object_id", Op::Gt, 1000)
-            .filter("user_job_title", Op::Ne, "Foreman"),
+            .filter(Field::Url, Op::Contains, "/rfis/")
+            .filter(Field::ObjectId, Op::Gt, 1000)
+            .filter(Field::UserJobTitle, Op::Ne, "Foreman"),
         Query::events()
-            .filter("project_name", Op::IsNull, ())
-            .filter("event_id", Op::NotIn, vec!["edge-a"]),
+            .filter(Field::ProjectName, Op::IsNull, ())
+            .filter(Field::EventId, Op::NotIn, vec!["edge-a"]),
         // event_date and event_timestamp predicates that are not folded.
         Query::events()
-            .filter("event_date", Op::Ne, today.add_days(-1).to_string())
+            .filter(Field::EventDate, Op::Ne, today.add_days(-1).to_string())
             .filter(
-                "event_timestamp",
+                Field::EventTimestamp,
                 Op::Ne,
                 daybook::time::format_ms(NOW_MS - 3 * 3_600_000),
             )
-            .filter("is_api", Op::Eq, false),
+            .filter(Field::IsApi, Op::Eq, false),
         // Nothing matches.
-        Query::events().filter("company_name", Op::Eq, "No Such Company"),
+        Query::events().filter(Field::CompanyName, Op::Eq, "No Such Company"),
     ];
     for (i, q) in queries.iter().enumerate() {
         let want = listed(&snap, q);
@@ -494,10 +494,10 @@ fn what_an_export_refuses() {
     let msg =
         "an export writes every selected event, whole, in time order; give only time and where";
     for (q, part) in [
-        (Query::count().group_by(&["user_id"]), "group_by"),
+        (Query::count().group_by(&[Field::UserId]), "group_by"),
         (Query::events().limit(10), "limit"),
         (
-            Query::events().order_by("user_id", Direction::Asc),
+            Query::events().order_by(Field::UserId, Direction::Asc),
             "order_by",
         ),
         (
@@ -514,7 +514,7 @@ fn what_an_export_refuses() {
         }
     }
     // The query is checked as a query is.
-    match err(Query::events().filter("company", Op::Eq, "x"), d()) {
+    match err(Query::events().filter_named("company", Op::Eq, "x"), d()) {
         Error::InvalidQuery(m) => assert_eq!(
             m,
             "where[0].field: unknown field \"company\" (fields are the contract's, plus event_date)"

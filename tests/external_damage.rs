@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::*;
+use daybook::Field;
 use daybook::query::{Query, Scalar};
 use daybook::{Day, Engine, Error};
 
@@ -23,7 +24,7 @@ fn days() -> [Day; 3] {
 
 /// Events per day through a query (group by event_date).
 fn per_day(engine: &Engine) -> daybook::Result<Vec<(Day, u64)>> {
-    let r = engine.query(&Query::count().group_by(&["event_date"]))?;
+    let r = engine.query(&Query::count().group_by(&[Field::EventDate]))?;
     Ok(r.rows
         .iter()
         .map(|row| match (&row[0], &row[1]) {
@@ -74,7 +75,7 @@ fn damage_child() {
         Ok(rows) => println!("query: {rows:?}"),
         Err(e) => println!("query: error: {e}"),
     }
-    let q = Query::count().group_by(&["event_type"]).limit(3);
+    let q = Query::count().group_by(&[Field::EventType]).limit(3);
     match engine.query(&q) {
         Ok(r) => println!("by type: {:?}", r.rows),
         Err(e) => println!("by type: error: {e}"),
@@ -622,8 +623,8 @@ fn an_unreadable_segment_is_quarantined_and_named() {
         want
     );
     let q = Query::count()
-        .group_by(&["event_date"])
-        .order_by("event_date", daybook::Direction::Asc);
+        .group_by(&[Field::EventDate])
+        .order_by(Field::EventDate, daybook::Direction::Asc);
     let q = Query {
         time: Some(daybook::query::TimeWindow::Range {
             from: daybook::time::format_ms(d0.start_ms()),

@@ -762,7 +762,7 @@ fn field_values_counts_the_values_of_the_scope() {
         expect(&|_| true, &|e| Some(e.tool_name.clone()), "", usize::MAX)
     );
     // A tenant's scope, a prefix, a limit.
-    let scope = Query::count().filter("company_name", Op::Eq, company.as_str());
+    let scope = Query::count().filter(Field::CompanyName, Op::Eq, company.as_str());
     let mine = |e: &daybook::Event| e.company_name == company;
     assert_eq!(
         snap.field_values(&scope, Field::ProjectName, "", 5)
@@ -802,6 +802,6 @@ fn field_values_counts_the_values_of_the_scope() {
             .expect("values"),
         Vec::new()
     );
-    let bad = Query::count().filter("company", Op::Eq, "x");
+    let bad = Query::count().filter_named("company", Op::Eq, "x");
     assert!(snap.field_values(&bad, Field::ToolName, "", 5).is_err());
 }

@@ -249,7 +249,7 @@ fn bitmap_view_with_a_forged_offset_header_pointing_inside_the_bitmap() {
     .unwrap();
     let q = Query {
         fields: vec!["event_id".into()],
-        ..Query::events().filter("user_id", Op::Eq, 1002)
+        ..Query::events().filter(Field::UserId, Op::Eq, 1002)
     };
     let e = engine.query(&q).unwrap_err();
     assert!(e.is_corruption(), "{e}");
@@ -260,7 +260,7 @@ fn bitmap_view_with_a_forged_offset_header_pointing_inside_the_bitmap() {
     // A query that needs no user_id bitmap still answers.
     let q = Query {
         fields: vec!["event_id".into()],
-        ..Query::events().filter("tool_name", Op::Eq, "RFIs")
+        ..Query::events().filter(Field::ToolName, Op::Eq, "RFIs")
     };
     let _ = engine.query(&q).unwrap();
 }

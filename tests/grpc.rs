@@ -12,6 +12,7 @@ mod query_gen;
 use std::sync::Arc;
 
 use common::*;
+use daybook::Field;
 use daybook::grpc::pb::daybook_client::DaybookClient;
 use daybook::grpc::pb::{self, IngestRequest, QueryRequest, ingest_request, query_request};
 use daybook::grpc::{Limits, ServerConfig, Tokens};
@@ -370,7 +371,7 @@ fn a_company_token_gets_exactly_its_share_of_any_query() {
         let as_company = query(&s, ACME, &q.to_json());
         let restricted = q
             .clone()
-            .filter("company_name", daybook::Op::Eq, companies[0]);
+            .filter(Field::CompanyName, daybook::Op::Eq, companies[0]);
         let as_admin = query(&s, ADMIN, &restricted.to_json());
         // The engine's own answer says which of the two to expect.
         match (as_company, as_admin, s.engine.query(&restricted)) {

@@ -198,7 +198,7 @@ fn check_all(
     // A few fixed queries every state runs, then the random ones.
     let fixed = [
         Query::count(),
-        Query::count().group_by(&["event_date"]),
+        Query::count().group_by(&[Field::EventDate]),
         Query::events().limit(7),
     ];
     // (Only the random queries count for coverage.)
@@ -456,7 +456,7 @@ fn large_segments_match_oracle() {
                 2 => ("user_email", Op::Eq, json!(emails[ix.index(emails.len())])),
                 _ => ("user_email", Op::Gt, json!(emails[ix.index(emails.len())])),
             };
-            q = q.filter(field, op, value);
+            q = q.filter_named(field, op, value);
         }
         check(&fx.engine, &fx.oracle, NOW_MS, &q, "large")
     });

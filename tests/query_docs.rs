@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use daybook::Field;
 use daybook::generate::{GenConfig, Generator};
 use daybook::{Direction, Engine, ManualClock, Op, Options, Query, Scalar};
 
@@ -223,9 +224,9 @@ fn the_rust_example_runs() {
     let engine = engine(dir.path());
     let q = Query::count()
         .last_days(7)
-        .filter("company_name", Op::Eq, "Redstone General Contracting")
-        .group_by(&["user_email", "event_type"])
-        .order_by("count", Direction::Desc)
+        .filter(Field::CompanyName, Op::Eq, "Redstone General Contracting")
+        .group_by(&[Field::UserEmail, Field::EventType])
+        .order_by_count(Direction::Desc)
         .limit(50);
     let result = engine.query(&q).expect("query");
     assert_eq!(result.rows.len(), 50);
@@ -236,7 +237,7 @@ fn the_rust_example_runs() {
 
     let with_types = q
         .clone()
-        .filter("event_type", Op::In, vec!["Delete", "Export"]);
+        .filter(Field::EventType, Op::In, vec!["Delete", "Export"]);
     let n = engine
         .query(&with_types)
         .expect("query")
@@ -245,7 +246,7 @@ fn the_rust_example_runs() {
     assert!(n > 0 && Some(n) < result.matched_events);
     let no_project = Query::count()
         .last_days(7)
-        .filter("project_name", Op::IsNull, ());
+        .filter(Field::ProjectName, Op::IsNull, ());
     assert!(engine.query(&no_project).expect("query").matched_events > Some(0));
 
     let (r, explain) = engine.explain(&q).expect("explain");

@@ -24,10 +24,14 @@ fn listing_default_order_is_newest_first_then_id() {
     assert_eq!(r.next_cursor, None);
 }
 
+fn field(name: &str) -> Field {
+    Field::parse(name).unwrap()
+}
+
 #[test]
 fn listing_orders_by_any_field() {
     let db = db();
-    let by = |f: &str, d: Direction| id_rows(&db.run(&listing().order_by(f, d)));
+    let by = |f: &str, d: Direction| id_rows(&db.run(&listing().order_by(field(f), d)));
     assert_eq!(by("company_name", Direction::Asc), "bagdfec");
     assert_eq!(by("company_name", Direction::Desc), "cefdagb");
     // Missing lowest ascending, last descending; ties by id ascending.
@@ -41,19 +45,19 @@ fn listing_orders_by_any_field() {
     assert_eq!(by("project_is_demo", Direction::Desc), "adbfceg");
     // Several keys.
     let q = listing()
-        .order_by("is_api", Direction::Desc)
-        .order_by("event_timestamp", Direction::Asc);
+        .order_by(Field::IsApi, Direction::Desc)
+        .order_by(Field::EventTimestamp, Direction::Asc);
     assert_eq!(id_rows(&db.run(&q)), "dbfacge");
     let q = listing()
-        .order_by("user_id", Direction::Asc)
-        .order_by("event_id", Direction::Desc);
+        .order_by(Field::UserId, Direction::Asc)
+        .order_by(Field::EventId, Direction::Desc);
     assert_eq!(id_rows(&db.run(&q)), "fgecbad");
 }
 
 #[test]
 fn listing_fields_and_values() {
     let db = db();
-    let mut q = Query::events().filter("event_id", Op::Eq, "a");
+    let mut q = Query::events().filter(Field::EventId, Op::Eq, "a");
     let r = db.run(&q);
     let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
     assert_eq!(r.columns, names);
@@ -95,7 +99,7 @@ fn listing_fields_and_values() {
         "object_id".into(),
     ];
     q.filters.clear();
-    let q = q.filter("user_id", Op::Ge, P53);
+    let q = q.filter(Field::UserId, Op::Ge, P53);
     let r = db.run(&q);
     assert_eq!(
         r.columns,
@@ -127,11 +131,11 @@ fn listing_fields_and_values() {
     // The duplicate copy of c never shows.
     let r = db.run(
         &listing()
-            .filter("event_id", Op::Eq, "c")
-            .order_by("company_name", Direction::Asc),
+            .filter(Field::EventId, Op::Eq, "c")
+            .order_by(Field::CompanyName, Direction::Asc),
     );
     assert_eq!(r.rows, vec![vec![s("c")]]);
-    let mut q = listing().filter("event_id", Op::Eq, "c");
+    let mut q = listing().filter(Field::EventId, Op::Eq, "c");
     q.fields = vec!["company_name".into()];
     assert_eq!(db.run(&q).rows, vec![vec![s("建設")]]);
 }
@@ -148,11 +152,17 @@ fn listing_pages_with_cursors() {
     assert_eq!(pages(&db, &listing().limit(7)), vec!["ecgbadf"]);
     assert_eq!(pages(&db, &listing().limit(1)).concat(), "ecgbadf");
     // Pages of other orders, ties included.
-    let q = listing().order_by("object_id", Direction::Desc).limit(4);
+    let q = listing()
+        .order_by(Field::ObjectId, Direction::Desc)
+        .limit(4);
     assert_eq!(pages(&db, &q), vec!["aced", "bfg"]);
-    let q = listing().order_by("company_name", Direction::Asc).limit(2);
+    let q = listing()
+        .order_by(Field::CompanyName, Direction::Asc)
+        .limit(2);
     assert_eq!(pages(&db, &q), vec!["ba", "gd", "fe", "c"]);
-    let q = listing().order_by("event_type", Direction::Desc).limit(3);
+    let q = listing()
+        .order_by(Field::EventType, Direction::Desc)
+        .limit(3);
     assert_eq!(pages(&db, &q), vec!["daf", "geb", "c"]);
     // First page after an offset.
     let mut q = listing().limit(2);
@@ -163,7 +173,7 @@ fn listing_pages_with_cursors() {
 #[test]
 fn cursor_pages_see_rows_appended_between_pages_only_after_it() {
     let (_dir, _c, engine) = mixed_engine();
-    let q = listing().order_by("event_id", Direction::Asc).limit(3);
+    let q = listing().order_by(Field::EventId, Direction::Asc).limit(3);
     let r = engine.query(&q).unwrap();
     assert_eq!(id_rows(&r), "abc");
     // New rows before and after the cursor.
@@ -195,10 +205,10 @@ fn json_queries_answer_like_built_ones() {
     let q = Query::parse(doc).unwrap();
     let built = Query::count()
         .between("2026-11-26T23:59:59.999Z", "2026-11-27T10:00:00.001+00:00")
-        .filter("user_id", Op::In, json!([P53 + 1, 7]))
-        .filter("event_subtype", Op::NotNull, NONE)
-        .group_by(&["company_name"])
-        .order_by("count", Direction::Desc);
+        .filter_named("user_id", Op::In, json!([P53 + 1, 7]))
+        .filter_named("event_subtype", Op::NotNull, NONE)
+        .group_by(&[Field::CompanyName])
+        .order_by_count(Direction::Desc);
     assert_eq!(q, built);
     assert_eq!(Query::parse(&q.to_json()).unwrap(), q);
     let r = db.run(&q);
@@ -229,17 +239,21 @@ fn json_queries_answer_like_built_ones() {
 fn error_unknown_field() {
     let db = db();
     let q = Query::count()
-        .filter("user_id", Op::Eq, 7u64)
-        .filter("colour", Op::Eq, "red");
+        .filter(Field::UserId, Op::Eq, 7u64)
+        .filter_named("colour", Op::Eq, "red");
     let m = db.err(&q);
     assert_names(&m, "where[1]");
     assert_names(&m, "colour");
-    let m = db.err(&Query::count().group_by(&["company_name", "colour"]));
+    let mut q = Query::count().group_by(&[Field::CompanyName]);
+    q.group_by.push("colour".into());
+    let m = db.err(&q);
     assert_names(&m, "group_by[1]");
     let mut q = Query::events();
     q.fields = vec!["event_id".into(), "colour".into()];
     assert_names(&db.err(&q), "fields[1]");
-    let m = db.err(&Query::events().order_by("colour", Direction::Asc));
+    let mut q = Query::events();
+    q.order_by.push(("colour".into(), Direction::Asc));
+    let m = db.err(&q);
     assert_names(&m, "order_by[0]");
     // Unknown keys of the document.
     let e = Query::parse(r#"{"wher":[]}"#).unwrap_err().to_string();
@@ -273,17 +287,17 @@ fn error_wrong_value_type() {
     ];
     for (field, value) in cases {
         let q = Query::count()
-            .filter("event_subtype", Op::NotNull, NONE)
-            .filter(field, Op::Eq, value.clone());
+            .filter_named("event_subtype", Op::NotNull, NONE)
+            .filter_named(field, Op::Eq, value.clone());
         let m = db.err(&q);
         assert_names(&m, "where[1]");
         assert_names(&m, field);
     }
     // Inside a list.
-    let q = Query::count().filter("user_id", Op::In, json!([7, "8"]));
+    let q = Query::count().filter_named("user_id", Op::In, json!([7, "8"]));
     assert_names(&db.err(&q), "where[0]");
     // A list for a single value, a single value for a list.
-    let q = Query::count().filter("user_id", Op::NotIn, 7u64);
+    let q = Query::count().filter(Field::UserId, Op::NotIn, 7u64);
     assert_names(&db.err(&q), "where[0]");
 }
 
@@ -295,11 +309,11 @@ fn error_missing_or_extra_value() {
         .into_iter()
         .filter(|op| !matches!(op, Op::IsNull | Op::NotNull))
     {
-        let q = Query::count().filter("company_name", op, NONE);
+        let q = Query::count().filter_named("company_name", op, NONE);
         assert_names(&db.err(&q), "where[0]");
     }
     for op in [Op::IsNull, Op::NotNull] {
-        let q = Query::count().filter("company_name", op, "Zeta");
+        let q = Query::count().filter(Field::CompanyName, op, "Zeta");
         assert_names(&db.err(&q), "where[0]");
     }
 }
@@ -316,10 +330,9 @@ fn error_op_does_not_fit_field() {
         ("user_last_login_date", json!("2026")),
     ] {
         for op in [Op::Contains, Op::StartsWith] {
-            let q =
-                Query::count()
-                    .filter("company_name", Op::Ne, "x")
-                    .filter(field, op, value.clone());
+            let q = Query::count()
+                .filter(Field::CompanyName, Op::Ne, "x")
+                .filter_named(field, op, value.clone());
             let m = db.err(&q);
             assert_names(&m, "where[1]");
             assert_names(&m, op.name());
@@ -331,13 +344,13 @@ fn error_op_does_not_fit_field() {
 fn error_unknown_event_type() {
     let db = db();
     for op in [Op::Eq, Op::Ne] {
-        let m = db.err(&Query::count().filter("event_type", op, "Viewed"));
+        let m = db.err(&Query::count().filter(Field::EventType, op, "Viewed"));
         assert_names(&m, "where[0]");
         assert_names(&m, "Viewed");
     }
-    let m = db.err(&Query::count().filter("event_type", Op::In, json!(["View", "view"])));
+    let m = db.err(&Query::count().filter_named("event_type", Op::In, json!(["View", "view"])));
     assert_names(&m, "where[0]");
-    let m = db.err(&Query::count().filter("event_type", Op::NotIn, json!(["Create"])));
+    let m = db.err(&Query::count().filter_named("event_type", Op::NotIn, json!(["Create"])));
     assert_names(&m, "where[0]");
 }
 
@@ -380,37 +393,37 @@ fn error_bad_windows() {
 fn error_shape() {
     let db = db();
     // group_by on a listing, fields on a count.
-    let mut q = Query::events().group_by(&["company_name"]);
+    let mut q = Query::events().group_by(&[Field::CompanyName]);
     assert_names(&db.err(&q), "group_by");
     q = Query::count();
     q.fields = vec!["event_id".into()];
     assert_names(&db.err(&q), "fields");
     // order_by a field not grouped by; count on a listing.
     let q = Query::count()
-        .group_by(&["company_name"])
-        .order_by("count", Direction::Desc)
-        .order_by("user_id", Direction::Asc);
+        .group_by(&[Field::CompanyName])
+        .order_by_count(Direction::Desc)
+        .order_by(Field::UserId, Direction::Asc);
     let m = db.err(&q);
     assert_names(&m, "order_by[1]");
     assert_names(&m, "user_id");
-    let q = Query::count().order_by("company_name", Direction::Asc);
+    let q = Query::count().order_by(Field::CompanyName, Direction::Asc);
     assert_names(&db.err(&q), "order_by[0]");
-    let q = Query::events().order_by("count", Direction::Desc);
+    let q = Query::events().order_by_count(Direction::Desc);
     assert_names(&db.err(&q), "order_by[0]");
     // A group field twice.
-    let q = Query::count().group_by(&["company_name", "company_name"]);
+    let q = Query::count().group_by(&[Field::CompanyName, Field::CompanyName]);
     assert_names(&db.err(&q), "group_by[1]");
     // More than 8 group fields.
     let q = Query::count().group_by(&[
-        "event_type",
-        "event_name",
-        "tool_name",
-        "company_name",
-        "device_type",
-        "is_api",
-        "user_id",
-        "user_email",
-        "user_name",
+        Field::EventType,
+        Field::EventName,
+        Field::ToolName,
+        Field::CompanyName,
+        Field::DeviceType,
+        Field::IsApi,
+        Field::UserId,
+        Field::UserEmail,
+        Field::UserName,
     ]);
     assert_names(&db.err(&q), "group_by");
 }
@@ -427,7 +440,9 @@ fn error_bad_cursor() {
         assert_names(&db.err(&q), "cursor");
     }
     // A cursor of another sort order.
-    let mut other = listing().order_by("company_name", Direction::Asc).limit(2);
+    let mut other = listing()
+        .order_by(Field::CompanyName, Direction::Asc)
+        .limit(2);
     other.cursor = Some(cursor.clone());
     assert_names(&db.err(&other), "cursor");
     // Counts page with offset, not cursors.
@@ -486,7 +501,7 @@ fn regression_cursor_in_the_same_query_with_offset_skips_rows() {
 fn regression_huge_limit_lists_everything() {
     let db = db();
     for limit in [u64::MAX, i64::MAX as u64, 1 << 63] {
-        let mut q = listing().order_by("company_name", Direction::Asc);
+        let mut q = listing().order_by(Field::CompanyName, Direction::Asc);
         q.limit = Some(limit);
         let r = db.run(&q);
         assert_eq!(id_rows(&r), "bagdfec");
@@ -507,7 +522,7 @@ fn regression_huge_limit_lists_everything() {
         (id_rows(&r), r.next_cursor, r.matched_events),
         (String::new(), None, Some(7))
     );
-    let mut q = Query::count().group_by(&["event_type"]);
+    let mut q = Query::count().group_by(&[Field::EventType]);
     q.offset = Some(u64::MAX);
     q.limit = Some(u64::MAX);
     assert_eq!(db.run(&q).rows, Vec::<Vec<Scalar>>::new());

@@ -12,6 +12,7 @@ mod common;
 mod fixture;
 
 use daybook::EventType;
+use daybook::Field;
 use daybook::query::{Direction, Op, Query, Scalar};
 use fixture::*;
 use serde_json::json;
@@ -164,10 +165,12 @@ fn date_ops() {
     assert_eq!(db.w(f, Op::NotNull, NONE), ids("abcdefg"));
     // Combined with each other and with a window.
     let q = Query::count()
-        .filter(f, Op::Ge, "2026-11-26")
-        .filter(f, Op::Lt, "2026-11-28");
+        .filter_named(f, Op::Ge, "2026-11-26")
+        .filter_named(f, Op::Lt, "2026-11-28");
     assert_eq!(db.ids(&q), ids("abcg"));
-    let q = Query::count().last_days(2).filter(f, Op::Le, "2026-11-26");
+    let q = Query::count()
+        .last_days(2)
+        .filter_named(f, Op::Le, "2026-11-26");
     assert_eq!(db.ids(&q), ids("a"));
     // user_last_login_date: a f 11-20, c 11-27, d 10-01; b e g missing.
     let f = "user_last_login_date";
@@ -217,12 +220,12 @@ fn timestamp_ops_at_any_offset() {
     // Ranges on the timestamp combine with the window and each other.
     let q = Query::count()
         .between("2026-11-26T00:00:00Z", "2026-11-28T00:00:00Z")
-        .filter(f, Op::Gt, "2026-11-26T23:59:59.999Z")
-        .filter(f, Op::Le, "2026-11-27T10:00:00Z");
+        .filter_named(f, Op::Gt, "2026-11-26T23:59:59.999Z")
+        .filter_named(f, Op::Le, "2026-11-27T10:00:00Z");
     assert_eq!(db.ids(&q), ids("bcg"));
     let q = Query::count()
-        .filter(f, Op::Ge, "2026-11-27T10:00:00Z")
-        .filter(f, Op::Lt, "2026-11-27T10:00:00Z");
+        .filter_named(f, Op::Ge, "2026-11-27T10:00:00Z")
+        .filter_named(f, Op::Lt, "2026-11-27T10:00:00Z");
     assert_eq!(db.ids(&q), ids(""));
 }
 
@@ -258,13 +261,13 @@ fn event_type_ops_compare_spellings() {
 fn predicates_are_anded() {
     let db = db();
     let q = Query::count()
-        .filter("company_name", Op::StartsWith, "Granite")
-        .filter("user_id", Op::Ne, 7u64)
-        .filter("event_type", Op::Ne, "Withdraw/Void");
+        .filter(Field::CompanyName, Op::StartsWith, "Granite")
+        .filter(Field::UserId, Op::Ne, 7u64)
+        .filter(Field::EventType, Op::Ne, "Withdraw/Void");
     assert_eq!(db.ids(&q), ids("a"));
     let q = Query::count()
-        .filter("event_subtype", Op::Eq, "Detail")
-        .filter("object_id", Op::IsNull, NONE);
+        .filter(Field::EventSubtype, Op::Eq, "Detail")
+        .filter_named("object_id", Op::IsNull, NONE);
     assert_eq!(db.ids(&q), ids("g"));
 }
 
@@ -364,13 +367,13 @@ fn count_without_groups_is_one_row() {
     assert_eq!(r.rows, vec![vec![n(7)]]);
     assert_eq!(r.matched_events, Some(7));
     assert_eq!(r.next_cursor, None);
-    let r = db.run(&Query::count().filter("company_name", Op::Eq, "Nope"));
+    let r = db.run(&Query::count().filter(Field::CompanyName, Op::Eq, "Nope"));
     assert_eq!(r.rows, vec![vec![n(0)]]);
     assert_eq!(r.matched_events, Some(0));
     let r = db.run(
         &Query::count()
-            .filter("company_name", Op::Eq, "Nope")
-            .group_by(&["company_name"]),
+            .filter(Field::CompanyName, Op::Eq, "Nope")
+            .group_by(&[Field::CompanyName]),
     );
     assert_eq!(r.columns, vec!["company_name", "count"]);
     assert_eq!(r.rows, Vec::<Vec<Scalar>>::new());
@@ -379,7 +382,7 @@ fn count_without_groups_is_one_row() {
 #[test]
 fn groups_sort_by_value_with_missing_lowest() {
     let db = db();
-    let q = Query::count().group_by(&["event_type"]);
+    let q = Query::count().group_by(&[Field::EventType]);
     let t = Scalar::EventType;
     assert_eq!(
         db.run(&q).rows,
@@ -391,7 +394,7 @@ fn groups_sort_by_value_with_missing_lowest() {
             vec![t(EventType::WithdrawVoid), n(1)],
         ]
     );
-    let q = Query::count().group_by(&["event_subtype"]);
+    let q = Query::count().group_by(&[Field::EventSubtype]);
     let r = db.run(&q);
     assert_eq!(r.columns, vec!["event_subtype", "count"]);
     assert_eq!(
@@ -404,8 +407,8 @@ fn groups_sort_by_value_with_missing_lowest() {
         ]
     );
     let q = Query::count()
-        .group_by(&["event_subtype"])
-        .order_by("event_subtype", Direction::Desc);
+        .group_by(&[Field::EventSubtype])
+        .order_by(Field::EventSubtype, Direction::Desc);
     assert_eq!(
         db.run(&q).rows,
         vec![
@@ -416,8 +419,8 @@ fn groups_sort_by_value_with_missing_lowest() {
         ]
     );
     let q = Query::count()
-        .group_by(&["event_subtype"])
-        .order_by("count", Direction::Desc);
+        .group_by(&[Field::EventSubtype])
+        .order_by_count(Direction::Desc);
     assert_eq!(
         db.run(&q).rows,
         vec![
@@ -428,8 +431,8 @@ fn groups_sort_by_value_with_missing_lowest() {
         ]
     );
     let q = Query::count()
-        .group_by(&["event_subtype"])
-        .order_by("count", Direction::Asc);
+        .group_by(&[Field::EventSubtype])
+        .order_by_count(Direction::Asc);
     assert_eq!(
         db.run(&q).rows,
         vec![
@@ -444,7 +447,7 @@ fn groups_sort_by_value_with_missing_lowest() {
 #[test]
 fn groups_of_several_fields_and_every_kind() {
     let db = db();
-    let q = Query::count().group_by(&["project_is_demo", "is_api"]);
+    let q = Query::count().group_by(&[Field::ProjectIsDemo, Field::IsApi]);
     let bo = Scalar::Bool;
     assert_eq!(
         db.run(&q).rows,
@@ -458,9 +461,9 @@ fn groups_of_several_fields_and_every_kind() {
     );
     // Tie-breaks: the group fields ascending, after the given keys.
     let q = Query::count()
-        .group_by(&["is_api", "project_is_demo"])
-        .order_by("count", Direction::Desc)
-        .order_by("is_api", Direction::Desc);
+        .group_by(&[Field::IsApi, Field::ProjectIsDemo])
+        .order_by_count(Direction::Desc)
+        .order_by(Field::IsApi, Direction::Desc);
     assert_eq!(
         db.run(&q).rows,
         vec![
@@ -472,7 +475,7 @@ fn groups_of_several_fields_and_every_kind() {
         ]
     );
     // Integers above 2^53 stay distinct.
-    let q = Query::count().group_by(&["user_id"]);
+    let q = Query::count().group_by(&[Field::UserId]);
     assert_eq!(
         db.run(&q).rows,
         vec![
@@ -483,7 +486,7 @@ fn groups_of_several_fields_and_every_kind() {
             vec![n(MAX_ID), n(1)],
         ]
     );
-    let q = Query::count().group_by(&["object_id"]);
+    let q = Query::count().group_by(&[Field::ObjectId]);
     assert_eq!(
         db.run(&q).rows,
         vec![
@@ -497,7 +500,7 @@ fn groups_of_several_fields_and_every_kind() {
     // Dates and timestamps.
     let q = Query::count()
         .between("2026-11-26T12:00:00Z", "2026-11-27T12:00:00+00:00")
-        .group_by(&["event_date"]);
+        .group_by(&[Field::EventDate]);
     let r = db.run(&q);
     assert_eq!(
         r.rows,
@@ -509,8 +512,8 @@ fn groups_of_several_fields_and_every_kind() {
     assert_eq!(r.matched_events, Some(4));
     let q = Query::count()
         .last_days(1)
-        .group_by(&["event_timestamp"])
-        .order_by("event_timestamp", Direction::Desc);
+        .group_by(&[Field::EventTimestamp])
+        .order_by(Field::EventTimestamp, Direction::Desc);
     assert_eq!(
         db.run(&q).rows,
         vec![
@@ -519,8 +522,8 @@ fn groups_of_several_fields_and_every_kind() {
         ]
     );
     let q = Query::count()
-        .group_by(&["user_last_login_date", "company_name"])
-        .filter("user_last_login_date", Op::NotNull, NONE);
+        .group_by(&[Field::UserLastLoginDate, Field::CompanyName])
+        .filter_named("user_last_login_date", Op::NotNull, NONE);
     assert_eq!(
         db.run(&q).rows,
         vec![
@@ -540,8 +543,8 @@ fn groups_of_several_fields_and_every_kind() {
 fn count_pages_with_offset_and_limit() {
     let db = db();
     let q = Query::count()
-        .group_by(&["event_type"])
-        .order_by("count", Direction::Desc)
+        .group_by(&[Field::EventType])
+        .order_by_count(Direction::Desc)
         .limit(2);
     let r = db.run(&q);
     assert_eq!(

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use common::{NOW_MS, clock, day_ms, event, options};
+use daybook::Field;
 use daybook::{Engine, Error, ManualClock, Options, Query, Reader, Scalar};
 
 const BIN: &str = env!("CARGO_BIN_EXE_daybook");
@@ -263,7 +264,7 @@ fn a_reader_opened_during_seals_and_compactions_sees_one_moment() {
                     "reader saw {n} events; acknowledged {low} before, {high} after"
                 );
                 let ids = r
-                    .query(&Query::count().group_by(&["event_id"]))
+                    .query(&Query::count().group_by(&[Field::EventId]))
                     .unwrap()
                     .rows;
                 assert_eq!(ids.len() as u64, n, "an event seen twice");

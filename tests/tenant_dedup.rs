@@ -74,7 +74,7 @@ fn assert_company_holds(engine: &Engine, company: &str, want: &[Event], what: &s
     want.sort_by(|a, b| a.event_id.cmp(&b.event_id));
     assert_eq!(stored_of(engine, company), want, "{what}: {company}");
     let r = engine
-        .query(&Query::events().filter("company_name", Op::Eq, company))
+        .query(&Query::events().filter(Field::CompanyName, Op::Eq, company))
         .unwrap();
     assert_eq!(r.rows, listing_rows(&r.columns, &want), "{what}: {company}");
     assert_eq!(r.matched_events, Some(want.len() as u64), "{what}");
@@ -383,7 +383,7 @@ fn run(steps: &[Step], filter_keys: usize) -> Result<(), TestCaseError> {
             .map(|(_, e)| e.clone())
             .collect();
         let r = e
-            .query(&Query::events().filter("company_name", Op::Eq, *company))
+            .query(&Query::events().filter(Field::CompanyName, Op::Eq, *company))
             .unwrap();
         prop_assert_eq!(r.rows, listing_rows(&r.columns, &want), "{}", company);
     }

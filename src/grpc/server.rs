@@ -21,7 +21,7 @@ use super::convert::{event_from_pb, query_from_pb, scalar_to_pb};
 use super::pb;
 use super::pb::daybook_server::{Daybook, DaybookServer};
 use crate::error::Error;
-use crate::event::{Event, FieldError};
+use crate::event::{Event, Field, FieldError};
 use crate::query::{CancelToken, Op, Query, QueryOptions};
 use crate::{Engine, Snapshot};
 
@@ -268,7 +268,7 @@ impl Service {
     fn bound_query(&self, principal: &Principal, req: pb::QueryRequest) -> Result<Query, Status> {
         let mut q = query_from_pb(req).map_err(|e| status_of(&e))?;
         if let Some(company) = principal.company() {
-            q = q.filter("company_name", Op::Eq, company);
+            q = q.filter(Field::CompanyName, Op::Eq, company);
         }
         // One row past the maximum tells "too many" from "exactly enough"
         // without materialising an unbounded result.
@@ -573,8 +573,8 @@ impl Daybook for Service {
             Some(company) => {
                 // Only the company's own counts: no sizes, no segments.
                 let q = Query::count()
-                    .filter("company_name", Op::Eq, company)
-                    .group_by(&["event_date"]);
+                    .filter(Field::CompanyName, Op::Eq, company)
+                    .group_by(&[Field::EventDate]);
                 let r = tokio::task::spawn_blocking(move || engine.query(&q))
                     .await
                     .map_err(|e| Status::internal(format!("stats task failed: {e}")))?

@@ -18,11 +18,11 @@ use super::model::{Direction, Op, Predicate, Query, Select, TimeWindow};
 use super::scalar::Scalar;
 
 /// Most fields a count can group by.
-pub const MAX_GROUP_FIELDS: usize = 8;
+pub(crate) const MAX_GROUP_FIELDS: usize = 8;
 
 /// A checked query.
 #[derive(Clone, Debug)]
-pub struct Bound {
+pub(crate) struct Bound {
     /// The window `[from_ms, to_ms)`, already cut to retention and narrowed
     /// by folded predicates. Empty when `from_ms >= to_ms`.
     pub from_ms: i64,
@@ -68,16 +68,14 @@ impl Bound {
 
 /// What a sort key is: the count, or a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SortKey {
+pub(crate) enum SortKey {
     Count,
     Field(Field),
 }
 
 /// One checked predicate.
 #[derive(Clone, Debug)]
-pub struct Pred {
-    /// Position in the query's `where` list.
-    pub index: usize,
+pub(crate) struct Pred {
     pub field: Field,
     pub op: Op,
     pub arg: Arg,
@@ -86,7 +84,7 @@ pub struct Pred {
 /// A predicate's operand, parsed to the field's type. `event_type`
 /// operands are strings: the type compares by its contract spelling.
 #[derive(Clone, Debug)]
-pub enum Arg {
+pub(crate) enum Arg {
     None,
     One(Scalar),
     /// Sorted, deduplicated (`in`, `not_in`).
@@ -96,7 +94,7 @@ pub enum Arg {
 /// `event_type` values compare as their spelling (docs/queries.md); the
 /// enum's order is the same (alphabetical), but operands may be any string.
 #[inline]
-pub fn norm(v: Value<'_>) -> Value<'_> {
+pub(crate) fn norm(v: Value<'_>) -> Value<'_> {
     match v {
         Value::EventType(t) => Value::Str(t.as_str()),
         other => other,
@@ -299,7 +297,6 @@ fn bind_pred(index: usize, p: &Predicate) -> Result<Pred> {
         )?),
     };
     Ok(Pred {
-        index,
         field,
         op: p.op,
         arg,
@@ -367,11 +364,50 @@ pub fn window_bound(text: &str, end: bool) -> std::result::Result<i64, String> {
 }
 
 /// Checks `q` for a snapshot whose retention starts at `horizon` and whose
-/// today is `today`.
-pub fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
+/// today is `today`. The parts are checked in document order (window,
+/// `where`, `group_by`, `fields`, `select`, `order_by`, `cursor`), so the
+/// first fault named is the first one in the query.
+pub(crate) fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
+    let (mut from_ms, mut to_ms) = bind_window(q.time.as_ref(), horizon, today)?;
+    let (preds, folded) = bind_filters(&q.filters, horizon, &mut from_ms, &mut to_ms)?;
+    let group_by = bind_group_by(&q.group_by)?;
+    let mut fields = bind_fields(&q.fields)?;
+    check_select(q, &fields, &group_by)?;
+    if fields.is_empty() {
+        fields = Field::ALL.to_vec();
+    }
+    let order = bind_order(q, &group_by)?;
+    let after = match &q.cursor {
+        None => None,
+        Some(c) => super::cursor::decode(c, &order)?,
+    };
+    Ok(Bound {
+        from_ms,
+        to_ms,
+        preds,
+        folded,
+        select: q.select,
+        fields,
+        group_by,
+        order,
+        limit: q.limit,
+        // A cursor already stands after the skipped rows of the first page:
+        // with one, `offset` is not applied again.
+        offset: if q.cursor.is_some() {
+            0
+        } else {
+            q.offset.unwrap_or(0)
+        },
+        after,
+    })
+}
+
+/// The window `[from, to)` in milliseconds, cut to retention: everything
+/// retained when `time` is absent.
+fn bind_window(time: Option<&TimeWindow>, horizon: Day, today: Day) -> Result<(i64, i64)> {
     let retained_from = horizon.start_ms();
-    let (mut from_ms, mut to_ms) = match &q.time {
-        None => (retained_from, i64::MAX),
+    match time {
+        None => Ok((retained_from, i64::MAX)),
         Some(TimeWindow::LastDays { last_days }) => {
             let max = (today.0 - horizon.0 + 1).max(1);
             if *last_days == 0 || i64::from(*last_days) > i64::from(max) {
@@ -381,7 +417,7 @@ pub fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
                 ));
             }
             let first = today.add_days(1 - *last_days as i32);
-            (first.start_ms(), today.end_ms())
+            Ok((first.start_ms(), today.end_ms()))
         }
         Some(TimeWindow::Range { from, to }) => {
             let f = window_bound(from, false).map_err(|e| bad("time.from", e))?;
@@ -400,17 +436,29 @@ pub fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
                     ),
                 ));
             }
-            (f.max(retained_from), t)
+            Ok((f.max(retained_from), t))
         }
-    };
+    }
+}
+
+/// The predicates of `where`, checked; range predicates on the time
+/// fields are folded into `[from_ms, to_ms)` and their indexes returned
+/// beside the predicates left.
+fn bind_filters(
+    filters: &[Predicate],
+    horizon: Day,
+    from_ms: &mut i64,
+    to_ms: &mut i64,
+) -> Result<(Vec<Pred>, Vec<usize>)> {
+    let retained_from = horizon.start_ms();
     let mut preds = Vec::new();
     let mut folded = Vec::new();
     let mut before_horizon = None;
-    for (i, p) in q.filters.iter().enumerate() {
+    for (i, p) in filters.iter().enumerate() {
         let p = bind_pred(i, p)?;
-        let to_before = to_ms;
-        if fold(&p, &mut from_ms, &mut to_ms) {
-            if to_ms < to_before && to_ms <= retained_from {
+        let to_before = *to_ms;
+        if fold(&p, from_ms, to_ms) {
+            if *to_ms < to_before && *to_ms <= retained_from {
                 before_horizon = Some(i);
             }
             folded.push(i);
@@ -428,8 +476,14 @@ pub fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
             ),
         ));
     }
+    Ok((preds, folded))
+}
+
+/// The `group_by` fields; a field listed twice is an error (it would
+/// only repeat a column).
+fn bind_group_by(names: &[String]) -> Result<Vec<Field>> {
     let mut group_by = Vec::new();
-    for (i, name) in q.group_by.iter().enumerate() {
+    for (i, name) in names.iter().enumerate() {
         let f = field_named(&format!("group_by[{i}]"), name)?;
         if group_by.contains(&f) {
             return Err(bad(
@@ -439,13 +493,25 @@ pub fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
         }
         group_by.push(f);
     }
+    Ok(group_by)
+}
+
+/// The listed `fields`, repeats dropped (empty: all, decided by the
+/// caller once `select` is checked).
+fn bind_fields(names: &[String]) -> Result<Vec<Field>> {
     let mut fields = Vec::new();
-    for (i, name) in q.fields.iter().enumerate() {
+    for (i, name) in names.iter().enumerate() {
         let f = field_named(&format!("fields[{i}]"), name)?;
         if !fields.contains(&f) {
             fields.push(f);
         }
     }
+    Ok(fields)
+}
+
+/// The parts that apply to one `select` only are not given to the other,
+/// and a count groups by at most [`MAX_GROUP_FIELDS`] fields.
+fn check_select(q: &Query, fields: &[Field], group_by: &[Field]) -> Result<()> {
     match q.select {
         Select::Count if !fields.is_empty() => {
             return Err(bad(
@@ -470,31 +536,20 @@ pub fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
             format!("at most {MAX_GROUP_FIELDS} fields, got {}", group_by.len()),
         ));
     }
-    if fields.is_empty() {
-        fields = Field::ALL.to_vec();
-    }
+    Ok(())
+}
+
+/// The full sort order: the `order_by` keys, then the tie-breaks that
+/// make it total (see [`Bound::order`]), each key once.
+fn bind_order(q: &Query, group_by: &[Field]) -> Result<Vec<(SortKey, bool)>> {
     let mut order = Vec::new();
     for (i, (name, dir)) in q.order_by.iter().enumerate() {
-        let part = format!("order_by[{i}]");
-        let key = match (q.select, name.as_str()) {
-            (Select::Count, "count") => SortKey::Count,
-            (Select::Events, "count") => {
-                return Err(bad(part, "count is a column of select \"count\" only"));
-            }
-            (Select::Count, n) => {
-                let f = field_named(&part, n)?;
-                if !group_by.contains(&f) {
-                    return Err(bad(part, format!("{n} is not in group_by")));
-                }
-                SortKey::Field(f)
-            }
-            (Select::Events, n) => SortKey::Field(field_named(&part, n)?),
-        };
+        let key = sort_key(&format!("order_by[{i}]"), q.select, name, group_by)?;
         order.push((key, *dir == Direction::Desc));
     }
     match q.select {
         Select::Count => {
-            for f in &group_by {
+            for f in group_by {
                 order.push((SortKey::Field(*f), false));
             }
         }
@@ -516,27 +571,22 @@ pub fn bind(q: &Query, horizon: Day, today: Day) -> Result<Bound> {
         seen.push(*k);
         new
     });
-    let after = match &q.cursor {
-        None => None,
-        Some(c) => super::cursor::decode(c, &order)?,
-    };
-    Ok(Bound {
-        from_ms,
-        to_ms,
-        preds,
-        folded,
-        select: q.select,
-        fields,
-        group_by,
-        order,
-        limit: q.limit,
-        // A cursor already stands after the skipped rows of the first page:
-        // with one, `offset` is not applied again.
-        offset: if q.cursor.is_some() {
-            0
-        } else {
-            q.offset.unwrap_or(0)
-        },
-        after,
-    })
+    Ok(order)
+}
+
+/// One `order_by` key: `count` (of a count), a group field (of a count),
+/// or any field (of a listing).
+fn sort_key(part: &str, select: Select, name: &str, group_by: &[Field]) -> Result<SortKey> {
+    match (select, name) {
+        (Select::Count, "count") => Ok(SortKey::Count),
+        (Select::Events, "count") => Err(bad(part, "count is a column of select \"count\" only")),
+        (Select::Count, n) => {
+            let f = field_named(part, n)?;
+            if !group_by.contains(&f) {
+                return Err(bad(part, format!("{n} is not in group_by")));
+            }
+            Ok(SortKey::Field(f))
+        }
+        (Select::Events, n) => Ok(SortKey::Field(field_named(part, n)?)),
+    }
 }

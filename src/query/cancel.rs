@@ -65,12 +65,19 @@ impl CancelToken {
 }
 
 /// How to run a query ([`Snapshot::query_with`](crate::Snapshot::query_with)).
-/// The default runs it to the end, as `query` does.
+/// The default runs it to the end, as `query` does, on as many threads as
+/// it finds worth it (up to one per core).
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct QueryOptions {
     /// Stops the query early with [`Error::Cancelled`] once cancelled.
     pub cancel: Option<CancelToken>,
+    /// The most threads the query may use, the calling thread included:
+    /// `Some(1)` scans every source on the calling thread. `None` (the
+    /// default): one per core. `Some(0)` is refused with
+    /// [`Error::InvalidOptions`]. The answer is the same whatever the
+    /// budget; only the time to it changes.
+    pub max_threads: Option<usize>,
 }
 
 impl QueryOptions {
@@ -83,6 +90,23 @@ impl QueryOptions {
     pub fn with_cancel(mut self, token: CancelToken) -> QueryOptions {
         self.cancel = Some(token);
         self
+    }
+
+    /// The query uses at most `n` threads, the calling thread included
+    /// (1: only the calling thread).
+    pub fn with_max_threads(mut self, n: usize) -> QueryOptions {
+        self.max_threads = Some(n);
+        self
+    }
+
+    /// The thread budget: `max_threads`, checked.
+    pub(crate) fn thread_budget(&self) -> Result<Option<usize>> {
+        match self.max_threads {
+            Some(0) => Err(Error::InvalidOptions(
+                "query options: max_threads is 0; give at least 1 (the calling thread)".into(),
+            )),
+            n => Ok(n),
+        }
     }
 
     pub(crate) fn stop(&self) -> Stop<'_> {

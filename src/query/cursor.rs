@@ -29,7 +29,7 @@ fn order_tag(order: &[(SortKey, bool)]) -> String {
 }
 
 /// The cursor for a row whose sort key is `key`.
-pub fn encode(order: &[(SortKey, bool)], key: &[Scalar]) -> String {
+pub(crate) fn encode(order: &[(SortKey, bool)], key: &[Scalar]) -> String {
     let items: Vec<_> = key.iter().map(Scalar::to_json).collect();
     let text = format!("{}{}", order_tag(order), serde_json::Value::Array(items));
     text.bytes().map(|b| format!("{b:02x}")).collect()
@@ -40,7 +40,7 @@ fn invalid() -> Error {
 }
 
 /// The sort key a cursor holds, checked against `order`.
-pub fn decode(cursor: &str, order: &[(SortKey, bool)]) -> Result<Option<Vec<Scalar>>> {
+pub(crate) fn decode(cursor: &str, order: &[(SortKey, bool)]) -> Result<Option<Vec<Scalar>>> {
     if !cursor.len().is_multiple_of(2) || !cursor.is_ascii() {
         return Err(invalid());
     }

@@ -18,7 +18,7 @@ use crate::time::Day;
 
 use super::QueryResult;
 use super::bind::{Bound, SortKey};
-use super::cancel::{CHECK_EVERY_ROWS, Stop};
+use super::cancel::{CHECK_EVERY_ROWS, QueryOptions, Stop};
 use super::cursor;
 use super::explain::{Explain, SourceTrace};
 use super::model::Select;
@@ -53,17 +53,67 @@ fn scan_source<'a>(s: &Source<'a>, q: &Bound, how: Scan<'_>) -> Result<Partial<'
     }
 }
 
-/// Runs `q` over `snap`; `stop` cancels it (docs/queries.md).
-pub fn run(
+/// Runs `q` over `snap` with `opts`: its cancel token and thread budget
+/// (docs/queries.md).
+pub(crate) fn run(
     snap: &Snapshot,
     q: &Bound,
     explain: bool,
-    stop: Stop<'_>,
+    opts: &QueryOptions,
 ) -> Result<(QueryResult, Option<Explain>)> {
+    let budget = opts.thread_budget()?;
+    let stop = opts.stop();
     stop.check()?;
     let started = Instant::now();
     let mut ex = Explain::default();
     ex.set_window(q.from_ms, q.to_ms);
+    let sources = pick_sources(snap, q, &mut ex)?;
+    // A listing keeps one row past the page per source, to know whether
+    // another page follows.
+    let keep = match q.select {
+        Select::Events => q
+            .limit
+            .map(|l| (q.offset.saturating_add(l).saturating_add(1)) as usize),
+        Select::Count => None,
+    };
+    let ts_first = match q.order.first() {
+        Some((SortKey::Field(Field::EventTimestamp), desc)) => Some(*desc),
+        _ => None,
+    };
+    let how = Scan {
+        keep,
+        explain,
+        stop,
+    };
+    let (mut partials, threads) = match (q.select, keep, ts_first) {
+        (Select::Events, Some(k), Some(desc)) => {
+            let (p, skipped) = best_first(&sources, q, k, desc, how)?;
+            ex.sources_counted_only = skipped;
+            (p, 1)
+        }
+        _ => scan_all(&sources, q, how, budget)?,
+    };
+    stop.check()?;
+    ex.threads = threads;
+    let merge_started = Instant::now();
+    if explain {
+        ex.sources = partials.iter_mut().filter_map(|p| p.trace.take()).collect();
+    }
+    let result = match q.select {
+        Select::Count => merge_counts(q, partials, stop)?,
+        Select::Events => merge_rows(q, &sources, partials, stop)?,
+    };
+    ex.folded = q.folded.iter().map(|i| format!("where[{i}]")).collect();
+    ex.merge_us = merge_started.elapsed().as_secs_f64() * 1e6;
+    ex.total_us = started.elapsed().as_secs_f64() * 1e6;
+    ex.result_rows = result.rows.len() as u64;
+    Ok((result, explain.then_some(ex)))
+}
+
+/// The sources (segments and buffered chunks) the window of `q` touches;
+/// the days and segments it prunes are noted in `ex`. A damaged day the
+/// window touches is an error: its answer would be incomplete.
+fn pick_sources<'a>(snap: &'a Snapshot, q: &Bound, ex: &mut Explain) -> Result<Vec<Source<'a>>> {
     let mut sources = Vec::new();
     for (day, part) in snap.partitions() {
         if part.is_empty() {
@@ -88,59 +138,24 @@ pub fn run(
             sources.push(Source::Buffer(day, chunk));
         }
     }
-    // A listing keeps one row past the page per source, to know whether
-    // another page follows.
-    let keep = match q.select {
-        Select::Events => q
-            .limit
-            .map(|l| (q.offset.saturating_add(l).saturating_add(1)) as usize),
-        Select::Count => None,
-    };
-    let ts_first = match q.order.first() {
-        Some((SortKey::Field(Field::EventTimestamp), desc)) => Some(*desc),
-        _ => None,
-    };
-    let how = Scan {
-        keep,
-        explain,
-        stop,
-    };
-    let (mut partials, threads) = match (q.select, keep, ts_first) {
-        (Select::Events, Some(k), Some(desc)) => {
-            let (p, skipped) = best_first(&sources, q, k, desc, how)?;
-            ex.sources_counted_only = skipped;
-            (p, 1)
-        }
-        _ => scan_all(&sources, q, how)?,
-    };
-    stop.check()?;
-    ex.threads = threads;
-    let merge_started = Instant::now();
-    if explain {
-        ex.sources = partials.iter_mut().filter_map(|p| p.trace.take()).collect();
-    }
-    let result = match q.select {
-        Select::Count => merge_counts(q, partials, stop)?,
-        Select::Events => merge_rows(q, &sources, partials, stop)?,
-    };
-    ex.folded = q.folded.iter().map(|i| format!("where[{i}]")).collect();
-    ex.merge_us = merge_started.elapsed().as_secs_f64() * 1e6;
-    ex.total_us = started.elapsed().as_secs_f64() * 1e6;
-    ex.result_rows = result.rows.len() as u64;
-    Ok((result, explain.then_some(ex)))
+    Ok(sources)
 }
 
 /// Scans every source: the calling thread starts alone; once the sources
 /// done so far say the rest will take longer than `PARALLEL_AFTER_US`, it
 /// brings in helpers that take sources from the same counter. Selective
-/// queries (a few µs per segment) never pay for spawning threads.
+/// queries (a few µs per segment) never pay for spawning threads. At most
+/// `budget` threads run (the calling thread included; `None`: one per
+/// core).
 fn scan_all<'a>(
     sources: &[Source<'a>],
     q: &Bound,
     how: Scan<'_>,
+    budget: Option<usize>,
 ) -> Result<(Vec<Partial<'a>>, usize)> {
     let scan_one = |s: &Source<'a>| scan_source(s, q, how);
-    let max_threads = cores().min(sources.len().max(1));
+    let cap = budget.map_or_else(cores, |b| b.min(cores()));
+    let max_threads = cap.min(sources.len().max(1));
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Result<Partial<'a>>>>> =
         sources.iter().map(|_| Mutex::new(None)).collect();
@@ -197,20 +212,7 @@ fn best_first<'a>(
     desc: bool,
     how: Scan<'_>,
 ) -> Result<(Vec<Partial<'a>>, u64)> {
-    let range = |s: &Source<'_>| -> (i64, i64) {
-        match s {
-            Source::Segment(seg) => (seg.min_ts_ms(), seg.max_ts_ms()),
-            Source::Buffer(_, events) => events.iter().fold((i64::MAX, i64::MIN), |(lo, hi), e| {
-                (lo.min(e.event_timestamp_ms), hi.max(e.event_timestamp_ms))
-            }),
-        }
-    };
-    let ranges: Vec<(i64, i64)> = sources.iter().map(range).collect();
-    let mut order: Vec<usize> = (0..sources.len()).collect();
-    order.sort_by_key(|i| {
-        let (lo, hi) = ranges.get(*i).copied().unwrap_or((0, 0));
-        if desc { -hi } else { lo }
-    });
+    let (ranges, order) = read_order(sources, desc);
     let count_q = Bound {
         select: Select::Count,
         group_by: Vec::new(),
@@ -223,16 +225,7 @@ fn best_first<'a>(
         let (Some(src), Some((lo, hi))) = (sources.get(i), ranges.get(i).copied()) else {
             continue;
         };
-        let threshold = (kept_ts.len() >= k).then(|| {
-            if desc {
-                kept_ts.sort_unstable_by(|a, b| b.cmp(a));
-            } else {
-                kept_ts.sort_unstable();
-            }
-            kept_ts.truncate(k);
-            kept_ts.last().copied()
-        });
-        let worse = match threshold.flatten() {
+        let worse = match kth_best(&mut kept_ts, k, desc) {
             Some(t) if desc => hi < t,
             Some(t) => lo > t,
             None => false,
@@ -287,6 +280,41 @@ fn best_first<'a>(
     Ok((partials, counted_only))
 }
 
+/// Each source's timestamp range, and the order [`best_first`] reads
+/// them in: newest first (`desc`), else oldest first.
+fn read_order(sources: &[Source<'_>], desc: bool) -> (Vec<(i64, i64)>, Vec<usize>) {
+    let range = |s: &Source<'_>| -> (i64, i64) {
+        match s {
+            Source::Segment(seg) => (seg.min_ts_ms(), seg.max_ts_ms()),
+            Source::Buffer(_, events) => events.iter().fold((i64::MAX, i64::MIN), |(lo, hi), e| {
+                (lo.min(e.event_timestamp_ms), hi.max(e.event_timestamp_ms))
+            }),
+        }
+    };
+    let ranges: Vec<(i64, i64)> = sources.iter().map(range).collect();
+    let mut order: Vec<usize> = (0..sources.len()).collect();
+    order.sort_by_key(|i| {
+        let (lo, hi) = ranges.get(*i).copied().unwrap_or((0, 0));
+        if desc { -hi } else { lo }
+    });
+    (ranges, order)
+}
+
+/// The `k`-th best timestamp listed so far (`None` before `k` rows are
+/// in); `kept_ts` is cut to the best `k`.
+fn kth_best(kept_ts: &mut Vec<i64>, k: usize, desc: bool) -> Option<i64> {
+    if kept_ts.len() < k {
+        return None;
+    }
+    if desc {
+        kept_ts.sort_unstable_by(|a, b| b.cmp(a));
+    } else {
+        kept_ts.sort_unstable();
+    }
+    kept_ts.truncate(k);
+    kept_ts.last().copied()
+}
+
 /// Buffered events: no index, every predicate checked on every event in
 /// the window, through the same predicate semantics as segment residuals.
 fn scan_buffer<'a>(day: Day, events: &'a [Event], q: &Bound, how: Scan<'_>) -> Result<Partial<'a>> {
@@ -313,52 +341,9 @@ fn scan_buffer<'a>(day: Day, events: &'a [Event], q: &Bound, how: Scan<'_>) -> R
             (q.from_ms..q.to_ms).contains(&e.event_timestamp_ms)
                 && q.preds.iter().all(|p| p.matches(e.get(p.field)))
         });
-    let mut matched = 0u64;
-    let out = match q.select {
-        Select::Count => {
-            let n = q.group_by.len();
-            let mut maps: Vec<HashMap<Value<'a>, u32, FixedState>> =
-                (0..n).map(|_| HashMap::default()).collect();
-            let mut vals: Vec<Vec<Value<'a>>> = vec![Vec::new(); n];
-            let mut grouper = Grouper::new(&vec![None; n], 0);
-            let mut key: GKey = [0; 8];
-            for (_, e) in hits {
-                matched += 1;
-                for (i, f) in q.group_by.iter().enumerate() {
-                    let v = e.get(*f);
-                    let (Some(map), Some(list), Some(k)) =
-                        (maps.get_mut(i), vals.get_mut(i), key.get_mut(i))
-                    else {
-                        continue;
-                    };
-                    *k = *map.entry(v).or_insert_with(|| {
-                        list.push(v);
-                        list.len() as u32 - 1
-                    });
-                }
-                grouper.add(&key, 1);
-            }
-            Out::Counts {
-                srcs: vals.into_iter().map(KeySrc::Borrowed).collect(),
-                counts: grouper.finish(),
-            }
-        }
-        Select::Events => {
-            let mut top = TopRows::new(&q.order, keep, q.after.as_deref());
-            for (i, e) in hits {
-                matched += 1;
-                let key = q
-                    .order
-                    .iter()
-                    .map(|(k, _)| match k {
-                        SortKey::Field(f) => Scalar::from(e.get(*f)),
-                        SortKey::Count => Scalar::Null,
-                    })
-                    .collect();
-                top.push(key, i as u32);
-            }
-            Out::Rows(top.finish())
-        }
+    let (out, matched) = match q.select {
+        Select::Count => count_buffered(q, hits),
+        Select::Events => list_buffered(q, keep, hits),
     };
     stop.check()?;
     if let Some(t) = &mut trace {
@@ -372,6 +357,65 @@ fn scan_buffer<'a>(day: Day, events: &'a [Event], q: &Bound, how: Scan<'_>) -> R
         out,
         trace,
     })
+}
+
+/// The groups of the buffered events `hits` (with their positions), and
+/// how many there are.
+#[inline]
+fn count_buffered<'a>(q: &Bound, hits: impl Iterator<Item = (usize, &'a Event)>) -> (Out<'a>, u64) {
+    let n = q.group_by.len();
+    let mut matched = 0u64;
+    let mut maps: Vec<HashMap<Value<'a>, u32, FixedState>> =
+        (0..n).map(|_| HashMap::default()).collect();
+    let mut vals: Vec<Vec<Value<'a>>> = vec![Vec::new(); n];
+    let mut grouper = Grouper::new(&vec![None; n], 0);
+    let mut key: GKey = [0; 8];
+    for (_, e) in hits {
+        matched += 1;
+        for (i, f) in q.group_by.iter().enumerate() {
+            let v = e.get(*f);
+            let (Some(map), Some(list), Some(k)) =
+                (maps.get_mut(i), vals.get_mut(i), key.get_mut(i))
+            else {
+                continue;
+            };
+            *k = *map.entry(v).or_insert_with(|| {
+                list.push(v);
+                list.len() as u32 - 1
+            });
+        }
+        grouper.add(&key, 1);
+    }
+    let out = Out::Counts {
+        srcs: vals.into_iter().map(KeySrc::Borrowed).collect(),
+        counts: grouper.finish(),
+    };
+    (out, matched)
+}
+
+/// The best `keep` rows of the buffered events `hits` in the query's
+/// order, and how many matched.
+#[inline]
+fn list_buffered<'a>(
+    q: &Bound,
+    keep: Option<usize>,
+    hits: impl Iterator<Item = (usize, &'a Event)>,
+) -> (Out<'a>, u64) {
+    let mut matched = 0u64;
+    let mut top = TopRows::new(&q.order, keep, q.after.as_deref());
+    for (i, e) in hits {
+        matched += 1;
+        let key = q
+            .order
+            .iter()
+            .map(|(k, _)| match k {
+                SortKey::Field(f) => Scalar::from(e.get(*f)),
+                SortKey::Count => Scalar::Null,
+            })
+            .collect();
+        top.push(key, i as u32);
+    }
+    (Out::Rows(top.finish()), matched)
 }
 
 /// Distinct values of one group field across sources, by id.
@@ -415,51 +459,110 @@ impl Interner {
 /// cancel flag is looked at every few thousand groups of the first pass
 /// (a value lookup per group) and between passes.
 fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>, stop: Stop<'_>) -> Result<QueryResult> {
-    let n = q.group_by.len();
-    let mut interners: Vec<Interner> = (0..n).map(|_| Interner::new()).collect();
+    let mut interners: Vec<Interner> = (0..q.group_by.len()).map(|_| Interner::new()).collect();
+    let (keyed, matched) = to_global_keys(partials, &mut interners, stop)?;
+    stop.check()?;
+    let totals = sum_by_key(keyed, &interners);
+    stop.check()?;
+    let mut rows = ranked_rows(totals, &interners);
+    if q.group_by.is_empty() && rows.is_empty() {
+        rows.push(([0; 8], [0; 8], 0));
+    }
+    stop.check()?;
+    sort_page(q, &mut rows);
+    let mut columns: Vec<String> = q.group_by.iter().map(|f| f.name().to_string()).collect();
+    columns.push("count".into());
+    let rows = rows
+        .into_iter()
+        .skip(q.offset as usize)
+        .take(q.limit.map_or(usize::MAX, |l| l as usize))
+        .map(|(_, gkey, count)| {
+            let mut values: Vec<Scalar> = interners
+                .iter()
+                .zip(gkey)
+                .map(|(it, id)| it.values.get(id as usize).cloned().unwrap_or(Scalar::Null))
+                .collect();
+            values.push(Scalar::Int(count));
+            values
+        })
+        .collect();
+    Ok(QueryResult {
+        columns,
+        rows,
+        matched_events: Some(matched),
+        next_cursor: None,
+    })
+}
+
+/// One source's groups: (key of global value ids, count).
+type Keyed = Vec<(GKey, u64)>;
+
+/// Pass 1 of [`merge_counts`]: every source's keys to global ids (each
+/// distinct value of a source is looked up once), and the events matched.
+fn to_global_keys(
+    partials: Vec<Partial<'_>>,
+    interners: &mut [Interner],
+    stop: Stop<'_>,
+) -> Result<(Vec<Keyed>, u64)> {
     let mut matched = 0u64;
-    // Pass 1: every source's keys to global ids (each distinct value of a
-    // source is looked up once).
-    let mut keyed: Vec<Vec<(GKey, u64)>> = Vec::with_capacity(partials.len());
+    let mut keyed: Vec<Keyed> = Vec::with_capacity(partials.len());
     for p in partials {
         matched += p.matched;
         let Out::Counts { srcs, counts } = p.out else {
             continue;
         };
-        // Source-local key -> global id, filled as keys are met.
-        let mut memo: Vec<Vec<u32>> = srcs.iter().map(|s| vec![u32::MAX; s.len()]).collect();
-        let mut out = Vec::with_capacity(counts.len());
-        for (at, (key, count)) in counts.into_iter().enumerate() {
-            // A value looked up per group: one source can hold many.
-            if at % CHECK_EVERY_ROWS == 0 {
-                stop.check()?;
-            }
-            let mut gkey: GKey = [0; 8];
-            for (i, ((src, interner), memo)) in
-                srcs.iter().zip(&mut interners).zip(&mut memo).enumerate()
-            {
-                let local = key.get(i).copied().unwrap_or(0);
-                let id = match memo.get_mut(local as usize) {
-                    Some(id) if *id != u32::MAX => *id,
-                    slot => {
-                        let id = interner.id(src.value(local)?);
-                        if let Some(s) = slot {
-                            *s = id;
-                        }
-                        id
-                    }
-                };
-                if let Some(g) = gkey.get_mut(i) {
-                    *g = id;
-                }
-            }
-            out.push((gkey, count));
-        }
-        keyed.push(out);
+        keyed.push(intern_source(&srcs, counts, interners, stop)?);
     }
-    stop.check()?;
-    // Pass 2: sum by global key, in a dense array when the global value
-    // counts allow (far cheaper than hashing every source's groups).
+    Ok((keyed, matched))
+}
+
+/// One source's groups with their keys as global ids.
+#[inline]
+fn intern_source(
+    srcs: &[KeySrc<'_>],
+    counts: Vec<(GKey, u64)>,
+    interners: &mut [Interner],
+    stop: Stop<'_>,
+) -> Result<Keyed> {
+    // Source-local key -> global id, filled as keys are met.
+    let mut memo: Vec<Vec<u32>> = srcs.iter().map(|s| vec![u32::MAX; s.len()]).collect();
+    let mut out = Vec::with_capacity(counts.len());
+    for (at, (key, count)) in counts.into_iter().enumerate() {
+        // A value looked up per group: one source can hold many.
+        if at % CHECK_EVERY_ROWS == 0 {
+            stop.check()?;
+        }
+        let mut gkey: GKey = [0; 8];
+        for (i, ((src, interner), memo)) in srcs
+            .iter()
+            .zip(interners.iter_mut())
+            .zip(&mut memo)
+            .enumerate()
+        {
+            let local = key.get(i).copied().unwrap_or(0);
+            let id = match memo.get_mut(local as usize) {
+                Some(id) if *id != u32::MAX => *id,
+                slot => {
+                    let id = interner.id(src.value(local)?);
+                    if let Some(s) = slot {
+                        *s = id;
+                    }
+                    id
+                }
+            };
+            if let Some(g) = gkey.get_mut(i) {
+                *g = id;
+            }
+        }
+        out.push((gkey, count));
+    }
+    Ok(out)
+}
+
+/// Pass 2 of [`merge_counts`]: sums counts by global key, in a dense array
+/// when the global value counts allow (far cheaper than hashing every
+/// source's groups).
+fn sum_by_key(keyed: Vec<Keyed>, interners: &[Interner]) -> HashMap<GKey, u64, FixedState> {
     let sizes: Vec<usize> = interners.iter().map(|it| it.values.len().max(1)).collect();
     let entries: usize = keyed.iter().map(Vec::len).sum();
     let dense_cap = entries.saturating_mul(4).clamp(1 << 16, 1 << 24);
@@ -467,41 +570,57 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>, stop: Stop<'_>) -> Result
         .iter()
         .try_fold(1usize, |t, n| t.checked_mul(*n))
         .filter(|t| *t <= dense_cap);
-    let mut totals: HashMap<GKey, u64, FixedState> = HashMap::default();
-    if let Some(total) = product {
-        let mut strides = Vec::with_capacity(n);
-        let mut acc = 1usize;
-        for s in &sizes {
-            strides.push(acc);
-            acc *= s;
-        }
-        let mut dense = vec![0u64; total];
-        for (gkey, count) in keyed.iter().flatten() {
-            let i: usize = gkey
-                .iter()
-                .zip(&strides)
-                .map(|(k, s)| *k as usize * s)
-                .sum();
-            if let Some(c) = dense.get_mut(i) {
-                *c += count;
+    match product {
+        Some(total) => sum_dense(&keyed, &sizes, total),
+        None => {
+            let mut totals: HashMap<GKey, u64, FixedState> = HashMap::default();
+            for (gkey, count) in keyed.into_iter().flatten() {
+                *totals.entry(gkey).or_insert(0) += count;
             }
-        }
-        totals.reserve(dense.iter().filter(|c| **c > 0).count());
-        for (i, c) in dense.iter().enumerate().filter(|(_, c)| **c > 0) {
-            let mut gkey: GKey = [0; 8];
-            for ((k, stride), n) in gkey.iter_mut().zip(&strides).zip(&sizes) {
-                *k = ((i / stride) % n) as u32;
-            }
-            totals.insert(gkey, *c);
-        }
-    } else {
-        for (gkey, count) in keyed.into_iter().flatten() {
-            *totals.entry(gkey).or_insert(0) += count;
+            totals
         }
     }
-    stop.check()?;
-    // Rank every field's distinct values once, so rows sort by comparing
-    // integers; only the rows of the page are turned into values.
+}
+
+/// [`sum_by_key`] in an array of `total` cells, one per key tuple (field
+/// `i` has `sizes[i]` distinct values).
+fn sum_dense(keyed: &[Keyed], sizes: &[usize], total: usize) -> HashMap<GKey, u64, FixedState> {
+    let mut strides = Vec::with_capacity(sizes.len());
+    let mut acc = 1usize;
+    for s in sizes {
+        strides.push(acc);
+        acc *= s;
+    }
+    let mut dense = vec![0u64; total];
+    for (gkey, count) in keyed.iter().flatten() {
+        let i: usize = gkey
+            .iter()
+            .zip(&strides)
+            .map(|(k, s)| *k as usize * s)
+            .sum();
+        if let Some(c) = dense.get_mut(i) {
+            *c += count;
+        }
+    }
+    let mut totals: HashMap<GKey, u64, FixedState> = HashMap::default();
+    totals.reserve(dense.iter().filter(|c| **c > 0).count());
+    for (i, c) in dense.iter().enumerate().filter(|(_, c)| **c > 0) {
+        let mut gkey: GKey = [0; 8];
+        for ((k, stride), n) in gkey.iter_mut().zip(&strides).zip(sizes) {
+            *k = ((i / stride) % n) as u32;
+        }
+        totals.insert(gkey, *c);
+    }
+    totals
+}
+
+/// The summed groups as (ranked key, global key, count). Every field's
+/// distinct values are ranked once, so rows sort by comparing integers;
+/// only the rows of the page are turned into values.
+fn ranked_rows(
+    totals: HashMap<GKey, u64, FixedState>,
+    interners: &[Interner],
+) -> Vec<(GKey, GKey, u64)> {
     let ranks: Vec<Vec<u32>> = interners
         .iter()
         .map(|it| {
@@ -518,7 +637,7 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>, stop: Stop<'_>) -> Result
             rank
         })
         .collect();
-    let mut rows: Vec<(GKey, GKey, u64)> = totals
+    totals
         .into_iter()
         .map(|(gkey, count)| {
             let mut ranked: GKey = [0; 8];
@@ -527,10 +646,13 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>, stop: Stop<'_>) -> Result
             }
             (ranked, gkey, count)
         })
-        .collect();
-    if n == 0 && rows.is_empty() {
-        rows.push(([0; 8], [0; 8], 0));
-    }
+        .collect()
+}
+
+/// Sorts `rows` in the query's order, up to the end of its page (rows
+/// past it are dropped: only the page needs sorting, so it is selected
+/// first).
+fn sort_page(q: &Bound, rows: &mut Vec<(GKey, GKey, u64)>) {
     // Sort keys as (group field position or count, descending).
     let keys: Vec<(Option<usize>, bool)> = q
         .order
@@ -557,8 +679,6 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>, stop: Stop<'_>) -> Result
         }
         std::cmp::Ordering::Equal
     };
-    stop.check()?;
-    // Only the page needs sorting: select it first.
     let page_end = q
         .limit
         .map_or(usize::MAX, |l| (q.offset.saturating_add(l)) as usize);
@@ -567,28 +687,6 @@ fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>, stop: Stop<'_>) -> Result
         rows.truncate(page_end);
     }
     rows.sort_unstable_by(cmp);
-    let mut columns: Vec<String> = q.group_by.iter().map(|f| f.name().to_string()).collect();
-    columns.push("count".into());
-    let rows = rows
-        .into_iter()
-        .skip(q.offset as usize)
-        .take(q.limit.map_or(usize::MAX, |l| l as usize))
-        .map(|(_, gkey, count)| {
-            let mut values: Vec<Scalar> = interners
-                .iter()
-                .zip(gkey)
-                .map(|(it, id)| it.values.get(id as usize).cloned().unwrap_or(Scalar::Null))
-                .collect();
-            values.push(Scalar::Int(count));
-            values
-        })
-        .collect();
-    Ok(QueryResult {
-        columns,
-        rows,
-        matched_events: Some(matched),
-        next_cursor: None,
-    })
 }
 
 fn merge_rows(

@@ -1,11 +1,15 @@
 //! The query model: what a report asks for, as a Rust value that reads and
 //! writes as the JSON document in docs/queries.md. Nothing here is checked
-//! against the contract yet; [`super::bind`] does that and names the part
+//! against the contract yet; `bind` does that and names the part
 //! of the query at fault.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::event::{EventType, Field};
+use crate::time::{Day, format_ms};
+
+use super::scalar::Scalar;
 
 /// One report: a time window, filters, and what to return.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -44,7 +48,7 @@ pub struct Query {
 /// A half-open window `[from, to)` in RFC 3339, or the last `N` UTC days
 /// (today included). `from` and `to` may also be dates `YYYY-MM-DD`, whole
 /// UTC days: `from` a date starts at its beginning, `to` a date ends after
-/// it (the day is included; [`super::bind::window_bound`]).
+/// it (the day is included; [`window_bound`](super::window_bound)).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawWindow", into = "RawWindow")]
 pub enum TimeWindow {
@@ -220,27 +224,55 @@ impl Query {
         self
     }
 
-    /// Adds a predicate. `value` converts from strings, integers, booleans
-    /// and lists of them (`serde_json::json!` builds anything else).
-    pub fn filter(mut self, field: &str, op: Op, value: impl Into<serde_json::Value>) -> Query {
-        let value = value.into();
+    /// Adds the predicate `field op value`. `value` is a typed [`Operand`]:
+    /// a string, an integer, a bool, an [`EventType`], a [`Day`], a
+    /// [`Scalar`], a list of them (for `in` and `not_in`), or `()` (for
+    /// `is_null` and `not_null`). Whether it fits the field is checked when
+    /// the query runs, as for the JSON document.
+    pub fn filter(self, field: Field, op: Op, value: impl Into<Operand>) -> Query {
+        self.push_filter(field.name(), op, value.into().0)
+    }
+
+    /// [`filter`](Self::filter) with the field named as the JSON document
+    /// names it and the operand as JSON: for front ends that pass a
+    /// caller's text through (an unknown name is an
+    /// [`Error::InvalidQuery`] naming it when the query runs).
+    pub fn filter_named(self, field: &str, op: Op, value: impl Into<serde_json::Value>) -> Query {
+        self.push_filter(field, op, Some(value.into()))
+    }
+
+    fn push_filter(mut self, field: &str, op: Op, value: Option<serde_json::Value>) -> Query {
         self.filters.push(Predicate {
             field: field.into(),
             op,
-            value: (!value.is_null()).then_some(value),
+            value: value.filter(|v| !v.is_null()),
         });
         self
     }
 
-    /// Adds group-by fields.
-    pub fn group_by(mut self, fields: &[&str]) -> Query {
-        self.group_by.extend(fields.iter().map(|f| f.to_string()));
+    /// Adds group-by fields (for `select: count`).
+    pub fn group_by(mut self, fields: &[Field]) -> Query {
+        self.group_by
+            .extend(fields.iter().map(|f| f.name().to_string()));
         self
     }
 
-    /// Adds a sort key (a field or `count`).
-    pub fn order_by(mut self, key: &str, direction: Direction) -> Query {
-        self.order_by.push((key.into(), direction));
+    /// Adds fields to return (for `select: events`; all when none).
+    pub fn fields(mut self, fields: &[Field]) -> Query {
+        self.fields
+            .extend(fields.iter().map(|f| f.name().to_string()));
+        self
+    }
+
+    /// Adds a sort key on a field.
+    pub fn order_by(mut self, field: Field, direction: Direction) -> Query {
+        self.order_by.push((field.name().into(), direction));
+        self
+    }
+
+    /// Adds a sort key on the `count` column (for `select: count`).
+    pub fn order_by_count(mut self, direction: Direction) -> Query {
+        self.order_by.push(("count".into(), direction));
         self
     }
 
@@ -248,5 +280,108 @@ impl Query {
     pub fn limit(mut self, n: u64) -> Query {
         self.limit = Some(n);
         self
+    }
+
+    /// Skips `n` rows first.
+    pub fn offset(mut self, n: u64) -> Query {
+        self.offset = Some(n);
+        self
+    }
+
+    /// Continues a listing after the page that returned `cursor`
+    /// ([`QueryResult::next_cursor`](super::QueryResult::next_cursor)).
+    pub fn after_cursor(mut self, cursor: impl Into<String>) -> Query {
+        self.cursor = Some(cursor.into());
+        self
+    }
+}
+
+/// A predicate's operand in the typed builder ([`Query::filter`]): one
+/// value, a list (for `in`, `not_in`), or none (`()`, for `is_null`,
+/// `not_null`). It is held as the JSON document writes it, so a built query
+/// equals the parsed document it reads as.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Operand(Option<serde_json::Value>);
+
+impl Operand {
+    /// No operand (for `is_null` and `not_null`); the same as `()`.
+    pub const NONE: Operand = Operand(None);
+
+    /// A timestamp operand, UTC milliseconds since the epoch (written as
+    /// RFC 3339, as the document does).
+    pub fn timestamp_ms(ms: i64) -> Operand {
+        Operand(Some(serde_json::Value::String(format_ms(ms))))
+    }
+
+    fn json(self) -> serde_json::Value {
+        self.0.unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<()> for Operand {
+    fn from(_: ()) -> Operand {
+        Operand::NONE
+    }
+}
+
+impl From<&Scalar> for Operand {
+    fn from(s: &Scalar) -> Operand {
+        Operand(Some(s.to_json()))
+    }
+}
+
+impl From<Scalar> for Operand {
+    fn from(s: Scalar) -> Operand {
+        Operand::from(&s)
+    }
+}
+
+impl From<EventType> for Operand {
+    fn from(t: EventType) -> Operand {
+        Operand(Some(t.as_str().into()))
+    }
+}
+
+impl From<Day> for Operand {
+    fn from(d: Day) -> Operand {
+        Operand(Some(d.to_string().into()))
+    }
+}
+
+/// Operands the JSON value of which is the value itself.
+macro_rules! json_operands {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Operand {
+            fn from(v: $t) -> Operand {
+                Operand(Some(v.into()))
+            }
+        }
+    )*};
+}
+json_operands!(&str, String, bool, u64, u32, i64, i32);
+
+impl From<&String> for Operand {
+    fn from(s: &String) -> Operand {
+        Operand::from(s.as_str())
+    }
+}
+
+impl<T: Into<Operand>> From<Vec<T>> for Operand {
+    fn from(items: Vec<T>) -> Operand {
+        Operand(Some(serde_json::Value::Array(
+            items.into_iter().map(|v| v.into().json()).collect(),
+        )))
+    }
+}
+
+impl<T: Into<Operand> + Clone> From<&[T]> for Operand {
+    fn from(items: &[T]) -> Operand {
+        Operand::from(items.to_vec())
+    }
+}
+
+impl<T: Into<Operand>, const N: usize> From<[T; N]> for Operand {
+    fn from(items: [T; N]) -> Operand {
+        Operand::from(Vec::from(items))
     }
 }

@@ -16,11 +16,11 @@ use super::explain::SourceTrace;
 use super::scalar::Scalar;
 
 /// A group key: one source-local key per group field (unused slots 0).
-pub type GKey = [u32; MAX_GROUP_FIELDS];
+pub(crate) type GKey = [u32; MAX_GROUP_FIELDS];
 
 /// Where a group field's source-local keys come from, and how to turn one
 /// back into a value at merge time.
-pub enum KeySrc<'a> {
+pub(crate) enum KeySrc<'a> {
     /// Key = dictionary code of the segment's column.
     Dict(DictColumn<'a>),
     /// Key = code of the parent of a mapped column (`len` codes); the
@@ -60,14 +60,14 @@ impl KeySrc<'_> {
 }
 
 /// One source's contribution.
-pub struct Partial<'a> {
+pub(crate) struct Partial<'a> {
     /// Events in the source that match the window and every predicate.
     pub matched: u64,
     pub out: Out<'a>,
     pub trace: Option<SourceTrace>,
 }
 
-pub enum Out<'a> {
+pub(crate) enum Out<'a> {
     /// `select: count`: non-zero counts by source-local group key.
     Counts {
         srcs: Vec<KeySrc<'a>>,
@@ -79,7 +79,7 @@ pub enum Out<'a> {
 
 /// Counts rows by group key: a dense array when every key is a small code,
 /// a hash map otherwise.
-pub struct Grouper {
+pub(crate) struct Grouper {
     dense: Option<Dense>,
     hash: HashMap<GKey, u64, FixedState>,
 }
@@ -154,7 +154,7 @@ impl Grouper {
 }
 
 /// Compares two sort keys under the query's order.
-pub fn cmp_keys(order: &[(SortKey, bool)], a: &[Scalar], b: &[Scalar]) -> Ordering {
+pub(crate) fn cmp_keys(order: &[(SortKey, bool)], a: &[Scalar], b: &[Scalar]) -> Ordering {
     for (((_, desc), x), y) in order.iter().zip(a).zip(b) {
         let o = super::scalar::cmp_dir(x, y, *desc);
         if o != Ordering::Equal {
@@ -166,7 +166,7 @@ pub fn cmp_keys(order: &[(SortKey, bool)], a: &[Scalar], b: &[Scalar]) -> Orderi
 
 /// Keeps the best `k` rows of a listing seen so far, skipping rows at or
 /// before the cursor.
-pub struct TopRows<'q> {
+pub(crate) struct TopRows<'q> {
     order: &'q [(SortKey, bool)],
     k: Option<usize>,
     after: Option<&'q [Scalar]>,

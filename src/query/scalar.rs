@@ -33,6 +33,60 @@ impl Scalar {
         }
     }
 
+    /// The string, for a string field's value (an `event_type` is a
+    /// [`Scalar::EventType`]: see [`as_event_type`](Self::as_event_type)).
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Scalar::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The integer (ids, counts).
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Scalar::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The boolean.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Scalar::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// A timestamp, in UTC milliseconds since the epoch.
+    pub fn as_timestamp_ms(&self) -> Option<i64> {
+        match self {
+            Scalar::Timestamp(ms) => Some(*ms),
+            _ => None,
+        }
+    }
+
+    /// A date.
+    pub fn as_day(&self) -> Option<Day> {
+        match self {
+            Scalar::Date(d) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// An event type.
+    pub fn as_event_type(&self) -> Option<EventType> {
+        match self {
+            Scalar::EventType(t) => Some(*t),
+            _ => None,
+        }
+    }
+
+    /// Whether the value is missing.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Scalar::Null)
+    }
+
     /// As the contract writes it in JSON.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
@@ -70,7 +124,7 @@ impl fmt::Display for Scalar {
 
 /// Compares two values of one field under a direction; missing values sort
 /// lowest (first ascending, last descending).
-pub fn cmp_dir(a: &Scalar, b: &Scalar, desc: bool) -> Ordering {
+pub(crate) fn cmp_dir(a: &Scalar, b: &Scalar, desc: bool) -> Ordering {
     let o = a.cmp(b);
     if desc { o.reverse() } else { o }
 }

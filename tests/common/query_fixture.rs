@@ -248,7 +248,7 @@ impl Db {
 
     /// The ids matching one predicate.
     pub fn w(&self, field: &str, op: Op, value: impl Into<J>) -> Vec<String> {
-        self.ids(&Query::count().filter(field, op, value))
+        self.ids(&Query::count().filter_named(field, op, value))
     }
 
     pub fn window(&self, from: &str, to: &str) -> Vec<String> {

@@ -34,6 +34,7 @@ use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::sync::Arc;
 
+use daybook::Field;
 use daybook::event::MAX_ID;
 use daybook::storage::{CrashPolicy, FaultOp, SimStorage};
 use daybook::time::MS_PER_DAY;
@@ -473,7 +474,7 @@ impl Run {
         for e in want.values() {
             *per_day.entry(Scalar::Date(e.day())).or_default() += 1;
         }
-        let q = Query::count().group_by(&["event_date"]);
+        let q = Query::count().group_by(&[Field::EventDate]);
         let got: BTreeMap<Scalar, u64> = match engine.query(&q) {
             Ok(r) => super::counts_by_group(&r),
             Err(e) => self.fail(&format!("group query failed: {e}")),

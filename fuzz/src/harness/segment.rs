@@ -491,7 +491,7 @@ pub fn query(bytes: &[u8], seg: &SegmentReader) -> Result<Option<Answers>, Error
         Field::UserLastLoginDate,
     ];
     for field in grouped {
-        match engine.query(&Query::count().group_by(&[field.name()])) {
+        match engine.query(&Query::count().group_by(&[field])) {
             Ok(r) => {
                 let map = super::counts_by_group(&r);
                 groups.push((field, map));
@@ -505,29 +505,33 @@ pub fn query(bytes: &[u8], seg: &SegmentReader) -> Result<Option<Answers>, Error
     // "no panic" is asked of these (forged dictionaries need not be sorted).
     let sample = snap.day_events(day).ok().and_then(|v| v.into_iter().next());
     let mut qs = vec![
-        Query::count().filter("url", Op::Contains, "a"),
-        Query::count().filter("event_id", Op::StartsWith, "e"),
-        Query::count().filter("user_id", Op::Lt, 1_000_000),
+        Query::count().filter(Field::Url, Op::Contains, "a"),
+        Query::count().filter(Field::EventId, Op::StartsWith, "e"),
+        Query::count().filter(Field::UserId, Op::Lt, 1_000_000),
         Query::count()
-            .filter("tool_name", Op::Ne, "RFIs")
-            .group_by(&["user_email"]),
-        Query::count().filter("project_name", Op::IsNull, serde_json::Value::Null),
+            .filter(Field::ToolName, Op::Ne, "RFIs")
+            .group_by(&[Field::UserEmail]),
+        Query::count().filter(Field::ProjectName, Op::IsNull, ()),
         Query::events().limit(5),
         Query::events()
-            .filter("object_id", Op::Ge, 3)
-            .order_by("user_id", daybook::Direction::Asc)
+            .filter(Field::ObjectId, Op::Ge, 3)
+            .order_by(Field::UserId, daybook::Direction::Asc)
             .limit(3),
     ];
     if let Some(e) = &sample {
-        qs.push(Query::count().filter("tool_name", Op::Eq, e.tool_name.as_str()));
-        qs.push(Query::count().filter("user_id", Op::Eq, e.user_id).filter(
-            "event_type",
-            Op::In,
-            vec![e.event_type.as_str()],
-        ));
-        qs.push(Query::events().filter("event_id", Op::Eq, e.event_id.as_str()));
+        qs.push(Query::count().filter(Field::ToolName, Op::Eq, e.tool_name.as_str()));
+        qs.push(
+            Query::count()
+                .filter(Field::UserId, Op::Eq, e.user_id)
+                .filter(Field::EventType, Op::In, vec![e.event_type.as_str()]),
+        );
+        qs.push(Query::events().filter(Field::EventId, Op::Eq, e.event_id.as_str()));
         if let Some(u) = &e.url {
-            qs.push(Query::events().filter("url", Op::Eq, u.as_str()).limit(2));
+            qs.push(
+                Query::events()
+                    .filter(Field::Url, Op::Eq, u.as_str())
+                    .limit(2),
+            );
         }
     }
     for (i, q) in qs.iter().enumerate() {

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use daybook::Field;
 use daybook::generate::{GenConfig, Generator, total_hint};
 use daybook::time::{format_ms, parse_rfc3339_ms};
 use daybook::{Clock, Engine, ManualClock, Options, Query, QueryResult, Scalar, SystemClock};
@@ -38,18 +39,18 @@ fn reports(engine: &Engine) -> Result<(), Failure> {
         "who deleted what this week",
         &Query::count()
             .last_days(7)
-            .filter("event_type", Op::Eq, "Delete")
-            .group_by(&["user_email", "tool_name"])
-            .order_by("count", Desc)
+            .filter(Field::EventType, Op::Eq, "Delete")
+            .group_by(&[Field::UserEmail, Field::ToolName])
+            .order_by_count(Desc)
             .limit(10),
     )?;
     report(
         engine,
         "mobile activity by tool, this month",
         &Query::count()
-            .filter("device_type", Op::In, vec!["iOS", "Android"])
-            .group_by(&["tool_name", "device_type"])
-            .order_by("count", Desc)
+            .filter(Field::DeviceType, Op::In, vec!["iOS", "Android"])
+            .group_by(&[Field::ToolName, Field::DeviceType])
+            .order_by_count(Desc)
             .limit(10),
     )?;
     report(
@@ -57,21 +58,23 @@ fn reports(engine: &Engine) -> Result<(), Failure> {
         "API usage by day, last 14 days",
         &Query::count()
             .last_days(14)
-            .filter("is_api", Op::Eq, true)
-            .group_by(&["event_date"]),
+            .filter(Field::IsApi, Op::Eq, true)
+            .group_by(&[Field::EventDate]),
     )?;
     let downloads = report(
         engine,
         "downloads of drawings by user, this month",
         &Query::count()
-            .filter("event_type", Op::Eq, "Download")
-            .filter("tool_name", Op::Eq, "Drawings")
-            .group_by(&["user_id", "user_email"])
-            .order_by("count", Desc)
+            .filter(Field::EventType, Op::Eq, "Download")
+            .filter(Field::ToolName, Op::Eq, "Drawings")
+            .group_by(&[Field::UserId, Field::UserEmail])
+            .order_by_count(Desc)
             .limit(5),
     )?;
     if let Some(Scalar::Int(user)) = downloads.rows.first().and_then(|r| r.first()) {
-        let mut trail = Query::events().filter("user_id", Op::Eq, *user).limit(12);
+        let mut trail = Query::events()
+            .filter(Field::UserId, Op::Eq, *user)
+            .limit(12);
         trail.fields = [
             "event_timestamp",
             "event_type",
@@ -87,8 +90,8 @@ fn reports(engine: &Engine) -> Result<(), Failure> {
         engine,
         "events by type, whole month",
         &Query::count()
-            .group_by(&["event_type"])
-            .order_by("count", Desc),
+            .group_by(&[Field::EventType])
+            .order_by_count(Desc),
     )?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use daybook::query::Predicate;
-use daybook::query::bind::window_bound;
+use daybook::query::window_bound;
 use daybook::time::format_ms;
 use daybook::{
     Direction, Explain, Field, FieldKind, Op, Query, QueryResult, Scalar, Select, Snapshot,
@@ -363,7 +363,7 @@ pub fn build(a: &QueryArgs) -> Result<Query, Failure> {
                 )));
             }
         };
-        q = q.order_by(name, dir);
+        q.order_by.push((name.into(), dir));
     }
     if a.events {
         q.select = Select::Events;
@@ -566,7 +566,7 @@ fn absent_value_notes(snap: &Snapshot, q: &Query) -> Vec<String> {
         };
         for v in values {
             let held = snap
-                .query(&scope.clone().filter(&p.field, Op::Eq, v))
+                .query(&scope.clone().filter_named(&p.field, Op::Eq, v))
                 .map(|r| r.matched_events != Some(0));
             if held.unwrap_or(true) {
                 continue;

@@ -135,7 +135,11 @@ pub(super) fn list_rows<'a>(
 /// order (each block-compressed block is decompressed once however many of
 /// its rows are asked for) and returned in the order asked; only the
 /// requested columns are read.
-pub fn fetch_rows(seg: &SegmentReader, fields: &[Field], rows: &[u32]) -> Result<Vec<Vec<Scalar>>> {
+pub(crate) fn fetch_rows(
+    seg: &SegmentReader,
+    fields: &[Field],
+    rows: &[u32],
+) -> Result<Vec<Vec<Scalar>>> {
     let (base, bytes) = seg.timestamps()?;
     let ts = Ts { base, bytes };
     let mut reader = KeyReader::of(seg, fields)?;

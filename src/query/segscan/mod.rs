@@ -37,7 +37,7 @@ mod list;
 use super::partial::{Out, Partial};
 use super::scalar::Scalar;
 use group::count_groups;
-pub use list::fetch_rows;
+pub(crate) use list::fetch_rows;
 use list::list_rows;
 
 /// Most codes whose bitmaps one predicate ORs; beyond it the predicate is
@@ -341,8 +341,21 @@ fn step(trace: &mut Option<SourceTrace>, what: String, cardinality: u64, action:
     }
 }
 
+/// A bitmap a predicate resolved to: its cardinality, the bitmap, and
+/// what it is (for the trace).
+type Leg<'a> = (u64, Bm<'a>, String);
+
+/// The predicates resolved against one segment: bitmaps to intersect
+/// (`pos`) and to subtract (`neg`), and checks on each candidate row
+/// (`resid`), each in the order it is cheapest to apply.
+struct Plan<'a, 'q> {
+    pos: Vec<Leg<'a>>,
+    neg: Vec<Leg<'a>>,
+    resid: Vec<Resid<'a, 'q>>,
+}
+
 /// Runs `q` over `seg`; `stop` cancels it.
-pub fn scan<'a>(
+pub(crate) fn scan<'a>(
     seg: &'a SegmentReader,
     q: &Bound,
     keep: Option<usize>,
@@ -360,191 +373,42 @@ pub fn scan<'a>(
     });
     let (base, bytes) = seg.timestamps()?;
     let ts = Ts { base, bytes };
-    let lo = if q.from_ms <= seg.min_ts_ms() {
-        0
-    } else {
-        ts.first_at_or_after(n, q.from_ms)
-    };
-    let hi = if q.to_ms > seg.max_ts_ms() {
-        n
-    } else {
-        ts.first_at_or_after(n, q.to_ms)
-    };
-    let hi = hi.max(lo);
+    let (lo, hi) = window_rows(seg, q, &ts);
     step(
         &mut trace,
         "window rows (binary search on event_timestamp)".into(),
         u64::from(hi - lo),
         "range",
     );
-    let empty = |trace: Option<SourceTrace>| -> Result<Partial<'a>> {
-        let out = match q.select {
-            Select::Count => Out::Counts {
-                srcs: Vec::new(),
-                counts: Vec::new(),
-            },
-            Select::Events => Out::Rows(Vec::new()),
+    if lo == hi {
+        return Ok(finish(empty(q, trace), started));
+    }
+    let Some(plan) = plan(seg, q, &mut trace, stop)? else {
+        return Ok(finish(empty(q, trace), started));
+    };
+    let full = lo == 0 && hi == n;
+    if let Some(matched) = count_from_bitmaps(q, &plan, lo, hi, full, &mut trace) {
+        let out = Out::Counts {
+            srcs: Vec::new(),
+            counts: vec![([0; 8], matched)],
         };
-        Ok(finish(
+        return Ok(finish(
             Partial {
-                matched: 0,
+                matched,
                 out,
                 trace,
             },
             started,
-        ))
-    };
-    if lo == hi {
-        return empty(trace);
+        ));
     }
-
-    let mut pos: Vec<(u64, Bm<'a>, String)> = Vec::new();
-    let mut neg: Vec<(u64, Bm<'a>, String)> = Vec::new();
-    let mut resid: Vec<Resid<'a, '_>> = Vec::new();
-    for p in &q.preds {
-        // Resolving reads the dictionary: every distinct value, for some
-        // operators.
-        stop.check()?;
-        match resolve(seg, p)? {
-            Resolved::Empty(why) => {
-                step(&mut trace, format!("{p}: {why}"), 0, "segment empty");
-                return empty(trace);
-            }
-            Resolved::True => step(
-                &mut trace,
-                format!("{p}"),
-                u64::from(n),
-                "true on every row",
-            ),
-            Resolved::Bitmap {
-                field,
-                codes,
-                negate,
-            } => {
-                let bm = union(seg, field, &codes)?;
-                let card = bm.cardinality();
-                let what = format!("{p}: bitmap {field} × {} code(s)", codes.len());
-                if negate {
-                    neg.push((card, bm, what))
-                } else {
-                    pos.push((card, bm, what))
-                }
-            }
-            Resolved::Codes { col, bits } => resid.push(Resid::Codes { col, bits }),
-            Resolved::Values => match encoding_of(p.field) {
-                Encoding::Timestamps => resid.push(Resid::Ts { pred: p }),
-                _ if p.field.kind() == FieldKind::Str => resid.push(Resid::Text {
-                    pred: p,
-                    cursor: Box::new(seg.blocks(p.field)?),
-                    finder: p.finder(),
-                }),
-                _ => resid.push(Resid::Block {
-                    pred: p,
-                    cursor: Box::new(seg.blocks(p.field)?),
-                }),
-            },
-        }
-    }
-    // Cheapest first; and-nots after every positive.
-    pos.sort_by_key(|(c, _, _)| *c);
-    resid.sort_by_key(|r| match r {
-        Resid::Codes { .. } => 0,
-        Resid::Ts { .. } => 1,
-        Resid::Block { .. } | Resid::Text { .. } => 2,
-    });
-    let full = lo == 0 && hi == n;
-    let count_only = q.select == Select::Count && q.group_by.is_empty() && resid.is_empty();
-    if count_only && neg.is_empty() && pos.len() <= 2 {
-        let matched = match pos.as_slice() {
-            [] => u64::from(hi - lo),
-            [(_, a, w)] => {
-                let c = a.range_cardinality(lo..hi);
-                step(&mut trace, w.clone(), c, "range cardinality");
-                c
-            }
-            [(_, a, wa), (_, b, wb)] if full => {
-                let c = a.and_cardinality(b);
-                step(&mut trace, format!("{wa} ∩ {wb}"), c, "and cardinality");
-                c
-            }
-            _ => u64::MAX,
-        };
-        if matched != u64::MAX {
-            let out = Out::Counts {
-                srcs: Vec::new(),
-                counts: vec![([0; 8], matched)],
-            };
-            return Ok(finish(
-                Partial {
-                    matched,
-                    out,
-                    trace,
-                },
-                started,
-            ));
-        }
-    }
-    let cand = if pos.is_empty() && neg.is_empty() {
-        Cand::Range(lo, hi)
-    } else {
-        let mut pos = pos.into_iter();
-        let mut acc: Bm<'a> = match pos.next() {
-            None => Bm::Owned(Bitmap::from_range(lo..hi)),
-            Some((c, first, w)) => {
-                step(&mut trace, w, c, "start");
-                if full {
-                    first
-                } else {
-                    Bm::Owned(first.and(&Bitmap::from_range(lo..hi)))
-                }
-            }
-        };
-        for (c, b, w) in pos {
-            let mut owned = match acc {
-                Bm::Owned(o) => o,
-                Bm::View(v) => v.to_bitmap(),
-            };
-            owned.and_inplace(&b);
-            step(&mut trace, w, c, &format!("and → {}", owned.cardinality()));
-            acc = Bm::Owned(owned);
-        }
-        for (c, b, w) in neg {
-            let mut owned = match acc {
-                Bm::Owned(o) => o,
-                Bm::View(v) => v.to_bitmap(),
-            };
-            owned.andnot_inplace(&b);
-            step(
-                &mut trace,
-                w,
-                c,
-                &format!("and-not → {}", owned.cardinality()),
-            );
-            acc = Bm::Owned(owned);
-        }
-        Cand::Bits(acc)
-    };
+    let Plan {
+        pos,
+        neg,
+        mut resid,
+    } = plan;
+    let cand = candidates(pos, neg, lo, hi, full, &mut trace);
     if let Some(t) = &mut trace {
-        for p in &q.preds {
-            let is_resid = match encoding_of(p.field) {
-                Encoding::Timestamps | Encoding::Blocks => p.field != Field::EventDate,
-                _ => false,
-            };
-            if is_resid {
-                t.residual.push(p.to_string());
-            }
-        }
-        for r in &resid {
-            if let Resid::Codes { col, bits } = r {
-                let n_codes = bits.iter().filter(|b| **b).count();
-                t.residual.push(format!(
-                    "codes of {}: {n_codes} of {} accepted",
-                    col.field(),
-                    bits.len()
-                ));
-            }
-        }
-        t.rows_visited = cand.len();
+        trace_residuals(t, q, &resid, &cand);
     }
     let out = match q.select {
         Select::Count => count_groups(seg, q, &cand, &mut resid, &mut trace, stop)?,
@@ -558,6 +422,216 @@ pub fn scan<'a>(
         },
         started,
     ))
+}
+
+/// The rows `[lo, hi)` of the window, by binary search on the timestamps
+/// (rows are in timestamp order); no search for a bound the segment's
+/// range already satisfies.
+fn window_rows(seg: &SegmentReader, q: &Bound, ts: &Ts<'_>) -> (u32, u32) {
+    let n = seg.rows();
+    let lo = if q.from_ms <= seg.min_ts_ms() {
+        0
+    } else {
+        ts.first_at_or_after(n, q.from_ms)
+    };
+    let hi = if q.to_ms > seg.max_ts_ms() {
+        n
+    } else {
+        ts.first_at_or_after(n, q.to_ms)
+    };
+    (lo, hi.max(lo))
+}
+
+/// The answer of a segment where nothing matches.
+fn empty<'a>(q: &Bound, trace: Option<SourceTrace>) -> Partial<'a> {
+    let out = match q.select {
+        Select::Count => Out::Counts {
+            srcs: Vec::new(),
+            counts: Vec::new(),
+        },
+        Select::Events => Out::Rows(Vec::new()),
+    };
+    Partial {
+        matched: 0,
+        out,
+        trace,
+    }
+}
+
+/// Resolves every predicate against the segment's dictionaries and sorts
+/// the result cheapest first. `None`: a predicate matches no row here, so
+/// the segment is empty for this query (the trace says which).
+fn plan<'a, 'q>(
+    seg: &'a SegmentReader,
+    q: &'q Bound,
+    trace: &mut Option<SourceTrace>,
+    stop: Stop<'_>,
+) -> Result<Option<Plan<'a, 'q>>> {
+    let mut plan = Plan {
+        pos: Vec::new(),
+        neg: Vec::new(),
+        resid: Vec::new(),
+    };
+    for p in &q.preds {
+        // Resolving reads the dictionary: every distinct value, for some
+        // operators.
+        stop.check()?;
+        match resolve(seg, p)? {
+            Resolved::Empty(why) => {
+                step(trace, format!("{p}: {why}"), 0, "segment empty");
+                return Ok(None);
+            }
+            Resolved::True => step(
+                trace,
+                format!("{p}"),
+                u64::from(seg.rows()),
+                "true on every row",
+            ),
+            Resolved::Bitmap {
+                field,
+                codes,
+                negate,
+            } => {
+                let bm = union(seg, field, &codes)?;
+                let card = bm.cardinality();
+                let what = format!("{p}: bitmap {field} × {} code(s)", codes.len());
+                if negate {
+                    plan.neg.push((card, bm, what))
+                } else {
+                    plan.pos.push((card, bm, what))
+                }
+            }
+            Resolved::Codes { col, bits } => plan.resid.push(Resid::Codes { col, bits }),
+            Resolved::Values => plan.resid.push(value_check(seg, p)?),
+        }
+    }
+    // Cheapest first; and-nots after every positive.
+    plan.pos.sort_by_key(|(c, _, _)| *c);
+    plan.resid.sort_by_key(|r| match r {
+        Resid::Codes { .. } => 0,
+        Resid::Ts { .. } => 1,
+        Resid::Block { .. } | Resid::Text { .. } => 2,
+    });
+    Ok(Some(plan))
+}
+
+/// The row check of a predicate on a column without a dictionary.
+fn value_check<'a, 'q>(seg: &'a SegmentReader, p: &'q Pred) -> Result<Resid<'a, 'q>> {
+    Ok(match encoding_of(p.field) {
+        Encoding::Timestamps => Resid::Ts { pred: p },
+        _ if p.field.kind() == FieldKind::Str => Resid::Text {
+            pred: p,
+            cursor: Box::new(seg.blocks(p.field)?),
+            finder: p.finder(),
+        },
+        _ => Resid::Block {
+            pred: p,
+            cursor: Box::new(seg.blocks(p.field)?),
+        },
+    })
+}
+
+/// A count with no group and no row check answered from bitmap
+/// cardinalities alone (no candidate rows visited), when at most two
+/// positive bitmaps and no and-not are left; `None` otherwise.
+fn count_from_bitmaps(
+    q: &Bound,
+    plan: &Plan<'_, '_>,
+    lo: u32,
+    hi: u32,
+    full: bool,
+    trace: &mut Option<SourceTrace>,
+) -> Option<u64> {
+    let count_only = q.select == Select::Count && q.group_by.is_empty() && plan.resid.is_empty();
+    if !(count_only && plan.neg.is_empty() && plan.pos.len() <= 2) {
+        return None;
+    }
+    match plan.pos.as_slice() {
+        [] => Some(u64::from(hi - lo)),
+        [(_, a, w)] => {
+            let c = a.range_cardinality(lo..hi);
+            step(trace, w.clone(), c, "range cardinality");
+            Some(c)
+        }
+        [(_, a, wa), (_, b, wb)] if full => {
+            let c = a.and_cardinality(b);
+            step(trace, format!("{wa} ∩ {wb}"), c, "and cardinality");
+            Some(c)
+        }
+        _ => None,
+    }
+}
+
+/// The rows the bitmaps leave in `[lo, hi)`: the positives intersected
+/// smallest first, then the and-nots subtracted; the whole range when
+/// there are none.
+fn candidates<'a>(
+    pos: Vec<Leg<'a>>,
+    neg: Vec<Leg<'a>>,
+    lo: u32,
+    hi: u32,
+    full: bool,
+    trace: &mut Option<SourceTrace>,
+) -> Cand<'a> {
+    if pos.is_empty() && neg.is_empty() {
+        return Cand::Range(lo, hi);
+    }
+    let mut pos = pos.into_iter();
+    let mut acc: Bm<'a> = match pos.next() {
+        None => Bm::Owned(Bitmap::from_range(lo..hi)),
+        Some((c, first, w)) => {
+            step(trace, w, c, "start");
+            if full {
+                first
+            } else {
+                Bm::Owned(first.and(&Bitmap::from_range(lo..hi)))
+            }
+        }
+    };
+    for (c, b, w) in pos {
+        let mut owned = match acc {
+            Bm::Owned(o) => o,
+            Bm::View(v) => v.to_bitmap(),
+        };
+        owned.and_inplace(&b);
+        step(trace, w, c, &format!("and → {}", owned.cardinality()));
+        acc = Bm::Owned(owned);
+    }
+    for (c, b, w) in neg {
+        let mut owned = match acc {
+            Bm::Owned(o) => o,
+            Bm::View(v) => v.to_bitmap(),
+        };
+        owned.andnot_inplace(&b);
+        step(trace, w, c, &format!("and-not → {}", owned.cardinality()));
+        acc = Bm::Owned(owned);
+    }
+    Cand::Bits(acc)
+}
+
+/// Notes in the trace the checks made on candidate rows, and how many
+/// rows they visit.
+fn trace_residuals(t: &mut SourceTrace, q: &Bound, resid: &[Resid<'_, '_>], cand: &Cand<'_>) {
+    for p in &q.preds {
+        let is_resid = match encoding_of(p.field) {
+            Encoding::Timestamps | Encoding::Blocks => p.field != Field::EventDate,
+            _ => false,
+        };
+        if is_resid {
+            t.residual.push(p.to_string());
+        }
+    }
+    for r in resid {
+        if let Resid::Codes { col, bits } = r {
+            let n_codes = bits.iter().filter(|b| **b).count();
+            t.residual.push(format!(
+                "codes of {}: {n_codes} of {} accepted",
+                col.field(),
+                bits.len()
+            ));
+        }
+    }
+    t.rows_visited = cand.len();
 }
 
 fn finish(mut p: Partial<'_>, started: Instant) -> Partial<'_> {
