@@ -64,6 +64,7 @@ fn is_count(name: &str) -> bool {
 /// What a CSV stream can fail with as a whole (rather than record by record).
 #[derive(Debug, thiserror::Error)]
 pub enum CsvError {
+    /// Reading the input failed.
     #[error("{0}")]
     Io(#[from] io::Error),
     /// The header row is missing or names a column wrongly (line 1).

@@ -112,6 +112,7 @@ pub enum UnknownFields {
 /// How records are parsed. The default is the contract's strict rules.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ParseOptions {
+    /// What a field the contract does not name does to a record.
     pub unknown_fields: UnknownFields,
 }
 

@@ -12,7 +12,7 @@
 //! `parquet` ([`export`]), `generate` ([`generate`], synthetic activity).
 //! An embedder turns the defaults off (`default-features = false`) and
 //! compiles none of the front ends' dependencies.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

@@ -21,6 +21,7 @@ pub struct Explain {
     pub partitions_pruned: Vec<String>,
     /// Segments of kept days whose timestamps miss the window: never read.
     pub segments_pruned: u64,
+    /// Each source scanned (a segment or a day's buffer), in order.
     pub sources: Vec<SourceTrace>,
     /// For listings sorted by time: sources whose timestamps were all
     /// worse than the page's, so they were only counted.
@@ -38,7 +39,9 @@ pub struct Explain {
 /// One source's run.
 #[derive(Clone, Debug, Serialize)]
 pub struct SourceTrace {
+    /// The segment's file name, or "buffer".
     pub source: String,
+    /// The source's day.
     pub day: String,
     /// Rows in the source.
     pub rows: u64,
@@ -51,11 +54,13 @@ pub struct SourceTrace {
     pub rows_visited: u64,
     /// Rows that matched.
     pub matched: u64,
+    /// Time spent on the source, in microseconds.
     pub time_us: f64,
 }
 
 impl SourceTrace {
-    pub fn new(source: String, day: Day, rows: u64) -> SourceTrace {
+    /// A source's trace before it runs.
+    pub(crate) fn new(source: String, day: Day, rows: u64) -> SourceTrace {
         SourceTrace {
             source,
             day: day.to_string(),
@@ -72,8 +77,11 @@ impl SourceTrace {
 /// One step: a bitmap or a cut, with the cardinality it had.
 #[derive(Clone, Debug, Serialize)]
 pub struct Step {
+    /// The bitmap or cut ("event_type = Delete", "window").
     pub what: String,
+    /// Rows it holds (a bitmap) or leaves (a cut).
     pub cardinality: u64,
+    /// What the planner did with it: "intersect", "and-not", "skip", ...
     pub action: String,
 }
 

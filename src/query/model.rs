@@ -52,8 +52,18 @@ pub struct Query {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawWindow", into = "RawWindow")]
 pub enum TimeWindow {
-    Range { from: String, to: String },
-    LastDays { last_days: u32 },
+    /// From `from` to `to` (RFC 3339 timestamps or `YYYY-MM-DD` days).
+    Range {
+        /// The start: a timestamp, or a day from its beginning.
+        from: String,
+        /// The end: a timestamp (excluded), or a day through its end.
+        to: String,
+    },
+    /// Today and the `last_days - 1` days before it.
+    LastDays {
+        /// How many days, today included.
+        last_days: u32,
+    },
 }
 
 /// The JSON object of a window, before checking which form it is (so a
@@ -105,8 +115,11 @@ impl From<TimeWindow> for RawWindow {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Predicate {
+    /// The field, by its contract name.
     pub field: String,
+    /// The comparison.
     pub op: Op,
+    /// The operand, as in the JSON document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<serde_json::Value>,
 }
@@ -116,17 +129,29 @@ pub struct Predicate {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
+    /// Equal to the operand.
     Eq,
+    /// Not equal (a missing value is not equal).
     Ne,
+    /// Less than.
     Lt,
+    /// Less than or equal.
     Le,
+    /// Greater than.
     Gt,
+    /// Greater than or equal.
     Ge,
+    /// Equal to one of a list.
     In,
+    /// Equal to none of a list.
     NotIn,
+    /// Text containing the operand.
     Contains,
+    /// Text starting with the operand.
     StartsWith,
+    /// No value.
     IsNull,
+    /// Any value.
     NotNull,
 }
 
@@ -181,7 +206,9 @@ pub enum Select {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
+    /// Smallest first.
     Asc,
+    /// Largest first.
     Desc,
 }
 

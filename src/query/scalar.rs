@@ -10,12 +10,19 @@ use crate::time::{Day, format_ms};
 /// strings bytewise, everything else by value.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Scalar {
+    /// No value.
     Null,
+    /// A boolean.
     Bool(bool),
+    /// An integer (ids, counts).
     Int(u64),
+    /// UTC milliseconds since the epoch.
     Timestamp(i64),
+    /// A UTC day.
     Date(Day),
+    /// An event type.
     EventType(EventType),
+    /// Text.
     Str(String),
 }
 

@@ -11,6 +11,7 @@
 
 mod os;
 #[cfg(feature = "internals")]
+#[allow(missing_docs, reason = "a test double behind the feature internals")]
 mod sim;
 
 use std::fmt;
