@@ -19,6 +19,7 @@ pub mod generate;
 #[cfg(feature = "grpc")]
 pub mod grpc;
 mod idset;
+pub mod ingest;
 pub mod json;
 pub mod log;
 mod options;
