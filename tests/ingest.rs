@@ -162,9 +162,7 @@ fn check(format: Format, eol: &str) {
         let clock = clock();
         let engine = Engine::open(dir.path(), options(&clock)).unwrap();
         let mut importer = Importer::new(&engine, opts(format, read_size, chunk_lines, batch));
-        let stop = importer
-            .import("in", Cursor::new(c.text.clone()))
-            .unwrap();
+        let stop = importer.import("in", Cursor::new(c.text.clone())).unwrap();
         let s = importer.into_summary();
         let at = format!("{format:?} {eol:?} read {read_size} chunk {chunk_lines}");
         assert_eq!(stop, None, "{at}");
@@ -364,7 +362,9 @@ fn a_csv_header_in_json_lines_and_unknown_csv_columns_end_the_input() {
     let csv = case(Format::Csv, 3, "\n").text;
     let mut importer = Importer::new(&engine, ImportOptions::new(Format::Jsonl));
     match importer.import("a.jsonl", Cursor::new(csv)) {
-        Err(ImportError::CsvHeader { input, line }) => assert_eq!((input.as_str(), line), ("a.jsonl", 1)),
+        Err(ImportError::CsvHeader { input, line }) => {
+            assert_eq!((input.as_str(), line), ("a.jsonl", 1))
+        }
         other => panic!("{other:?}"),
     }
     let text = format!("{},colour\n", csv_event::header_line());
@@ -374,7 +374,10 @@ fn a_csv_header_in_json_lines_and_unknown_csv_columns_end_the_input() {
             input,
             unknown_columns,
             ..
-        }) => assert_eq!((input.as_str(), unknown_columns), ("b.csv", vec!["colour".to_string()])),
+        }) => assert_eq!(
+            (input.as_str(), unknown_columns),
+            ("b.csv", vec!["colour".to_string()])
+        ),
         other => panic!("{other:?}"),
     }
     let o = ImportOptions {

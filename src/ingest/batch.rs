@@ -47,6 +47,8 @@ impl Batch {
     }
 
     /// Adds one record: its line (or index) and the event or why not.
+    /// (Front ends that parse records one by one use it: gRPC.)
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
     pub(crate) fn push(&mut self, line: u64, record: Result<Event, FieldError>) {
         match record {
             Ok(e) => {

@@ -394,7 +394,9 @@ impl<'a> Importer<'a> {
         let work_rx = Arc::new(Mutex::new(work_rx));
         for i in 0..threads {
             let (work, done) = (Arc::clone(&work_rx), done_tx.clone());
-            spawn(format!("import-parse-{i}"), move || parse_chunks(&work, &done))?;
+            spawn(format!("import-parse-{i}"), move || {
+                parse_chunks(&work, &done)
+            })?;
         }
         Ok(done_rx)
     }
@@ -412,7 +414,9 @@ impl<'a> Importer<'a> {
         let mut last_line = 0u64;
         loop {
             let msg = done.recv().map_err(|_| {
-                Error::Internal(format!("{input}: the import's threads stopped unexpectedly"))
+                Error::Internal(format!(
+                    "{input}: the import's threads stopped unexpectedly"
+                ))
             })?;
             waiting.insert(msg.seq(), msg);
             while let Some(msg) = waiting.remove(&next) {
@@ -463,7 +467,11 @@ impl<'a> Importer<'a> {
         s.lines += parsed.text_lines;
         s.bytes += parsed.bytes;
         let strict = self.opts.strict;
-        let stop_line = parsed.errors.first().map(|(line, _)| *line).filter(|_| strict);
+        let stop_line = parsed
+            .errors
+            .first()
+            .map(|(line, _)| *line)
+            .filter(|_| strict);
         batch.add(parsed.events, parsed.lines, parsed.errors, stop_line);
         if let Some(line) = stop_line {
             // The good records before it are stored.

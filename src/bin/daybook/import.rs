@@ -119,7 +119,10 @@ impl Summary {
         let c = &self.counts;
         // A rate of nothing stored (all duplicates, say) says nothing.
         let rate = if c.stored > 0 {
-            format!(" ({:.0} events/s)", c.stored as f64 / self.seconds.max(1e-9))
+            format!(
+                " ({:.0} events/s)",
+                c.stored as f64 / self.seconds.max(1e-9)
+            )
         } else {
             String::new()
         };
@@ -347,11 +350,7 @@ fn progress(total: Option<u64>) -> ProgressBar {
 
 /// The input of a file (`None`: standard input), counting its raw bytes
 /// in `raw_read`, and its length if known.
-fn open_input(
-    name: &str,
-    file: Option<File>,
-    raw_read: &Arc<AtomicU64>,
-) -> (Sniffed, Option<u64>) {
+fn open_input(name: &str, file: Option<File>, raw_read: &Arc<AtomicU64>) -> (Sniffed, Option<u64>) {
     let (input, total): (Box<dyn Read + Send>, Option<u64>) = match file {
         Some(f) => {
             let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
