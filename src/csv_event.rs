@@ -24,6 +24,7 @@
 use std::io::{self, Read};
 
 use crate::event::{Event, EventType, Field, FieldError, MAX_ID};
+use crate::ingest::cut::{Cutter, Piece};
 pub use crate::json::{ParseOptions, UnknownFields};
 use crate::time::{Day, format_ms, parse_rfc3339_ms};
 
@@ -433,13 +434,10 @@ pub fn parse_chunk(
 pub struct Reader<R> {
     input: R,
     header: Header,
-    /// Text read but not parsed yet; starts at a record boundary.
-    buf: Vec<u8>,
-    /// The part of `buf` the splitter has seen.
-    scanned: usize,
-    splitter: Splitter,
-    /// The line `buf` starts on.
-    line: u64,
+    /// Cuts the text read at record boundaries (the import pipeline's cutter).
+    cutter: Cutter,
+    /// The buffer each read fills.
+    read_buf: Vec<u8>,
     parsed: std::collections::VecDeque<Parsed>,
     eof: bool,
 }
@@ -462,26 +460,19 @@ impl<R: Read> Reader<R> {
                 count: None,
                 ignored: Vec::new(),
             },
-            buf: Vec::new(),
-            scanned: 0,
-            splitter: Splitter::default(),
-            line: 1,
+            cutter: Cutter::new(true, READ_SIZE),
+            read_buf: vec![0; READ_SIZE],
             parsed: Default::default(),
             eof: false,
         };
         // The header is the first record: read up to its end.
-        let end = loop {
-            if r.fill()?.is_some() {
-                break Splitter::default()
-                    .first_boundary(&r.buf)
-                    .unwrap_or(r.buf.len());
+        let (row, _) = loop {
+            if let Some(h) = r.cutter.take_header(r.eof) {
+                break h;
             }
-            if r.eof {
-                break r.buf.len();
-            }
+            r.fill()?;
         };
-        r.header = Header::parse_row_with(&r.buf[..end], opts).map_err(CsvError::Header)?;
-        r.consume(end, false);
+        r.header = Header::parse_row_with(&row, opts).map_err(CsvError::Header)?;
         Ok(r)
     }
 
@@ -490,43 +481,26 @@ impl<R: Read> Reader<R> {
         &self.header
     }
 
-    /// Reads more text; returns the last record boundary in `buf`, if the
-    /// new text has one.
-    fn fill(&mut self) -> io::Result<Option<usize>> {
-        let old = self.buf.len();
-        self.buf.resize(old + READ_SIZE, 0);
+    /// Reads more text into the cutter.
+    fn fill(&mut self) -> io::Result<()> {
         let n = loop {
-            match self.input.read(&mut self.buf[old..]) {
+            match self.input.read(&mut self.read_buf) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.buf.truncate(old);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         };
-        self.buf.truncate(old + n);
+        self.cutter.push(self.read_buf.get(..n).unwrap_or_default());
         self.eof = n == 0;
-        let from = self.scanned;
-        self.scanned = self.buf.len();
-        Ok(self
-            .splitter
-            .last_boundary(&self.buf[from..])
-            .map(|b| from + b))
+        Ok(())
     }
 
-    /// Drops the first `end` bytes of `buf`, parsing them first if `parse`.
-    fn consume(&mut self, end: usize, parse: bool) {
-        let chunk = &self.buf[..end];
-        if parse {
-            let parsed = &mut self.parsed;
-            parse_chunk(&self.header, chunk, self.line, |line, r| {
-                parsed.push_back((line, r));
-            });
-        }
-        self.line += memchr::memchr_iter(b'\n', chunk).count() as u64;
-        self.buf.drain(..end);
-        self.scanned -= end;
+    /// Parses a piece of records cut from the text.
+    fn parse(&mut self, piece: Piece) {
+        let parsed = &mut self.parsed;
+        parse_chunk(&self.header, &piece.text, piece.first_line, |line, r| {
+            parsed.push_back((line, r));
+        });
     }
 }
 
@@ -536,12 +510,18 @@ impl<R: Read> Iterator for Reader<R> {
     type Item = io::Result<Parsed>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while self.parsed.is_empty() && !(self.eof && self.buf.is_empty()) {
-            match self.fill() {
-                Ok(Some(b)) => self.consume(b, true),
-                Ok(None) if self.eof => self.consume(self.buf.len(), true),
-                Ok(None) => {}
-                Err(e) => return Some(Err(e)),
+        while self.parsed.is_empty() {
+            let piece = match self.cutter.cut() {
+                None if self.eof => Some(self.cutter.finish()?),
+                piece => piece,
+            };
+            match piece {
+                Some(piece) => self.parse(piece),
+                None => {
+                    if let Err(e) = self.fill() {
+                        return Some(Err(e));
+                    }
+                }
             }
         }
         self.parsed.pop_front().map(Ok)

@@ -44,6 +44,7 @@ pub mod export;
 pub mod generate;
 #[cfg(feature = "grpc")]
 pub mod grpc;
+pub mod ingest;
 pub mod json;
 mod options;
 pub mod query;

@@ -3,7 +3,6 @@
 //! on tokio's blocking pool; queries there carry a cancel token that their
 //! deadline (or their client going away) sets.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,8 +21,10 @@ use super::pb;
 use super::pb::daybook_server::{Daybook, DaybookServer};
 use crate::error::Error;
 use crate::event::{Event, Field, FieldError};
+use crate::ingest::batch::Batch;
+use crate::ingest::field_of;
 use crate::query::{CancelToken, Op, Query, QueryOptions};
-use crate::{Engine, Snapshot};
+use crate::{Engine, RejectReason, Snapshot};
 
 /// What one call may cost. Each refusal has its own status; the server stays
 /// healthy for everyone else.
@@ -342,7 +343,7 @@ fn ingest_batch(
     limits: &Limits,
     req: pb::IngestRequest,
 ) -> Result<pb::IngestResponse, Status> {
-    let mut parsed: Vec<(usize, Result<Event, FieldError>)> = Vec::new();
+    let mut batch = Batch::new(false);
     match req.payload {
         None => return Err(Status::invalid_argument("empty ingest message")),
         Some(pb::ingest_request::Payload::Batch(b)) => {
@@ -353,7 +354,9 @@ fn ingest_batch(
                     limits.max_events_per_batch
                 )));
             }
-            parsed.extend(b.events.into_iter().map(event_from_pb).enumerate());
+            for (i, e) in b.events.into_iter().enumerate() {
+                batch.push(i as u64, only_own_company(principal, event_from_pb(e)));
+            }
         }
         Some(pb::ingest_request::Payload::Jsonl(text)) => {
             let lines: Vec<&str> = text.lines().collect();
@@ -364,58 +367,47 @@ fn ingest_batch(
                     limits.max_events_per_batch
                 )));
             }
-            parsed.extend(lines.into_iter().map(crate::json::parse_event).enumerate());
+            // Every line is a record (a blank one is rejected): a record's
+            // index is its line - 1.
+            for (i, line) in lines.into_iter().enumerate() {
+                let e = crate::json::parse_event(line);
+                batch.push(i as u64, only_own_company(principal, e));
+            }
         }
     }
-    let mut errors: BTreeMap<usize, (String, String)> = BTreeMap::new();
-    let mut events = Vec::with_capacity(parsed.len());
-    let mut index_of = Vec::with_capacity(parsed.len());
-    for (i, r) in parsed {
-        match r {
-            Err(e) => {
-                errors.insert(i, (e.field.unwrap_or_default(), e.message));
-            }
-            Ok(e) => match principal.company() {
-                Some(c) if e.company_name != c => {
-                    errors.insert(
-                        i,
-                        (
-                            "company_name".into(),
-                            format!("this token may only ingest events of company {c:?}"),
-                        ),
-                    );
-                }
-                _ => {
-                    index_of.push(i);
-                    events.push(e);
-                }
-            },
-        }
-    }
-    let report = engine.append(events).map_err(|e| status_of(&e))?;
-    for r in &report.rejected {
-        let i = index_of.get(r.index).copied().unwrap_or(r.index);
-        let (field, reason) = match &r.reason {
-            crate::RejectReason::Invalid(fe) => {
-                (fe.field.clone().unwrap_or_default(), fe.message.clone())
-            }
-            other => ("event_timestamp".to_string(), other.to_string()),
-        };
-        errors.insert(i, (field, reason));
-    }
+    let appended = batch.append(engine).map_err(|e| status_of(&e))?;
     Ok(pb::IngestResponse {
-        stored: report.stored as u64,
-        duplicates: report.duplicates as u64,
-        rejected: errors.len() as u64,
-        errors: errors
+        stored: appended.stored,
+        duplicates: appended.duplicates,
+        rejected: appended.rejected.len() as u64,
+        errors: appended
+            .rejected
             .into_iter()
-            .map(|(index, (field, reason))| pb::RecordError {
+            .map(|(index, reason)| pb::RecordError {
                 index: index as u32,
-                field,
-                reason,
+                field: field_of(&reason).unwrap_or_default().to_string(),
+                reason: match reason {
+                    RejectReason::Invalid(fe) => fe.message,
+                    other => other.to_string(),
+                },
             })
             .collect(),
     })
+}
+
+/// A token bound to a company ingests only that company's events.
+fn only_own_company(
+    principal: &Principal,
+    record: Result<Event, FieldError>,
+) -> Result<Event, FieldError> {
+    let event = record?;
+    match principal.company() {
+        Some(c) if event.company_name != c => Err(FieldError {
+            field: Some("company_name".into()),
+            message: format!("this token may only ingest events of company {c:?}"),
+        }),
+        _ => Ok(event),
+    }
 }
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;

@@ -328,7 +328,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let mut summary = import::import(&engine, files, &opts);
             // Seal what was stored, also after a stop or a failure.
             let flushed = engine.flush();
-            if summary.failure.is_none() || summary.lines > 0 {
+            if summary.failure.is_none() || summary.counts.lines > 0 {
                 summary.print();
             }
             report_drops(&engine);
