@@ -23,8 +23,8 @@
 
 use std::io::{self, Read};
 
+use crate::cut::{Cutter, Piece, Scanner};
 use crate::event::{Event, EventType, Field, FieldError, MAX_ID};
-use crate::ingest::cut::{Cutter, Piece};
 pub use crate::json::{ParseOptions, UnknownFields};
 use crate::time::{Day, format_ms, parse_rfc3339_ms};
 
@@ -528,138 +528,9 @@ impl<R: Read> Iterator for Reader<R> {
     }
 }
 
-/// Finds record boundaries in CSV text without parsing it, so that the text
-/// can be cut into chunks that parse independently (and in parallel) with
-/// exactly the records a parse of the whole would give.
-///
-/// A boundary is the position just after a line feed that ends a record (or
-/// a blank line): one outside a quoted cell. Quoting follows RFC 4180 as the
-/// `csv` crate reads it: a quote opens a quoted cell only at the start of a
-/// cell, `""` inside one is a literal quote, and a quote inside an unquoted
-/// cell is literal.
-#[derive(Clone, Debug, Default)]
-pub struct Splitter {
-    scanner: Scanner,
-}
-
-impl Splitter {
-    /// Scans `bytes`, which continue the text given to earlier calls, and
-    /// returns the last boundary in them (an offset into `bytes`), if any.
-    pub fn last_boundary(&mut self, bytes: &[u8]) -> Option<usize> {
-        self.scanner.scan(bytes, |_| {})
-    }
-
-    /// Scans `bytes` (continuing earlier calls) up to the first boundary in
-    /// them, and returns it: for example, the end of the header row. Once it
-    /// has returned a boundary, the splitter is spent.
-    pub fn first_boundary(&mut self, bytes: &[u8]) -> Option<usize> {
-        self.scanner.first_boundary(bytes)
-    }
-}
-
-/// The tokenizer's states, as far as record boundaries go.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum ScanState {
-    /// Between records: line ends (blank lines) are skipped.
-    #[default]
-    RecordStart,
-    /// At the start of a cell (or just after a quoted cell's closing quote,
-    /// which behaves the same).
-    CellStart,
-    /// Inside an unquoted cell.
-    Unquoted,
-    /// Inside a quoted cell.
-    Quoted,
-}
-
-/// Follows CSV text to find where records start and end.
-#[derive(Clone, Debug, Default)]
-struct Scanner {
-    state: ScanState,
-    /// Line feeds seen so far.
-    newlines: u64,
-}
-
-impl Scanner {
-    /// Scans `bytes` (continuing earlier calls), calling `record_start` with
-    /// the line (from 1) on which each record starts. Returns the last
-    /// boundary in `bytes`.
-    fn scan(&mut self, bytes: &[u8], record_start: impl FnMut(u64)) -> Option<usize> {
-        self.scan_until(bytes, record_start, false)
-    }
-
-    /// The first boundary in `bytes`.
-    fn first_boundary(&mut self, bytes: &[u8]) -> Option<usize> {
-        self.scan_until(bytes, |_| {}, true)
-    }
-
-    fn scan_until(
-        &mut self,
-        bytes: &[u8],
-        mut record_start: impl FnMut(u64),
-        first: bool,
-    ) -> Option<usize> {
-        use ScanState::*;
-        let mut last = None;
-        let mut i = 0;
-        let mut state = self.state;
-        while i < bytes.len() {
-            match state {
-                Quoted => {
-                    let rest = &bytes[i..];
-                    let k = memchr::memchr(b'"', rest).unwrap_or(rest.len());
-                    self.newlines += memchr::memchr_iter(b'\n', &rest[..k]).count() as u64;
-                    i += k;
-                    if i < bytes.len() {
-                        i += 1;
-                        state = CellStart;
-                    }
-                }
-                Unquoted => match memchr::memchr3(b',', b'\n', b'\r', &bytes[i..]) {
-                    Some(k) => {
-                        i += k + 1;
-                        state = match bytes[i - 1] {
-                            b',' => CellStart,
-                            b'\n' => {
-                                self.newlines += 1;
-                                last = Some(i);
-                                if first {
-                                    break;
-                                }
-                                RecordStart
-                            }
-                            _ => RecordStart,
-                        };
-                    }
-                    None => i = bytes.len(),
-                },
-                RecordStart | CellStart => {
-                    let b = bytes[i];
-                    i += 1;
-                    if state == RecordStart && b != b'\n' && b != b'\r' {
-                        record_start(self.newlines + 1);
-                    }
-                    state = match b {
-                        b'"' => Quoted,
-                        b',' => CellStart,
-                        b'\r' => RecordStart,
-                        b'\n' => {
-                            self.newlines += 1;
-                            last = Some(i);
-                            if first {
-                                break;
-                            }
-                            RecordStart
-                        }
-                        _ => Unquoted,
-                    };
-                }
-            }
-        }
-        self.state = state;
-        last
-    }
-}
+/// Record boundaries of CSV text, found without parsing it (the record
+/// cutter shared with the import pipeline, `cut.rs`).
+pub use crate::cut::Splitter;
 
 /// The header row [`event_to_csv_line`] writes under: the 25 stored fields in
 /// contract order (without the derived `event_date`). No line end.

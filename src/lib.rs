@@ -35,6 +35,8 @@ macro_rules! internal_mods {
 
 internal_mods!(codec, event, files, idset, log, segment);
 
+mod cut;
+
 pub mod csv_event;
 mod engine;
 mod error;
@@ -56,10 +58,12 @@ pub mod time;
 
 pub use engine::Engine;
 pub use error::{Error, Result};
-pub use event::{Event, EventType, Field, FieldError, FieldKind, Value};
+pub use event::{Event, EventBuilder, EventType, Field, FieldError, FieldKind, Value};
 pub use options::{Durability, Options};
 pub use query::{CancelToken, QueryOptions};
-pub use query::{Direction, Explain, Op, Predicate, Query, QueryResult, Scalar, Select};
+pub use query::{
+    Direction, Explain, Op, Operand, Predicate, Query, QueryResult, Row, Scalar, Select,
+};
 pub use reader::Reader;
 pub use report::{AppendReport, Counters, DayStats, RejectReason, Rejection, Stats};
 pub use state::{Damage, DayState, Snapshot};

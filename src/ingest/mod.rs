@@ -45,7 +45,7 @@
 //! [`csv_event::Reader`]: crate::csv_event::Reader
 
 pub(crate) mod batch;
-pub(crate) mod cut;
+
 mod parse;
 
 use std::collections::BTreeMap;
@@ -64,8 +64,8 @@ use crate::json::{ParseOptions, UnknownFields};
 use crate::query::CancelToken;
 use crate::report::RejectReason;
 
+use crate::cut::{self, Cutter};
 use batch::{Appended, Batch};
-use cut::Cutter;
 use parse::{Parse, Parsed};
 
 /// When the input stalls this long, what was read so far is parsed and

@@ -66,12 +66,8 @@ impl Bound {
     }
 }
 
-/// What a sort key is: the count, or a field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SortKey {
-    Count,
-    Field(Field),
-}
+/// What a sort key is (defined beside the cursors that carry its values).
+pub(crate) use super::cursor::SortKey;
 
 /// One checked predicate.
 #[derive(Clone, Debug)]

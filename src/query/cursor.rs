@@ -11,8 +11,16 @@ use crate::error::{Error, Result};
 use crate::event::{EventType, FieldKind};
 use crate::time::{Day, parse_rfc3339_ms};
 
-use super::bind::SortKey;
 use super::scalar::Scalar;
+
+/// What a sort key is: the count, or a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SortKey {
+    /// The group's count.
+    Count,
+    /// A field's value.
+    Field(crate::event::Field),
+}
 
 fn order_tag(order: &[(SortKey, bool)]) -> String {
     let spec: Vec<String> = order
