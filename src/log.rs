@@ -85,19 +85,11 @@ impl LogWriter {
         self.seq
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Bytes in the file so far.
     pub fn len_bytes(&self) -> u64 {
         self.len
     }
 
-    /// A handle for syncing from another thread.
-    pub fn file(&self) -> Arc<dyn WriteFile> {
-        Arc::clone(&self.file)
-    }
 
     /// Writes one record holding the `count` events of `events` (not yet
     /// synced).

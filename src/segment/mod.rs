@@ -7,8 +7,10 @@ mod reader;
 mod writer;
 
 pub use format::{Encoding, SectionKind};
-pub use reader::{BlockCursor, DictColumn, RowDecoder, SegmentReader};
-pub use writer::{SegmentWriter, WrittenSegment};
+pub use reader::{BlockCursor, DictColumn, SegmentReader};
+pub use writer::SegmentWriter;
+#[cfg(feature = "internals")]
+pub use writer::WrittenSegment;
 
 use crate::event::{EventType, Field, FieldKind, Value};
 use crate::time::Day;

@@ -208,11 +208,13 @@ fn read_meta(
 }
 
 impl SegmentReader {
+    #[cfg(feature = "internals")]
     /// Maps and checks the structure of the segment at `path`.
     pub fn open(path: &Path) -> Result<SegmentReader> {
         SegmentReader::open_in(&crate::storage::OsStorage, path)
     }
 
+    #[cfg(feature = "internals")]
     /// Checks the structure of a segment held in memory; `path` names it in
     /// errors. For tools and fuzzing.
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<SegmentReader> {
@@ -564,6 +566,7 @@ impl SegmentReader {
         self.map.len() as u64
     }
 
+    #[cfg(feature = "internals")]
     /// Where a section lies in the file: (offset, length).
     pub fn section_range(&self, kind: SectionKind, field: u16) -> Option<(u64, u64)> {
         self.entry(kind, field).map(|s| (s.offset, s.len))

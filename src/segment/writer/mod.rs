@@ -239,6 +239,7 @@ pub struct SegmentWriter {
 }
 
 /// What `finish` wrote.
+#[cfg(feature = "internals")]
 #[derive(Clone, Debug)]
 pub struct WrittenSegment {
     pub id: u64,
@@ -269,10 +270,6 @@ impl SegmentWriter {
             dicts,
             blocks,
         }
-    }
-
-    pub fn rows(&self) -> usize {
-        self.ts.len()
     }
 
     /// Adds one event. It must belong to this writer's day.
@@ -368,26 +365,30 @@ impl SegmentWriter {
 
     /// Writes the segment crash-safely to `path` (temp file, fsync, rename,
     /// directory fsync).
+    #[cfg(feature = "internals")]
     pub fn finish(self, id: u64, supersedes: Vec<u64>, path: &Path) -> Result<WrittenSegment> {
-        self.finish_in(&crate::storage::OsStorage, id, supersedes, path)
+        let (day, rows) = (self.day, self.ts.len() as u32);
+        let bytes = self.finish_in(&crate::storage::OsStorage, id, supersedes, path)?;
+        Ok(WrittenSegment {
+            id,
+            day,
+            rows,
+            bytes,
+        })
     }
 
-    /// [`SegmentWriter::finish`] on the given storage.
+    /// [`SegmentWriter::finish`] on the given storage. Returns the file's
+    /// length in bytes.
     pub(crate) fn finish_in(
         self,
         storage: &dyn crate::storage::Storage,
         id: u64,
         supersedes: Vec<u64>,
         path: &Path,
-    ) -> Result<WrittenSegment> {
+    ) -> Result<u64> {
         let bytes = self.encode(id, supersedes)?;
         crate::files::write_atomic(storage, path, &bytes)?;
-        Ok(WrittenSegment {
-            id,
-            day: self.day,
-            rows: self.ts.len() as u32,
-            bytes: bytes.len() as u64,
-        })
+        Ok(bytes.len() as u64)
     }
 
     /// The whole file's bytes: the sections in their fixed order (docs/format.md,
