@@ -71,14 +71,29 @@ pub const MIN_TS_MS: i64 = 0;
 /// Latest timestamp the engine accepts: 9999-12-31T23:59:59.999Z.
 pub const MAX_TS_MS: i64 = 253_402_300_799_999;
 
+/// Why a text is not a time the contract accepts. The message quotes the
+/// text and names the rule; callers add the field or flag it was given for.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TimeError(pub(crate) String);
+
+impl From<TimeError> for String {
+    fn from(e: TimeError) -> String {
+        e.0
+    }
+}
+
 /// Parses an RFC 3339 timestamp with any offset into UTC milliseconds,
 /// truncating sub-millisecond digits.
-pub fn parse_rfc3339_ms(s: &str) -> Result<i64, String> {
-    let dt = DateTime::parse_from_rfc3339(s)
-        .map_err(|e| format!("not an RFC 3339 timestamp with offset ({e}): {s:?}"))?;
+pub fn parse_rfc3339_ms(s: &str) -> Result<i64, TimeError> {
+    let dt = DateTime::parse_from_rfc3339(s).map_err(|e| {
+        TimeError(format!(
+            "not an RFC 3339 timestamp with offset ({e}): {s:?}"
+        ))
+    })?;
     let ms = dt.timestamp_millis();
     if !(MIN_TS_MS..=MAX_TS_MS).contains(&ms) {
-        return Err(format!("timestamp {s:?} is outside 1970..=9999"));
+        return Err(TimeError(format!("timestamp {s:?} is outside 1970..=9999")));
     }
     Ok(ms)
 }

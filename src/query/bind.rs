@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 
 use crate::error::{Error, Result};
 use crate::event::{EventType, Field, FieldKind, MAX_ID, Value};
-use crate::time::{Day, MAX_TS_MS, MIN_TS_MS, parse_rfc3339_ms};
+use crate::time::{Day, MAX_TS_MS, MIN_TS_MS, TimeError, parse_rfc3339_ms};
 
 use super::model::{Direction, Op, Predicate, Query, Select, TimeWindow};
 use super::scalar::Scalar;
@@ -337,25 +337,25 @@ fn fold(p: &Pred, from: &mut i64, to: &mut i64) -> bool {
 /// end (`end` true, an exclusive bound) the next day's: `from 2026-11-20 to
 /// 2026-11-26` is the seven days 20 to 26, both included. The error names
 /// the text.
-pub fn window_bound(text: &str, end: bool) -> std::result::Result<i64, String> {
+pub fn window_bound(text: &str, end: bool) -> std::result::Result<i64, TimeError> {
     if let Some(day) = Day::parse(text) {
         let ms = if end { day.end_ms() } else { day.start_ms() };
         return if (MIN_TS_MS..=MAX_TS_MS.saturating_add(1)).contains(&ms) {
             Ok(ms)
         } else {
-            Err(format!("date {text:?} is outside 1970..=9999"))
+            Err(TimeError(format!("date {text:?} is outside 1970..=9999")))
         };
     }
     let date_like = text.len() == 10 && text.bytes().filter(|b| *b == b'-').count() == 2;
     if date_like {
-        return Err(format!("not a date YYYY-MM-DD: {text:?}"));
+        return Err(TimeError(format!("not a date YYYY-MM-DD: {text:?}")));
     }
     match chrono::DateTime::parse_from_rfc3339(text) {
         // Parsed: the range check, with its own message.
         Ok(_) => parse_rfc3339_ms(text),
-        Err(e) => Err(format!(
+        Err(e) => Err(TimeError(format!(
             "expected a date YYYY-MM-DD or an RFC 3339 timestamp with offset, got {text:?} ({e})"
-        )),
+        ))),
     }
 }
 

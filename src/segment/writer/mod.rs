@@ -272,6 +272,12 @@ impl SegmentWriter {
         }
     }
 
+    /// Rows pushed so far.
+    #[cfg(feature = "internals")]
+    pub fn rows(&self) -> usize {
+        self.ts.len()
+    }
+
     /// Adds one event. It must belong to this writer's day.
     pub fn push(&mut self, e: &Event) -> Result<()> {
         if e.day() != self.day {
