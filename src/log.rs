@@ -211,34 +211,85 @@ pub enum Tail {
 /// Replays the log file at `path`, handling a torn tail as `tail` says.
 pub fn replay(storage: &dyn Storage, path: &Path, tail: Tail) -> Result<Replay> {
     let bytes = storage.read(path).map_err(|e| Error::io(path, e))?;
-    // A header is written and synced before any record: a newest log that
-    // holds no more than a header, cut short or garbled, was being created
-    // when the machine stopped, and nothing in it was acknowledged.
-    let header_fault = match bytes.get(..LOG_HEADER_LEN) {
-        None => Some((0, "file shorter than its header")),
-        Some(h) if h[0..8] != LOG_MAGIC => Some((0, "bad magic")),
-        Some(h)
-            if crc32fast::hash(&h[..28]) != u32::from_le_bytes([h[28], h[29], h[30], h[31]]) =>
-        {
-            Some((28, "header checksum mismatch"))
+    let file_bytes = bytes.len() as u64;
+    if let Some((offset, why)) = torn_header(&bytes) {
+        // A header is written and synced before any record: a newest log
+        // that holds no more than a header, cut short or garbled, was being
+        // created when the machine stopped, and nothing in it was
+        // acknowledged.
+        if tail == Tail::Strict || bytes.len() > LOG_HEADER_LEN {
+            return Err(corrupted(path, offset, "log header", why));
         }
-        Some(_) => None,
-    };
-    if let Some((offset, why)) = header_fault {
-        if tail != Tail::Strict && bytes.len() <= LOG_HEADER_LEN {
-            if tail == Tail::Truncate {
-                crate::files::remove_file(storage, path)?;
-            }
-            return Ok(Replay {
-                batches: Vec::new(),
-                truncated_bytes: bytes.len() as u64,
-                file_bytes: bytes.len() as u64,
-            });
+        if tail == Tail::Truncate {
+            crate::files::remove_file(storage, path)?;
         }
-        return Err(corrupted(path, offset, "log header", why));
+        return Ok(Replay {
+            batches: Vec::new(),
+            truncated_bytes: file_bytes,
+            file_bytes,
+        });
     }
-    let header = &bytes[..LOG_HEADER_LEN];
-    let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+    check_header(path, &bytes)?;
+    let (batches, torn_at) = read_records(path, &bytes)?;
+    match (torn_at, tail) {
+        (Some((pos, why)), Tail::Strict) => Err(corrupted(path, pos, "log record", why)),
+        (Some((pos, _)), Tail::Skip | Tail::Truncate) => {
+            if tail == Tail::Truncate {
+                truncate_synced(storage, path, pos as u64)?;
+            }
+            Ok(Replay {
+                batches,
+                truncated_bytes: file_bytes - pos as u64,
+                file_bytes,
+            })
+        }
+        (None, _) => {
+            if tail == Tail::Truncate {
+                // The newest log may end in records written but never
+                // synced (an append whose fsync failed, in an earlier
+                // process). Replayed now, they must be durable before
+                // recovery creates a newer log: a power loss would then
+                // leave a torn record in a log that is no longer the newest,
+                // which is corruption, and no open would succeed.
+                let f = storage.open_write(path).map_err(|e| Error::io(path, e))?;
+                f.sync_all().map_err(|source| Error::Fsync {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            }
+            Ok(Replay {
+                batches,
+                truncated_bytes: 0,
+                file_bytes,
+            })
+        }
+    }
+}
+
+/// What is wrong with a header that is short or garbled (as a header
+/// being written when the machine stopped may be): its offset and why.
+fn torn_header(bytes: &[u8]) -> Option<(usize, &'static str)> {
+    let Some(h) = bytes.get(..LOG_HEADER_LEN) else {
+        return Some((0, "file shorter than its header"));
+    };
+    if h[0..8] != LOG_MAGIC {
+        return Some((0, "bad magic"));
+    }
+    if crc32fast::hash(&h[..28]) != u32::from_le_bytes([h[28], h[29], h[30], h[31]]) {
+        return Some((28, "header checksum mismatch"));
+    }
+    None
+}
+
+/// Checks a whole, intact header ([`torn_header`] found nothing): its
+/// version, and that it names the sequence its file name says (a log
+/// copied or renamed into the wrong place names another).
+fn check_header(path: &Path, bytes: &[u8]) -> Result<()> {
+    let Some(h) = bytes.get(..LOG_HEADER_LEN) else {
+        return Err(corrupted(path, 0, "log header", "file shorter than its header"));
+    };
+    let le_u32 = |at: usize| u32::from_le_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+    let version = le_u32(8);
     if version != LOG_VERSION {
         return Err(Error::UnsupportedVersion {
             path: path.to_path_buf(),
@@ -246,11 +297,7 @@ pub fn replay(storage: &dyn Storage, path: &Path, tail: Tail) -> Result<Replay> 
             supported: LOG_VERSION,
         });
     }
-    // A log copied or renamed into the wrong place names another sequence.
-    let seq = u64::from_le_bytes([
-        header[16], header[17], header[18], header[19], header[20], header[21], header[22],
-        header[23],
-    ]);
+    let seq = u64::from(le_u32(16)) | (u64::from(le_u32(20)) << 32);
     let named = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -265,19 +312,27 @@ pub fn replay(storage: &dyn Storage, path: &Path, tail: Tail) -> Result<Replay> 
             format!("header says log {seq}, the file name says {name_seq}"),
         ));
     }
+    Ok(())
+}
+
+/// A torn record: its offset and what is wrong with it.
+type Torn = (usize, String);
+
+/// Decodes the records after the header, up to the end or to a torn tail
+/// (returned with its offset). A bad record followed by a valid one was
+/// once complete: that is corruption, not a torn tail.
+fn read_records(path: &Path, bytes: &[u8]) -> Result<(Vec<Vec<Event>>, Option<Torn>)> {
     let mut batches = Vec::new();
     let mut pos = LOG_HEADER_LEN;
     while pos < bytes.len() {
-        match record_at(&bytes, pos) {
+        match record_at(bytes, pos) {
             Ok((start, end)) => {
                 batches.push(decode_batch(path, &bytes[start..end], start)?);
                 pos = end;
             }
             Err(why) => {
-                // A torn tail has no valid record after it. Any valid record
-                // further on means this one was once complete: corruption.
                 let later = (pos + 1..bytes.len().saturating_sub(RECORD_HEADER_LEN - 1))
-                    .find(|&q| record_at(&bytes, q).is_ok());
+                    .find(|&q| record_at(bytes, q).is_ok());
                 if let Some(q) = later {
                     return Err(corrupted(
                         path,
@@ -286,41 +341,19 @@ pub fn replay(storage: &dyn Storage, path: &Path, tail: Tail) -> Result<Replay> 
                         format!("{why}; a valid record follows at offset {q}"),
                     ));
                 }
-                match tail {
-                    Tail::Strict => return Err(corrupted(path, pos, "log record", why)),
-                    Tail::Skip => {}
-                    Tail::Truncate => {
-                        let f = storage.open_write(path).map_err(|e| Error::io(path, e))?;
-                        f.set_len(pos as u64)
-                            .and_then(|()| f.sync_all())
-                            .map_err(|e| Error::io(path, e))?;
-                    }
-                }
-                return Ok(Replay {
-                    batches,
-                    truncated_bytes: (bytes.len() - pos) as u64,
-                    file_bytes: bytes.len() as u64,
-                });
+                return Ok((batches, Some((pos, why.to_string()))));
             }
         }
     }
-    if tail == Tail::Truncate {
-        // The newest log may end in records written but never synced (an
-        // append whose fsync failed, in an earlier process). Replayed now,
-        // they must be durable before recovery creates a newer log: a power
-        // loss would then leave a torn record in a log that is no longer
-        // the newest, which is corruption, and no open would succeed.
-        let f = storage.open_write(path).map_err(|e| Error::io(path, e))?;
-        f.sync_all().map_err(|source| Error::Fsync {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    }
-    Ok(Replay {
-        batches,
-        truncated_bytes: 0,
-        file_bytes: bytes.len() as u64,
-    })
+    Ok((batches, None))
+}
+
+/// Cuts a torn tail off at `len`, durably.
+fn truncate_synced(storage: &dyn Storage, path: &Path, len: u64) -> Result<()> {
+    let f = storage.open_write(path).map_err(|e| Error::io(path, e))?;
+    f.set_len(len)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(path, e))
 }
 
 fn decode_batch(path: &Path, payload: &[u8], offset: usize) -> Result<Vec<Event>> {
