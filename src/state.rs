@@ -56,6 +56,10 @@ impl Damage {
     }
 }
 
+/// A chunk of buffered events: those of one day from one append (or one
+/// log replayed), shared by every snapshot that shows them.
+pub(crate) type Chunk = Arc<Vec<Event>>;
+
 /// One day partition: its sealed segments and its buffered events. Read
 /// its figures here; its contents through a [`Snapshot`]'s queries.
 #[derive(Clone, Debug, Default)]
@@ -64,7 +68,7 @@ pub struct DayState {
     pub(crate) segments: Vec<Arc<SegmentReader>>,
     /// Buffered events, in arrival order, one chunk per append (added and
     /// removed only by the engine's write buffer).
-    pub(crate) mem: Vec<Arc<Vec<Event>>>,
+    pub(crate) mem: Vec<Chunk>,
     /// Segments of this day that failed their checks.
     pub(crate) damaged: Vec<Damage>,
 }

@@ -19,7 +19,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::event::Event;
 use crate::idset::IdSet;
-use crate::state::{DayState, State};
+use crate::state::{Chunk, DayState, State};
 use crate::time::Day;
 
 /// See the module documentation.
@@ -85,11 +85,11 @@ impl WriteBuffer {
     }
 
     /// Freezes everything buffered for a seal: returns each day's chunks
-    /// (still visible in `state` until the seal publishes) and how many
-    /// events they hold. New appends go on into an empty buffer.
-    pub(crate) fn freeze(&mut self, state: &State) -> (Vec<(Day, Vec<Arc<Vec<Event>>>)>, usize) {
+    /// (still visible in `state` until the seal publishes), by day. New
+    /// appends go on into an empty buffer.
+    pub(crate) fn freeze(&mut self, state: &State) -> Vec<(Day, Vec<Chunk>)> {
         debug_assert_eq!(self.frozen_events, 0, "one seal in flight at a time");
-        let days: Vec<(Day, Vec<Arc<Vec<Event>>>)> = state
+        let days: Vec<(Day, Vec<Chunk>)> = state
             .days
             .iter()
             .filter(|(_, d)| !d.mem.is_empty())
@@ -106,7 +106,7 @@ impl WriteBuffer {
         );
         self.frozen = std::mem::replace(&mut self.ids, IdSet::with_capacity(self.capacity));
         self.frozen_events = events;
-        (days, events)
+        days
     }
 
     /// The seal failed: its events are buffered again (they stayed in the
@@ -120,7 +120,7 @@ impl WriteBuffer {
     /// The seal published its segments: takes its chunks out of `day`'s
     /// partition and forgets its identities (the sealed segments answer for
     /// them now).
-    pub(crate) fn sealed(&mut self, day: &mut DayState, chunks: &[Arc<Vec<Event>>]) {
+    pub(crate) fn sealed(&mut self, day: &mut DayState, chunks: &[Chunk]) {
         day.mem
             .retain(|c| !chunks.iter().any(|f| Arc::ptr_eq(c, f)));
     }

@@ -57,7 +57,7 @@ impl Inner {
             });
         }
         let old_logs = self.start_new_log(w)?;
-        let (chunks, _) = w.buffer.freeze(&state);
+        let chunks = w.buffer.freeze(&state);
         for (job, (day, chunks)) in days.iter_mut().zip(chunks) {
             debug_assert_eq!(job.day, day, "freeze: days in the same order");
             job.chunks = chunks;
