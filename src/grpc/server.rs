@@ -587,3 +587,48 @@ impl Daybook for Service {
         Ok(Response::new(out))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tonic::Code;
+
+    use super::status_of;
+    use crate::error::Error;
+
+    /// The caller is blamed (INVALID_ARGUMENT) only for the caller's
+    /// errors; a bug or the server's own configuration never is.
+    #[test]
+    fn each_error_maps_to_the_code_of_whose_fault_it_is() {
+        let io = || std::io::Error::other("disk");
+        // (error, code, the caller's error?). Options are the caller's when
+        // an embedder passes them, but a server's options are its own.
+        let cases = [
+            (Error::InvalidQuery("q".into()), Code::InvalidArgument, true),
+            (Error::InvalidInput("i".into()), Code::InvalidArgument, true),
+            (
+                Error::InvalidOptions("o".into()),
+                Code::FailedPrecondition,
+                true,
+            ),
+            (
+                Error::Internal("seal thread panicked".into()),
+                Code::Internal,
+                false,
+            ),
+            (Error::io("/d/f", io()), Code::Internal, false),
+            (Error::Failed("fsync".into()), Code::Unavailable, false),
+            (Error::Busy("b".into()), Code::Unavailable, false),
+            (Error::Locked("/d".into()), Code::Unavailable, false),
+            (Error::Cancelled, Code::Cancelled, false),
+            (
+                Error::corrupted("/d/s", 8, "footer", "crc"),
+                Code::DataLoss,
+                false,
+            ),
+        ];
+        for (e, code, caller) in cases {
+            assert_eq!(e.is_caller_error(), caller, "{e}");
+            assert_eq!(status_of(&e).code(), code, "{e}");
+        }
+    }
+}
