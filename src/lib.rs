@@ -8,8 +8,8 @@
 //! for the modules and data flow, and `docs/format.md` for the bytes on
 //! disk.
 //!
-//! Features: `cli` (the `daybook` tool), `grpc` ([`grpc`], the server),
-//! `parquet` ([`export`]), `generate` ([`generate`], synthetic activity).
+//! Features: `cli` (the `daybook` tool), `grpc` (the module `grpc`, the server),
+//! `parquet` (the module `export`), `generate` (the module `generate`, synthetic activity).
 //! An embedder turns the defaults off (`default-features = false`) and
 //! compiles none of the front ends' dependencies.
 #![deny(missing_docs)]

@@ -46,7 +46,7 @@ pub struct Options {
     /// key. Segments beyond it are probed one by one.
     pub sealed_id_filter_keys: usize,
     /// Where the files go: the real file system by default. Tests pass a
-    /// [`SimStorage`](crate::storage::SimStorage) to inject I/O failures
+    /// `SimStorage` (feature `internals`) to inject I/O failures
     /// and power loss.
     pub storage: Arc<dyn Storage>,
     /// Whether [`Engine::open`](crate::Engine::open) creates a missing data
