@@ -293,3 +293,63 @@ fn every_flipped_byte_of_the_log_is_an_error_or_a_clean_tail_cut() {
         }
     }
 }
+
+/// A flipped byte inside a bitmap section (which the query path views in
+/// place with CRoaring after a CRC check) fails the query that reads that
+/// bitmap, naming the file, the section and its offset; `verify` names it
+/// too; another day's query still answers.
+#[test]
+fn a_flipped_bitmap_byte_fails_the_query_that_reads_it() {
+    use daybook::{Field, Op, Query};
+    let dir = tempfile::tempdir().unwrap();
+    let segs = sealed_dir(dir.path());
+    let victim = &segs[0];
+    let (offset, len) = SegmentReader::open(victim)
+        .unwrap()
+        .section_range(
+            daybook::segment::SectionKind::Bitmaps,
+            daybook::Field::ToolName as u16,
+        )
+        .unwrap();
+    let mut bytes = std::fs::read(victim).unwrap();
+    bytes[(offset + len / 2) as usize] ^= 0x01;
+    std::fs::write(victim, &bytes).unwrap();
+    let c = clock();
+    let engine = Engine::open(dir.path(), options(&c)).unwrap();
+    let victim_day = day_of(victim).to_string();
+    let q = |day: &str| {
+        Query::count()
+            .between(day, day)
+            .filter(Field::ToolName, Op::Eq, "RFIs")
+    };
+    match engine.query(&q(&victim_day)) {
+        Err(Error::Corrupted {
+            path,
+            offset: at,
+            section,
+            ..
+        }) => {
+            assert_eq!(&path, victim);
+            assert_eq!(at, offset);
+            assert!(section.starts_with("bitmaps of tool_name"), "{section}");
+        }
+        other => panic!("a damaged bitmap was read: {other:?}"),
+    }
+    let other_day = segs
+        .iter()
+        .map(|s| day_of(s).to_string())
+        .find(|d| *d != victim_day)
+        .unwrap();
+    let want = engine
+        .snapshot()
+        .day_events(daybook::Day::parse(&other_day).unwrap())
+        .unwrap()
+        .iter()
+        .filter(|e| e.tool_name == "RFIs")
+        .count() as u64;
+    let got = engine.query(&q(&other_day)).unwrap().matched_events;
+    assert_eq!(got, Some(want));
+    let problems = engine.verify();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(matches!(&problems[0], Error::Corrupted { path, .. } if path == victim));
+}
