@@ -378,7 +378,10 @@ fn a_full_disk_fails_appends_and_seals_cleanly_and_recovers_when_space_returns()
     assert!(engine.stats().failed.is_none());
     assert_eq!(stored_events(&engine, "full").len(), 20);
     // A seal cannot write its segment either; the events stay buffered.
-    assert!(engine.flush().is_err());
+    match engine.flush() {
+        Err(Error::Io { source, .. }) => assert_eq!(source.kind(), ErrorKind::StorageFull),
+        other => panic!("expected the seal's disk-full error, got {other:?}"),
+    }
     assert!(engine.stats().failed.is_none());
     assert_eq!(stored_events(&engine, "full").len(), 20);
     // Space returns: the same batch goes in, and the seal succeeds.
