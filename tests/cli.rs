@@ -2,39 +2,28 @@
 //! data sets in temporary directories, with a fixed clock.
 #![cfg(feature = "cli")]
 
+mod common;
+
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::cli::{self, text};
+
 const NOW: &str = "2026-11-27T12:00:00Z";
-const BIN: &str = env!("CARGO_BIN_EXE_daybook");
 
 fn daybook(data: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.arg("--data").arg(data).args(["--now", NOW]).args(args);
-    c.stdin(Stdio::null());
-    c
+    cli::at(data, NOW, args)
 }
 
 fn run(data: &Path, args: &[&str]) -> Output {
-    daybook(data, args).output().expect("run daybook")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    cli::run_at(data, NOW, args)
 }
 
 /// Runs and expects exit 0; returns standard output.
 fn ok(data: &Path, args: &[&str]) -> String {
-    let out = run(data, args);
-    assert!(
-        out.status.success(),
-        "daybook {args:?} failed: {}\n{}",
-        text(&out.stderr),
-        text(&out.stdout)
-    );
-    text(&out.stdout)
+    cli::ok_at(data, NOW, args)
 }
 
 /// Generates `days` x `per_day` events (1% re-sent) in `format` to `path`.
@@ -728,7 +717,7 @@ fn a_relative_data_directory_works() {
     let file = dir.path().join("f.jsonl");
     generate(dir.path(), &file, 20, "jsonl");
     for args in [vec!["import", "f.jsonl"], vec!["stats"]] {
-        let out = Command::new(BIN)
+        let out = Command::new(cli::bin())
             .current_dir(dir.path())
             .args(["--data", "store", "--now", NOW])
             .args(&args)

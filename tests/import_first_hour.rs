@@ -4,6 +4,8 @@
 //! directories, with a fixed clock.
 #![cfg(feature = "cli")]
 
+mod common;
+
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
@@ -12,34 +14,21 @@ use std::process::{Command, Output, Stdio};
 use daybook::Event;
 use daybook::json::{event_to_json, parse_event};
 
+use common::cli::{self, text};
+
 const NOW: &str = "2026-11-27T12:00:00Z";
-const BIN: &str = env!("CARGO_BIN_EXE_daybook");
 
 fn daybook(data: &Path, now: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.arg("--data").arg(data).args(["--now", now]).args(args);
-    c.stdin(Stdio::null());
-    c
+    cli::at(data, now, args)
 }
 
 fn run(data: &Path, args: &[&str]) -> Output {
-    daybook(data, NOW, args).output().expect("run daybook")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    cli::run_at(data, NOW, args)
 }
 
 /// Runs and expects exit 0; returns standard output.
 fn ok(data: &Path, args: &[&str]) -> String {
-    let out = run(data, args);
-    assert!(
-        out.status.success(),
-        "daybook {args:?} failed: {}\n{}",
-        text(&out.stderr),
-        text(&out.stdout)
-    );
-    text(&out.stdout)
+    cli::ok_at(data, NOW, args)
 }
 
 /// `generate` to standard output at clock `now`, with `args`.
@@ -454,7 +443,8 @@ fn the_demo_says_where_its_store_is_and_how_to_query_it() {
     );
     let tail: Vec<&str> = out.lines().rev().take(2).collect();
     let command = format!(
-        "{BIN} --data {} --now {NOW} query --last 7d --group-by event_type --order-by count:desc",
+        "{} --data {} --now {NOW} query --last 7d --group-by event_type --order-by count:desc",
+        cli::bin(),
         store.display()
     );
     assert_eq!(
@@ -501,14 +491,17 @@ fn the_demo_says_where_its_store_is_and_how_to_query_it() {
 
 #[test]
 fn help_names_the_demo_directory() {
-    let out = Command::new(BIN).args(["demo", "--help"]).output().unwrap();
+    let out = Command::new(cli::bin())
+        .args(["demo", "--help"])
+        .output()
+        .unwrap();
     let help = text(&out.stdout);
     assert!(out.status.success());
     assert!(
         help.contains("./daybook-demo") && help.contains("DIR/store"),
         "{help}"
     );
-    let out = Command::new(BIN)
+    let out = Command::new(cli::bin())
         .args(["import", "--help"])
         .output()
         .unwrap();

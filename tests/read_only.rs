@@ -9,29 +9,19 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use common::cli::{self, text};
 use common::{NOW_MS, clock, day_ms, event, options};
 use daybook::Field;
 use daybook::{Engine, Error, ManualClock, Options, Query, Reader, Scalar};
 
-const BIN: &str = env!("CARGO_BIN_EXE_daybook");
 const NOW: &str = "2026-11-27T12:00:00Z";
 
 fn run(data: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run daybook")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    cli::command(data, args).output().expect("run daybook")
 }
 
 /// Every file and directory below `root`: relative path -> content (None

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use daybook::{Day, Engine, Event, EventType, ManualClock, Options};
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod oracle;
 
 /// 2026-11-27T12:00:00Z
