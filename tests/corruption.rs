@@ -9,8 +9,21 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use daybook::segment::SegmentReader;
-use daybook::{Engine, Error};
+use daybook::segment::{SectionKind, SegmentReader};
+use daybook::{Engine, Error, Field};
+
+/// XORs `mask` into the middle byte of `field`'s `kind` section of the
+/// segment at `path`; returns the section's offset.
+fn flip_in_section(path: &Path, kind: SectionKind, field: Field, mask: u8) -> u64 {
+    let (offset, len) = SegmentReader::open(path)
+        .unwrap()
+        .section_range(kind, field as u16)
+        .unwrap();
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[(offset + len / 2) as usize] ^= mask;
+    std::fs::write(path, &bytes).unwrap();
+    offset
+}
 
 fn check_or_verify(path: &Path) -> Result<(), Error> {
     let seg = SegmentReader::open(path)?;
@@ -71,16 +84,7 @@ fn a_damaged_segment_fails_its_day_and_spares_the_others() {
     let segs = sealed_dir(dir.path());
     // Damage a data section the day's events are read from.
     let victim = &segs[0];
-    let (offset, len) = SegmentReader::open(victim)
-        .unwrap()
-        .section_range(
-            daybook::segment::SectionKind::Codes,
-            daybook::Field::ToolName as u16,
-        )
-        .unwrap();
-    let mut bytes = std::fs::read(victim).unwrap();
-    bytes[(offset + len / 2) as usize] ^= 0xff;
-    std::fs::write(victim, &bytes).unwrap();
+    let offset = flip_in_section(victim, SectionKind::Codes, Field::ToolName, 0xff);
     let c = clock();
     let engine = Engine::open(dir.path(), options(&c)).unwrap();
     let snap = engine.snapshot();
@@ -300,20 +304,11 @@ fn every_flipped_byte_of_the_log_is_an_error_or_a_clean_tail_cut() {
 /// too; another day's query still answers.
 #[test]
 fn a_flipped_bitmap_byte_fails_the_query_that_reads_it() {
-    use daybook::{Field, Op, Query};
+    use daybook::{Op, Query};
     let dir = tempfile::tempdir().unwrap();
     let segs = sealed_dir(dir.path());
     let victim = &segs[0];
-    let (offset, len) = SegmentReader::open(victim)
-        .unwrap()
-        .section_range(
-            daybook::segment::SectionKind::Bitmaps,
-            daybook::Field::ToolName as u16,
-        )
-        .unwrap();
-    let mut bytes = std::fs::read(victim).unwrap();
-    bytes[(offset + len / 2) as usize] ^= 0x01;
-    std::fs::write(victim, &bytes).unwrap();
+    let offset = flip_in_section(victim, SectionKind::Bitmaps, Field::ToolName, 0x01);
     let c = clock();
     let engine = Engine::open(dir.path(), options(&c)).unwrap();
     let victim_day = day_of(victim).to_string();
