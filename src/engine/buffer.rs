@@ -26,10 +26,9 @@ use crate::time::Day;
 pub(crate) struct WriteBuffer {
     /// Identities (company, event id) of the buffered events not frozen.
     ids: IdSet,
-    /// Identities of the events of the seal in flight.
+    /// Identities of the events of the seal in flight (its size is their
+    /// number).
     frozen: IdSet,
-    /// How many events the seal in flight holds.
-    frozen_events: usize,
     /// The buffer's bound (`Options::max_buffered_events`): the id sets'
     /// initial capacity.
     capacity: usize,
@@ -42,7 +41,6 @@ impl WriteBuffer {
         WriteBuffer {
             ids,
             frozen: IdSet::default(),
-            frozen_events: 0,
             capacity,
         }
     }
@@ -88,16 +86,15 @@ impl WriteBuffer {
     /// (still visible in `state` until the seal publishes), by day. New
     /// appends go on into an empty buffer.
     pub(crate) fn freeze(&mut self, state: &State) -> Vec<(Day, Vec<Chunk>)> {
-        debug_assert_eq!(self.frozen_events, 0, "one seal in flight at a time");
+        debug_assert_eq!(self.frozen.len(), 0, "one seal in flight at a time");
         let days: Vec<(Day, Vec<Chunk>)> = state
             .days
             .iter()
             .filter(|(_, d)| !d.mem.is_empty())
             .map(|(&day, d)| (day, d.mem.clone()))
             .collect();
-        let events = self.len();
         debug_assert_eq!(
-            events,
+            self.len(),
             days.iter()
                 .flat_map(|(_, c)| c.iter())
                 .map(|c| c.len())
@@ -105,7 +102,6 @@ impl WriteBuffer {
             "the buffered ids and the state's chunks disagree"
         );
         self.frozen = std::mem::replace(&mut self.ids, IdSet::with_capacity(self.capacity));
-        self.frozen_events = events;
         days
     }
 
@@ -114,7 +110,6 @@ impl WriteBuffer {
     pub(crate) fn thaw(&mut self) {
         let frozen = std::mem::take(&mut self.frozen);
         self.ids.absorb(frozen);
-        self.frozen_events = 0;
     }
 
     /// The seal published its segments: takes its chunks out of `day`'s
@@ -128,7 +123,6 @@ impl WriteBuffer {
     /// Every day of the seal is published.
     pub(crate) fn seal_done(&mut self) {
         self.frozen.clear();
-        self.frozen_events = 0;
     }
 
     /// A day left retention: forgets its buffered events' identities (the
