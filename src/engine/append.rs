@@ -91,20 +91,9 @@ impl Inner {
         let mut candidates: Vec<usize> = Vec::with_capacity(batch.events.len());
         let mut batch_ids: HashSet<(&str, &str), RandomState> = HashSet::default();
         for (index, e) in batch.events.iter().enumerate() {
-            let reason = if let Err(err) = e.validate() {
-                Some(RejectReason::Invalid(err))
-            } else if e.day() < horizon {
-                Some(RejectReason::Expired {
-                    day: e.day(),
-                    horizon,
-                })
-            } else if e.event_timestamp_ms > now_ms.saturating_add(self.opts.max_future_ms) {
-                Some(RejectReason::Future {
-                    ts_ms: e.event_timestamp_ms,
-                    now_ms,
-                })
-            } else {
-                None
+            let reason = match e.validate() {
+                Err(err) => Some(RejectReason::Invalid(err)),
+                Ok(()) => time_refusal(&self.opts, horizon, now_ms, e),
             };
             if let Some(reason) = reason {
                 batch.report.rejected.push(Rejection { index, reason });
@@ -228,6 +217,30 @@ impl Inner {
             let r = self.start_seal(w);
             let _ = self.note(w, r);
         }
+    }
+}
+
+/// Why the engine refuses `e` for its time, if it does: older than the
+/// retention horizon, or further in the future than `max_future_ms`. (The
+/// import pipeline's strict mode asks the same before it appends.)
+pub(crate) fn time_refusal(
+    opts: &crate::options::Options,
+    horizon: Day,
+    now_ms: i64,
+    e: &Event,
+) -> Option<RejectReason> {
+    if e.day() < horizon {
+        Some(RejectReason::Expired {
+            day: e.day(),
+            horizon,
+        })
+    } else if e.event_timestamp_ms > now_ms.saturating_add(opts.max_future_ms) {
+        Some(RejectReason::Future {
+            ts_ms: e.event_timestamp_ms,
+            now_ms,
+        })
+    } else {
+        None
     }
 }
 

@@ -28,6 +28,7 @@ use self::recovery::Mode;
 use self::writer::{Inner, Writer};
 
 mod append;
+pub(crate) use append::time_refusal;
 mod buffer;
 pub(crate) mod compaction;
 pub(crate) mod recovery;

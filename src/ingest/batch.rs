@@ -3,7 +3,7 @@
 //! and every rejected record reported with its line (or index) and reason,
 //! whether the parser or the engine refused it.
 
-use crate::engine::Engine;
+use crate::engine::{Engine, time_refusal};
 use crate::error::Result;
 use crate::event::{Event, FieldError};
 use crate::report::RejectReason;
@@ -133,25 +133,8 @@ fn first_refusal(engine: &Engine, events: &[Event]) -> Option<(usize, RejectReas
     let o = engine.options();
     let now_ms = o.clock.now_ms();
     let horizon = o.horizon(Day::of_ms(now_ms));
-    events.iter().enumerate().find_map(|(i, e)| {
-        if e.day() < horizon {
-            Some((
-                i,
-                RejectReason::Expired {
-                    day: e.day(),
-                    horizon,
-                },
-            ))
-        } else if e.event_timestamp_ms > now_ms.saturating_add(o.max_future_ms) {
-            Some((
-                i,
-                RejectReason::Future {
-                    ts_ms: e.event_timestamp_ms,
-                    now_ms,
-                },
-            ))
-        } else {
-            None
-        }
-    })
+    events
+        .iter()
+        .enumerate()
+        .find_map(|(i, e)| Some((i, time_refusal(o, horizon, now_ms, e)?)))
 }
