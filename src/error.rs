@@ -48,7 +48,9 @@ pub enum Error {
         reason: String,
     },
     /// A file was written by a newer (or unknown) format version.
-    #[error("{path}: unsupported format version {found} (this build reads version {supported})")]
+    #[error(
+        "{path}: unsupported format version {found} (this build reads versions up to {supported})"
+    )]
     UnsupportedVersion {
         /// The file.
         path: PathBuf,

@@ -6,7 +6,12 @@ use crate::codec::Reader;
 use crate::time::Day;
 
 pub const SEGMENT_MAGIC: [u8; 8] = *b"DAYBKSEG";
-pub(crate) const SEGMENT_VERSION: u32 = 1;
+/// The version this build writes. Version 2 may hold the index sections of
+/// kinds 11 and up (docs/format.md, "Versions"); a version 1 file has none,
+/// and its queries read rows instead.
+pub(crate) const SEGMENT_VERSION: u32 = 2;
+/// The oldest version this build reads.
+pub(crate) const SEGMENT_VERSION_MIN: u32 = 1;
 pub(crate) const HEADER_LEN: usize = 16;
 pub const FOOTER_LEN: usize = 64;
 pub const SECTION_ENTRY_LEN: usize = 32;
@@ -221,10 +226,11 @@ impl Footer {
     }
 }
 
-pub(crate) fn header_bytes() -> [u8; HEADER_LEN] {
+/// The header a file of `version` starts with.
+pub(crate) fn header_bytes(version: u32) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[0..8].copy_from_slice(&SEGMENT_MAGIC);
-    h[8..12].copy_from_slice(&SEGMENT_VERSION.to_le_bytes());
+    h[8..12].copy_from_slice(&version.to_le_bytes());
     h
 }
 

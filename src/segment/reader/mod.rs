@@ -17,7 +17,7 @@ use super::bloom;
 use super::encoding_of;
 use super::format::{
     ColumnMeta, Encoding, FOOTER_LEN, Footer, HEADER_LEN, Meta, NO_FIELD, SECTION_ENTRY_LEN,
-    SEGMENT_MAGIC, SEGMENT_VERSION, SectionEntry, SectionKind, UUID_TEXT_LEN, fingerprint_bits,
+    SEGMENT_MAGIC, SEGMENT_VERSION, SEGMENT_VERSION_MIN, SectionEntry, SectionKind, UUID_TEXT_LEN, fingerprint_bits,
     packed_len, row_bits, section_crc,
 };
 use crate::codec::{Reader, le_u32_at};
@@ -35,6 +35,9 @@ pub use columns::{BlockCursor, DictColumn, IdIndex, RowDecoder};
 pub struct SegmentReader {
     path: PathBuf,
     map: Mapped,
+    /// The file's format version (1 or 2: a version 1 file has no index
+    /// sections of kind 11 and up).
+    version: u32,
     meta: Meta,
     sections: Vec<SectionEntry>,
     checked: Vec<OnceLock<bool>>,
@@ -88,7 +91,7 @@ fn read_footer(path: &Path, map: &Mapped) -> Result<Footer> {
     let footer_at = map.len() - FOOTER_LEN;
     let footer = Footer::decode(&map[footer_at..])
         .map_err(|(off, why)| bad((footer_at + off) as u64, "footer", why))?;
-    if footer.version != SEGMENT_VERSION {
+    if !(SEGMENT_VERSION_MIN..=SEGMENT_VERSION).contains(&footer.version) {
         return Err(Error::UnsupportedVersion {
             path: path.to_path_buf(),
             found: footer.version,
@@ -235,6 +238,7 @@ impl SegmentReader {
         let mut seg = SegmentReader {
             path: path.to_path_buf(),
             map,
+            version: footer.version,
             meta,
             sections,
             checked,
@@ -549,6 +553,10 @@ impl SegmentReader {
     pub fn day(&self) -> Day {
         self.meta.day
     }
+    /// The file's format version: 1 (no index sections) or 2.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
     pub fn rows(&self) -> u32 {
         self.meta.row_count
     }
@@ -791,7 +799,7 @@ impl SegmentReader {
     /// not read by queries, but a flip there is still damage: they must be
     /// exactly what the writer puts there.
     fn verify_unread_bytes(&self) -> Result<()> {
-        if self.map.get(8..16) != Some(&super::format::header_bytes()[8..16]) {
+        if self.map.get(8..16) != Some(&super::format::header_bytes(self.version)[8..16]) {
             return Err(Error::corrupted(
                 &self.path,
                 8,

@@ -657,7 +657,7 @@ impl SectionWriter {
         SectionWriter {
             id,
             day,
-            out: header_bytes().to_vec(),
+            out: header_bytes(SEGMENT_VERSION).to_vec(),
             sections: Vec::new(),
         }
     }
