@@ -32,6 +32,7 @@ use crate::segment::{BlockCursor, DictColumn, Encoding, SegmentReader, encoding_
 use super::explain::{SourceTrace, Step};
 
 mod group;
+mod index;
 mod list;
 
 use super::partial::{Out, Partial};
@@ -129,6 +130,13 @@ enum Resolved<'a> {
     Codes {
         col: DictColumn<'a>,
         bits: Vec<bool>,
+    },
+    /// An index over a column without a dictionary answered with a
+    /// superset of the matching rows (`index::superset`): the bitmap joins
+    /// the intersection and the predicate is still checked on each row.
+    Superset {
+        rows: Bitmap,
+        what: String,
     },
     Values,
 }
@@ -242,7 +250,13 @@ fn resolve<'a>(seg: &'a SegmentReader, pred: &Pred) -> Result<Resolved<'a>> {
             return Ok(Resolved::Empty(format!("{field} is required")));
         }
         (Op::NotNull, _) if field.required() => return Ok(Resolved::True),
-        (_, Encoding::Timestamps | Encoding::Blocks) => return Ok(Resolved::Values),
+        (_, Encoding::Blocks) => {
+            return Ok(match index::superset(seg, pred)? {
+                Some((rows, what)) => Resolved::Superset { rows, what },
+                None => Resolved::Values,
+            });
+        }
+        (_, Encoding::Timestamps) => return Ok(Resolved::Values),
         _ => {}
     }
     let col = seg.dict(field)?;
@@ -502,6 +516,16 @@ fn plan<'a, 'q>(
                 }
             }
             Resolved::Codes { col, bits } => plan.resid.push(Resid::Codes { col, bits }),
+            Resolved::Superset { rows, what } => {
+                let card = rows.cardinality();
+                if card == 0 {
+                    step(trace, format!("{p}: {what}"), 0, "segment empty");
+                    return Ok(None);
+                }
+                plan.pos
+                    .push((card, Bm::Owned(rows), format!("{p}: {what}")));
+                plan.resid.push(value_check(seg, p)?);
+            }
             Resolved::Values => plan.resid.push(value_check(seg, p)?),
         }
     }
