@@ -41,6 +41,11 @@ pub struct Options {
     /// A day with at least this many segments is compacted after a seal.
     /// 0 disables automatic compaction.
     pub compact_min_segments: usize,
+    /// A day with more than one segment and no append for this long is
+    /// merged into one segment by a background thread (engine/settle.rs):
+    /// the form queries are fastest on. 0 turns the thread off
+    /// ([`Engine::settle`](crate::Engine::settle) still does it on demand).
+    pub settle_after_ms: u64,
     /// Capacity of the in-memory filter over the ids sealed since open (one
     /// duplicate probe per event instead of one per segment); 1.25 bytes per
     /// key. Segments beyond it are probed one by one.
@@ -66,6 +71,7 @@ impl Default for Options {
             max_buffered_events: 65_536,
             max_future_ms: crate::time::MS_PER_DAY,
             compact_min_segments: 4,
+            settle_after_ms: 30_000,
             sealed_id_filter_keys: 8 << 20,
             storage: crate::storage::os(),
             create_if_missing: true,

@@ -54,13 +54,17 @@ impl Inner {
         self.make_durable(w, &batch.events, &keep, stored)?;
         batch.report.stored = stored;
         w.counters.stored += stored as u64;
-        let kept = batch
+        let kept: Vec<(Event, u64)> = batch
             .events
             .into_iter()
             .zip(batch.hashes)
             .zip(keep)
             .filter_map(|(eh, k)| k.then_some(eh))
             .collect();
+        super::settle::note_appended(
+            &mut w.last_append,
+            kept.iter().map(|(e, _)| Day::of_ms(e.event_timestamp_ms)),
+        );
         let mut next = State::clone(&state);
         w.buffer.add(&mut next, kept);
         self.publish(next);

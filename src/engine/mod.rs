@@ -20,7 +20,7 @@ use crate::files::{self, DAYS_DIR, LOCK_FILE, LOG_DIR};
 use crate::log::LogWriter;
 use crate::options::{Durability, Options};
 use crate::report::{AppendReport, Stats};
-use crate::state::{Snapshot, State};
+use crate::state::Snapshot;
 use crate::storage::{LockGuard, Storage};
 use crate::time::Day;
 
@@ -35,6 +35,7 @@ pub(crate) mod recovery;
 mod retention;
 mod seal;
 mod seal_job;
+mod settle;
 mod writer;
 
 /// The storage engine: the one writer of a data directory, and a source of
@@ -44,6 +45,7 @@ mod writer;
 pub struct Engine {
     inner: Arc<Inner>,
     syncer: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    settler: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
 }
 
 impl Engine {
@@ -64,7 +66,14 @@ impl Engine {
             Durability::IntervalMs(ms) => Some(spawn_syncer(&inner, ms.max(1))),
             Durability::EveryBatch => None,
         };
-        Ok(Engine { inner, syncer })
+        let settler = (inner.opts.settle_after_ms > 0).then(|| {
+            settle::spawn_settler(&inner, Duration::from_millis(inner.opts.settle_after_ms))
+        });
+        Ok(Engine {
+            inner,
+            syncer,
+            settler,
+        })
     }
 
     /// The data directory.
@@ -112,28 +121,17 @@ impl Engine {
         Ok(())
     }
 
-    /// Merges each day's segments into one. Readers are not blocked: they
-    /// keep the segments of their snapshot. Returns the days compacted.
+    /// Merges each day's segments into one, days in parallel (one thread
+    /// per core). Readers are not blocked: they keep the segments of their
+    /// snapshot. Returns the days compacted.
     pub fn compact(&self) -> Result<usize> {
         let mut w = self.inner.writer.lock();
         self.inner.check_failed(&w)?;
         self.inner.finish_seal(&mut w, true)?;
-        let days: Vec<Day> = self
-            .inner
-            .snapshot_state()
-            .days
-            .iter()
-            .filter(|(_, d)| d.segments.len() > 1)
-            .map(|(d, _)| *d)
-            .collect();
-        let mut n = 0;
-        for day in days {
-            let r = self.inner.compact_day(&mut w, day);
-            if self.inner.note(&mut w, r)? {
-                n += 1;
-            }
-        }
-        Ok(n)
+        let days: Vec<Day> = self.inner.snapshot_state().days.keys().copied().collect();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let r = self.inner.merge_days(&mut w, &days, threads);
+        self.inner.note(&mut w, r)
     }
 
     /// Drops the partitions older than the retention horizon now. Returns
@@ -215,11 +213,17 @@ impl Engine {
     /// [`Engine::close`]'s work; idempotent (the syncer is taken, a seal
     /// published once, a clean log not synced again).
     fn shut_down(&mut self) -> Result<()> {
-        if let Some((stop, handle)) = self.syncer.take() {
+        for (thread, what) in [
+            (self.settler.take(), "the settling thread"),
+            (self.syncer.take(), "the log sync thread"),
+        ] {
+            let Some((stop, handle)) = thread else {
+                continue;
+            };
             stop.store(true, Ordering::SeqCst);
             handle.thread().unpark();
             if handle.join().is_err() {
-                return Err(Error::Internal("the log sync thread panicked".into()));
+                return Err(Error::Internal(format!("{what} panicked")));
             }
         }
         let mut w = self.inner.writer.lock();
@@ -294,35 +298,6 @@ fn recover(root: PathBuf, opts: Options, lock: LockGuard) -> Result<Inner> {
         inner.drop_loaded_expired(&mut w, &loaded.expired_days)?;
     }
     Ok(inner)
-}
-
-impl Inner {
-    /// Merges all segments of `day` into one (`Engine::compact`). Returns
-    /// whether it did.
-    fn compact_day(&self, w: &mut Writer, day: Day) -> Result<bool> {
-        let started = std::time::Instant::now();
-        let state = self.snapshot_state();
-        let Some(d) = state.days.get(&day) else {
-            return Ok(false);
-        };
-        if d.segments.len() < 2 || !d.damaged.is_empty() {
-            return Ok(false);
-        }
-        let inputs = d.segments.clone();
-        let id = w.take_segment_id();
-        let merged = compaction::merge_segments(self.storage(), &self.root, day, &inputs, id)?;
-        let mut next = State::clone(&state);
-        Arc::make_mut(next.days.entry(day).or_default()).replace_segments(&inputs, merged);
-        self.publish(next);
-        w.sealed_ids.add_merged(id, inputs.iter().map(|s| s.id()));
-        // The merged segment is durable and names its inputs, so a crash
-        // before these unlinks is repaired on open.
-        let paths: Vec<PathBuf> = inputs.iter().map(|s| s.path().to_path_buf()).collect();
-        self.unlink_segments(&paths)?;
-        w.counters.compactions += 1;
-        w.counters.compact_ms += started.elapsed().as_millis() as u64;
-        Ok(true)
-    }
 }
 
 fn spawn_syncer(inner: &Arc<Inner>, interval_ms: u64) -> (Arc<AtomicBool>, JoinHandle<()>) {

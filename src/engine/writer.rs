@@ -4,8 +4,10 @@
 //! retention.rs); this file holds the types and the few rules every one of
 //! them follows (publish a whole new state; an fsync failure is sticky).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 
@@ -53,6 +55,9 @@ pub(crate) struct Writer {
     /// Days dropped by retention and not yet reported
     /// ([`Engine::take_dropped_days`](crate::Engine::take_dropped_days)).
     pub(crate) dropped_days: Vec<Day>,
+    /// When each day was last appended to since open: the settling thread
+    /// merges a day's segments once it has been quiet (engine/settle.rs).
+    pub(crate) last_append: HashMap<Day, Instant>,
 }
 
 impl Writer {
@@ -74,6 +79,7 @@ impl Writer {
             failed: None,
             counters: std::mem::take(&mut loaded.counters),
             dropped_days: Vec::new(),
+            last_append: HashMap::new(),
         }
     }
 
