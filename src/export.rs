@@ -44,8 +44,8 @@ use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
 use crate::event::{Event, Field, FieldKind, Value};
-use crate::query::bind::{Bound, Pred, bind};
-use crate::query::{Query, Select};
+use crate::query::bind::{Bound, bind};
+use crate::query::{Query, QueryOptions, Select, segscan};
 use crate::segment::{BlockCursor, DictColumn, Encoding, SegmentReader, encoding_of};
 use crate::state::Snapshot;
 use crate::time::Day;
@@ -539,13 +539,6 @@ impl<'a> SegSource<'a> {
             .ok_or_else(|| self.bad(Field::EventTimestamp, format!("row {row} out of range")))
     }
 
-    fn dict(&self, field: Field) -> Result<&DictColumn<'a>> {
-        self.dicts
-            .get(field as usize)
-            .and_then(Option::as_ref)
-            .ok_or_else(|| self.bad(field, "not a dictionary column".into()))
-    }
-
     fn value(&mut self, row: u32, field: Field, day: Day) -> Result<Value<'_>> {
         if field == Field::EventDate {
             return Ok(Value::Date(day));
@@ -579,62 +572,13 @@ impl<'a> SegSource<'a> {
         }
     }
 
-    /// Adds the rows in the window that every predicate accepts.
+    /// Adds the rows in the window that every predicate accepts, chosen
+    /// by the query planner (bitmaps, indexes, then checks on candidates:
+    /// `segscan::matching_rows`), so an export filters exactly as a query.
     fn select(&mut self, src: u32, q: &Bound, sel: &mut Selection) -> Result<()> {
-        // Cheapest first: dictionary predicates resolved once per code (as
-        // the query path does), then timestamps, then block values.
-        let mut by_code: Vec<(&DictColumn<'a>, Vec<bool>)> = Vec::new();
-        let mut on_ts: Vec<&Pred> = Vec::new();
-        let mut on_blocks: Vec<&Pred> = Vec::new();
-        for p in &q.preds {
-            match encoding_of(p.field) {
-                _ if p.field == Field::EventDate => {} // decided for the whole day
-                Encoding::Timestamps => on_ts.push(p),
-                Encoding::Blocks => on_blocks.push(p),
-                _ => {
-                    let col = self.dict(p.field)?;
-                    let accept = (0..=col.count())
-                        .map(|code| col.value(code).map(|v| p.matches(v)))
-                        .collect::<Result<Vec<bool>>>()?;
-                    if !accept.iter().any(|a| *a) {
-                        return Ok(()); // no value of this segment passes
-                    }
-                    by_code.push((col, accept));
-                }
-            }
-        }
-        let accepted = |row: u32| {
-            by_code
-                .iter()
-                .all(|(col, accept)| accept.get(col.code(row) as usize).copied() == Some(true))
-        };
-        let mut keep = Vec::new();
-        for row in 0..self.seg.rows() {
+        let rows = segscan::matching_rows(self.seg, q, QueryOptions::new().stop())?;
+        for row in rows {
             let ts = self.ts(row)?;
-            if ts >= q.from_ms
-                && ts < q.to_ms
-                && accepted(row)
-                && on_ts.iter().all(|p| p.matches(Value::Timestamp(ts)))
-            {
-                keep.push((row, ts));
-            }
-        }
-        drop(by_code);
-        for (row, ts) in keep {
-            let mut ok = true;
-            for p in &on_blocks {
-                let v = match self.blocks.get_mut(p.field as usize) {
-                    Some(Some(cursor)) => cursor.get(row)?,
-                    _ => Value::Null,
-                };
-                if !p.matches(v) {
-                    ok = false;
-                    break;
-                }
-            }
-            if !ok {
-                continue;
-            }
             match self.blocks.get_mut(Field::EventId as usize) {
                 Some(Some(cursor)) => match cursor.get(row)? {
                     Value::Str(id) => sel.push(ts, id, src, row),

@@ -12,7 +12,7 @@ mod model;
 mod partial;
 mod result;
 mod scalar;
-mod segscan;
+pub(crate) mod segscan;
 pub mod values;
 
 pub use bind::window_bound;

@@ -438,6 +438,39 @@ pub(crate) fn scan<'a>(
     ))
 }
 
+/// The rows of `seg` in the window of `q` that every predicate accepts,
+/// ascending: a query's three stages (plan: each predicate resolved to a
+/// bitmap, an index's superset or a row check; candidates: the bitmaps
+/// intersected cheapest first; residual checks on the candidates) for a
+/// caller that reads the rows itself (`export`).
+pub(crate) fn matching_rows(seg: &SegmentReader, q: &Bound, stop: Stop<'_>) -> Result<Vec<u32>> {
+    let (base, bytes) = seg.timestamps()?;
+    let ts = Ts { base, bytes };
+    let (lo, hi) = window_rows(seg, q, &ts);
+    let mut trace = None;
+    if lo == hi {
+        return Ok(Vec::new());
+    }
+    let Some(Plan {
+        pos,
+        neg,
+        mut resid,
+    }) = plan(seg, q, &mut trace, stop)?
+    else {
+        return Ok(Vec::new());
+    };
+    let full = lo == 0 && hi == seg.rows();
+    let cand = candidates(pos, neg, lo, hi, full, &mut trace);
+    let mut rows = Vec::with_capacity(usize::try_from(cand.len()).unwrap_or(0));
+    cand.for_each(stop, |r| {
+        if passes(&mut resid, &ts, r)? {
+            rows.push(r);
+        }
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
 /// The rows `[lo, hi)` of the window, by binary search on the timestamps
 /// (rows are in timestamp order); no search for a bound the segment's
 /// range already satisfies.
