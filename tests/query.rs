@@ -484,3 +484,34 @@ fn fmt_ts_round_trips() {
     assert_eq!(fmt_ts(NOW_MS, 0, false), "2026-11-27T12:00:00.000Z");
     assert_eq!(fmt_ts(NOW_MS, -330, false), "2026-11-27T06:30:00.000-05:30");
 }
+
+/// The oracle's own parsers (it shares no time or field parsing with the
+/// library) agree with the contract on the cases that matter.
+#[test]
+fn the_oracles_parsers_follow_the_contract() {
+    use common::oracle::{field_named_for_test as field, parse_ts_for_test as ts};
+    for f in daybook::Field::ALL {
+        assert_eq!(field(f.name()), Some(f), "{}", f.name());
+    }
+    assert_eq!(field("colour"), None);
+    assert_eq!(ts("1970-01-01T00:00:00Z"), Some(0));
+    assert_eq!(ts("2026-11-27T12:00:00Z"), Some(1_795_780_800_000));
+    assert_eq!(ts("2026-11-27T13:00:00.5+01:00"), Some(1_795_780_800_500));
+    assert_eq!(
+        ts("2026-11-27T06:59:59.9999-05:00"),
+        Some(1_795_780_799_999)
+    );
+    assert_eq!(ts("2024-02-29T00:00:00z"), Some(1_709_164_800_000));
+    for bad in [
+        "2025-02-29T00:00:00Z",
+        "2026-13-01T00:00:00Z",
+        "2026-11-27T24:00:00Z",
+        "2026-11-27T12:00:00",
+        "2026-11-27T12:00:00.Z",
+        "2026-11-27 12:00:00Z",
+        "1969-12-31T23:59:59.999Z",
+        "yesterday",
+    ] {
+        assert_eq!(ts(bad), None, "{bad}");
+    }
+}

@@ -16,7 +16,6 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 use daybook::query::{Direction, Op, Query, Scalar, Select, TimeWindow};
-use daybook::time::parse_rfc3339_ms;
 use daybook::{Day, Event, EventType, Field, FieldKind, QueryResult, Value};
 
 /// Largest id the contract allows.
@@ -193,14 +192,10 @@ fn operand(field: Field, op: Op, j: &serde_json::Value) -> Result<V, ()> {
             _ => Err(()),
         },
         FieldKind::Bool => j.as_bool().map(V::Bool).ok_or(()),
-        FieldKind::Timestamp => j
-            .as_str()
-            .and_then(|s| parse_rfc3339_ms(s).ok())
-            .map(V::Ts)
-            .ok_or(()),
+        FieldKind::Timestamp => j.as_str().and_then(parse_ts).map(V::Ts).ok_or(()),
         FieldKind::Date => j
             .as_str()
-            .and_then(Day::parse)
+            .and_then(parse_date)
             .map(|d| V::Date(d.0))
             .ok_or(()),
     }
@@ -208,7 +203,7 @@ fn operand(field: Field, op: Op, j: &serde_json::Value) -> Result<V, ()> {
 
 fn check_pred(i: usize, p: &daybook::query::Predicate) -> Result<P, Fail> {
     let part = Fail::at(format!("where[{i}]"));
-    let field = Field::parse(&p.field).ok_or_else(|| part.clone())?;
+    let field = field_named(&p.field).ok_or_else(|| part.clone())?;
     let value = p.value.as_ref().filter(|v| !v.is_null());
     let text = matches!(field.kind(), FieldKind::Str | FieldKind::EventType);
     let mut out = P {
@@ -313,8 +308,8 @@ impl Oracle {
                 )
             }
             Some(TimeWindow::Range { from, to }) => {
-                let f = parse_rfc3339_ms(from).map_err(|_| Fail::at("time.from"))?;
-                let t = parse_rfc3339_ms(to).map_err(|_| Fail::at("time.to"))?;
+                let f = parse_ts(from).ok_or_else(|| Fail::at("time.from"))?;
+                let t = parse_ts(to).ok_or_else(|| Fail::at("time.to"))?;
                 if f >= t || t <= retained_from {
                     return Err(Fail::at("time"));
                 }
@@ -345,7 +340,7 @@ impl Oracle {
         // Shape.
         let mut group_by: Vec<Field> = Vec::new();
         for (i, name) in q.group_by.iter().enumerate() {
-            let f = Field::parse(name).ok_or_else(|| Fail::at(format!("group_by[{i}]")))?;
+            let f = field_named(name).ok_or_else(|| Fail::at(format!("group_by[{i}]")))?;
             if group_by.contains(&f) {
                 return Err(Fail::at(format!("group_by[{i}]")));
             }
@@ -353,7 +348,7 @@ impl Oracle {
         }
         let mut fields: Vec<Field> = Vec::new();
         for (i, name) in q.fields.iter().enumerate() {
-            let f = Field::parse(name).ok_or_else(|| Fail::at(format!("fields[{i}]")))?;
+            let f = field_named(name).ok_or_else(|| Fail::at(format!("fields[{i}]")))?;
             if !fields.contains(&f) {
                 fields.push(f);
             }
@@ -375,14 +370,14 @@ impl Oracle {
             match q.select {
                 Select::Count if name == "count" => keys.push((None, desc)),
                 Select::Count => {
-                    let f = Field::parse(name).ok_or_else(|| part.clone())?;
+                    let f = field_named(name).ok_or_else(|| part.clone())?;
                     if !group_by.contains(&f) {
                         return Err(part);
                     }
                     keys.push((Some(f), desc));
                 }
                 Select::Events => {
-                    let f = Field::parse(name).ok_or(part)?;
+                    let f = field_named(name).ok_or(part)?;
                     keys.push((Some(f), desc));
                 }
             }
@@ -536,6 +531,143 @@ pub fn fmt_ts(ms: i64, offset_min: i32, extra_digit: bool) -> String {
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}{extra}{off}")
 }
 
+/// The field of a contract name (docs/event-format.md, in contract order),
+/// from the oracle's own list rather than the library's parser.
+fn field_named(name: &str) -> Option<Field> {
+    const NAMES: [&str; 26] = [
+        "event_id",
+        "event_timestamp",
+        "event_date",
+        "event_type",
+        "event_name",
+        "event_subtype",
+        "tool_name",
+        "company_name",
+        "project_name",
+        "project_number",
+        "project_is_demo",
+        "object_id",
+        "url",
+        "device_type",
+        "is_api",
+        "user_id",
+        "user_email",
+        "user_login_email",
+        "user_name",
+        "user_job_title",
+        "user_role",
+        "user_type",
+        "user_default_permission_template",
+        "user_is_active",
+        "user_is_authorized_bidder",
+        "user_last_login_date",
+    ];
+    let i = NAMES.iter().position(|n| *n == name)?;
+    Field::ALL.get(i).copied()
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of
+/// `civil_from_days`); `None` for a month or day that does not exist.
+fn days_from_civil(y: i64, m: i64, d: i64) -> Option<i64> {
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let last = *month_days.get(usize::try_from(m - 1).ok()?)?;
+    if !(1..=last).contains(&d) {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// The digits `s[at..at + n]` as a number; `None` if any is not a digit.
+fn digits(s: &[u8], at: usize, n: usize) -> Option<i64> {
+    let part = s.get(at..at + n)?;
+    part.iter().try_fold(0i64, |acc, b| {
+        b.is_ascii_digit().then(|| acc * 10 + i64::from(b - b'0'))
+    })
+}
+
+/// A `YYYY-MM-DD` date, written from the contract (not the library's
+/// parser).
+fn parse_date(s: &str) -> Option<Day> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let days = days_from_civil(digits(b, 0, 4)?, digits(b, 5, 2)?, digits(b, 8, 2)?)?;
+    Some(Day(i32::try_from(days).ok()?))
+}
+
+/// An RFC 3339 `date-time` (`YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`)
+/// as UTC milliseconds, sub-millisecond digits truncated, years 1970 to
+/// 9999: the contract's rule, written here from RFC 3339 section 5.6
+/// rather than shared with the library's parser.
+fn parse_ts(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let date = parse_date(s.get(..10)?)?;
+    if !matches!(b.get(10), Some(b'T' | b't'))
+        || b.get(13) != Some(&b':')
+        || b.get(16) != Some(&b':')
+    {
+        return None;
+    }
+    let (h, mi, sec) = (digits(b, 11, 2)?, digits(b, 14, 2)?, digits(b, 17, 2)?);
+    if h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let mut at = 19;
+    let mut milli = 0i64;
+    if b.get(at) == Some(&b'.') {
+        let start = at + 1;
+        at = start;
+        while b.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+        if at == start {
+            return None;
+        }
+        for k in 0..3 {
+            milli = milli * 10
+                + b.get(start + k)
+                    .filter(|_| start + k < at)
+                    .map_or(0, |d| i64::from(d - b'0'));
+        }
+    }
+    let offset_min = match b.get(at..)? {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (oh, om) = (digits(b, at + 1, 2)?, digits(b, at + 4, 2)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let m = oh * 60 + om;
+            if *sign == b'-' { -m } else { m }
+        }
+        _ => return None,
+    };
+    let ms = i64::from(date.0) * MS_PER_DAY + ((h * 60 + mi) * 60 + sec) * 1000 + milli
+        - offset_min * 60_000;
+    (0..=253_402_300_799_999).contains(&ms).then_some(ms)
+}
+
 /// (year, month, day) of a count of days since 1970-01-01.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -548,4 +680,14 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     (y, m, d)
+}
+
+/// For the oracle's own test (tests/query.rs).
+pub fn field_named_for_test(name: &str) -> Option<Field> {
+    field_named(name)
+}
+
+/// For the oracle's own test (tests/query.rs).
+pub fn parse_ts_for_test(s: &str) -> Option<i64> {
+    parse_ts(s)
 }
