@@ -803,5 +803,9 @@ fn field_values_counts_the_values_of_the_scope() {
         Vec::new()
     );
     let bad = Query::count().filter_named("company", Op::Eq, "x");
-    assert!(snap.field_values(&bad, Field::ToolName, "", 5).is_err());
+    let err = snap.field_values(&bad, Field::ToolName, "", 5).unwrap_err();
+    assert!(
+        matches!(err, daybook::Error::InvalidQuery(_)) && err.to_string().contains("company"),
+        "{err}"
+    );
 }

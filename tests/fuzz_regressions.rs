@@ -228,7 +228,8 @@ fn bitmap_view_with_a_forged_offset_header_pointing_inside_the_bitmap() {
         e.is_corruption() && e.to_string().contains("offset header"),
         "{e}"
     );
-    assert!(seg.bitmap_view(Field::UserId, 2).is_err());
+    let view_err = seg.bitmap_view(Field::UserId, 2).unwrap_err();
+    assert_eq!(view_err.to_string(), e.to_string());
     // Through the engine: the listing of user 1002's events.
     let sim = SimStorage::new();
     let day = Day::of_ms(harness::NOW_MS);

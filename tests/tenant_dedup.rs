@@ -237,12 +237,20 @@ fn an_unsynced_log_tail_replayed_at_open_is_made_durable_first() {
         assert_eq!(append(&engine, vec![acked.clone()]), (1, 0, 0));
         // The record is written, its fsync fails: not acknowledged.
         sim.fail(FaultOp::Sync, 1, false, std::io::ErrorKind::Other);
-        assert!(engine.append(vec![unacked.clone()]).is_err());
+        let err = engine.append(vec![unacked.clone()]).unwrap_err();
+        assert!(
+            matches!(err, daybook::Error::Fsync { .. }),
+            "seed {seed}: {err}"
+        );
         drop(engine);
         sim.heal();
         // The next open replays it, creates a new log, and fails sealing.
         sim.fail(FaultOp::Rename, 1, false, std::io::ErrorKind::Other);
-        assert!(Engine::open(root, sim_opts(&sim)).is_err());
+        match Engine::open(root, sim_opts(&sim)) {
+            Err(daybook::Error::Io { .. }) => {}
+            Err(e) => panic!("seed {seed}: the failed rename is an I/O error: {e}"),
+            Ok(_) => panic!("seed {seed}: opened although a rename failed"),
+        }
         // Power loss: what was not synced is garbled.
         let rebooted = sim.crash_image(CrashPolicy::GarbleAll { seed });
         let engine = Engine::open(root, sim_opts(&rebooted))
