@@ -3,7 +3,8 @@
 //!
 //! The month is ingested once (31 days × `DAYBOOK_BENCH_EVENTS_PER_DAY`,
 //! default 100,000, 20 companies, seed 7, now 2026-11-27T12:00:00Z), then
-//! flushed and compacted: one segment per day. `DAYBOOK_BENCH_DIR` keeps the
+//! settled as `daybook import` leaves it (`Engine::settle`: one segment per
+//! day, the state users query). `DAYBOOK_BENCH_DIR` keeps the
 //! data in that directory and reuses it on the next run when it already
 //! holds events (the ingest is skipped; its size is then whatever was
 //! ingested first).
@@ -56,8 +57,8 @@ fn total_events(engine: &Engine) -> u64 {
         .unwrap_or(0)
 }
 
-/// Ingests the month into `engine` in 10,000-event batches, then flushes
-/// and compacts (one segment per day).
+/// Ingests the month into `engine` in 10,000-event batches, then settles
+/// it as an import does (one segment per day).
 fn ingest(engine: &Engine, per_day: u64) {
     let started = Instant::now();
     let mut generator = Generator::new(GenConfig {
@@ -76,8 +77,7 @@ fn ingest(engine: &Engine, per_day: u64) {
         }
         stored += engine.append(batch).expect("append").stored;
     }
-    engine.flush().expect("flush");
-    engine.compact().expect("compact");
+    engine.settle().expect("settle");
     println!(
         "ingested {stored} events ({DAYS} days × {per_day}) in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -924,6 +924,9 @@ def main():
     ap.add_argument("--queries", default=str(HERE / "queries.json"))
     ap.add_argument("--out", default=str(HERE / "out"), help="data and stores (not committed)")
     ap.add_argument("--results", default=str(RESULTS), help="where SIZE.md/.json/.png go")
+    ap.add_argument("--bin", default=str(BIN),
+                    help="the daybook binary to measure (default: target/release/daybook); "
+                         "an older build's, for a before/after in the same harness")
     ap.add_argument("--report-only", action="store_true",
                     help="measure nothing: rewrite SIZE.md (and the plot) from SIZE.json, "
                          "with the other sizes' daybook figures as they are now")
@@ -938,6 +941,7 @@ def main():
         return
 
     wanted = [s for s in SYSTEMS if s == "daybook" or s in args.systems.split(",")]
+    BIN = Path(args.bin)
     if not BIN.exists():
         sys.exit(f"{BIN} missing: run `cargo build --release` first (run.sh does)")
     per_day = SIZES[args.size]
