@@ -307,6 +307,12 @@ fn spawn_syncer(inner: &Arc<Inner>, interval_ms: u64) -> (Arc<AtomicBool>, JoinH
     let handle = std::thread::spawn(move || {
         while !stop2.load(Ordering::SeqCst) {
             std::thread::park_timeout(Duration::from_millis(interval_ms));
+            // Woken to stop: the closing thread makes the last sync itself
+            // and reports its error (this thread could only make the engine
+            // failed, turning close's fsync error into a vaguer one).
+            if stop2.load(Ordering::SeqCst) {
+                break;
+            }
             let Some(inner) = weak.upgrade() else { break };
             let mut w = inner.writer.lock();
             if w.dirty && w.failed.is_none() {
