@@ -507,8 +507,11 @@ def pick_params(db: Daybook) -> dict:
     (job_title,) = ask({
         "time": month, "where": [{"field": "user_id", "op": "eq", "value": user_id}],
         "select": "events", "fields": ["user_job_title"], "limit": 1})[0]
-    (user_type, _) = ask({"time": month, "group_by": ["user_type"],
-                          "order_by": [["count", "desc"], ["user_type", "asc"]]})[-1]
+    # The second most common user type (not the employees: a narrower slice).
+    types = [t for t, _ in ask({"time": month, "group_by": ["user_type"],
+                                "order_by": [["count", "desc"], ["user_type", "asc"]]})
+             if t is not None]
+    user_type = types[min(1, len(types) - 1)]
     # A hostile `in`: 200,000 ids, every stored user's among them.
     ids = [int(r[0]) for r in ask({"time": month, "group_by": ["user_id"]})]
     many = sorted(set(ids) | set(range(1, 200_001 - len(ids) + 1)))[:200_000]
