@@ -611,6 +611,8 @@ class ChPeer:
         shutil.rmtree(self.path, ignore_errors=True)
         self.s = self.session_mod.Session(str(self.path))
         s = self.s
+        # q32's list of 200,000 ids is a 1.4 MB statement (default limit 256 KiB).
+        s.query("SET max_query_size = 100000000")
         # The file's schema: every field but event_date, which is derived.
         file_schema = ", ".join(f"{f} {ch_type(f, low_card=False)}"
                                 for f in FIELDS if f != "event_date")
