@@ -76,7 +76,11 @@ fn operand(field: Field, events: &[Event], ix: usize, absent: bool) -> J {
     match (field, absent) {
         (Field::ObjectId, false) => json!(e.object_id.unwrap_or(object_of(ix as u64 % POOL))),
         (Field::ObjectId, true) => json!(7 + ix as u64 * 2),
-        (Field::Url, false) => json!(e.url.clone().unwrap_or_else(|| "https://x.example/o/0".into())),
+        (Field::Url, false) => json!(
+            e.url
+                .clone()
+                .unwrap_or_else(|| "https://x.example/o/0".into())
+        ),
         (Field::Url, true) => json!(format!("https://x.example/none/{ix}")),
         (_, false) => json!(e.event_id.clone()),
         (_, true) => json!(format!("{}-not", e.event_id)),
@@ -95,7 +99,10 @@ struct NeedleSeed {
 fn needle_seed() -> impl Strategy<Value = NeedleSeed> {
     (
         0usize..3,
-        prop::collection::vec((any::<prop::sample::Index>(), prop::bool::weighted(0.2)), 1..5),
+        prop::collection::vec(
+            (any::<prop::sample::Index>(), prop::bool::weighted(0.2)),
+            1..5,
+        ),
         prop::option::weighted(0.4, pred_seed()),
         0usize..4,
         1u64..40,
@@ -146,10 +153,22 @@ fn check(engine: &Engine, oracle: &Oracle, q: &Query, state: &str) -> Result<(),
             if want.result.matched_events.is_none_or(|n| n > 0) {
                 NONEMPTY.with(|c| c.set(c.get() + 1));
             }
-            prop_assert_eq!(&comparable(got), &want.result, "[{}] {}", state, q.to_json());
+            prop_assert_eq!(
+                &comparable(got),
+                &want.result,
+                "[{}] {}",
+                state,
+                q.to_json()
+            );
         }
         (Err(part), Err(e)) => {
-            prop_assert!(part.named_by(&e.to_string()), "[{}] {} vs {:?}", state, e, part);
+            prop_assert!(
+                part.named_by(&e.to_string()),
+                "[{}] {} vs {:?}",
+                state,
+                e,
+                part
+            );
         }
         (w, g) => {
             return Err(TestCaseError::fail(format!(
@@ -181,7 +200,10 @@ fn check_state(engine: &Engine, oracle: &Oracle, state: &str) {
         panic!("{e}");
     }
     let nonempty = NONEMPTY.with(|c| c.get());
-    assert!(nonempty >= cases(48) / 2, "[{state}] {nonempty} queries matched");
+    assert!(
+        nonempty >= cases(48) / 2,
+        "[{state}] {nonempty} queries matched"
+    );
 }
 
 fn append(engine: &Engine, oracle: &mut Oracle, batch: Vec<Event>) {
@@ -213,8 +235,16 @@ fn needle_queries_match_oracle_in_every_state() {
     assert_eq!(rows, [300, 2800]);
     // The indexes answer: blocks for object_id and url, rows for event_id.
     for (field, value, what) in [
-        ("object_id", json!(object_of(4)), "needle index of object_id: "),
-        ("url", json!(format!("https://x.example/o/{}", object_of(4))), "needle index of url: "),
+        (
+            "object_id",
+            json!(object_of(4)),
+            "needle index of object_id: ",
+        ),
+        (
+            "url",
+            json!(format!("https://x.example/o/{}", object_of(4))),
+            "needle index of url: ",
+        ),
         ("event_id", json!(id_for(7, 1)), "event-id index: 1 row(s)"),
     ] {
         let q = Query::count().filter_named(field, Op::Eq, value);
@@ -323,12 +353,18 @@ fn a_flipped_needle_byte_fails_the_query_that_reads_it() {
     let c = clock();
     let engine = Engine::open(dir.path(), opts(&c)).unwrap();
     let mut oracle = Oracle::new();
-    append(&engine, &mut oracle, day_events(&mut Rng::new(17), 1, 0, 2100));
+    append(
+        &engine,
+        &mut oracle,
+        day_events(&mut Rng::new(17), 1, 0, 2100),
+    );
     engine.flush().unwrap();
     drop(engine);
     let path = segment_paths(dir.path()).remove(0);
     let seg = SegmentReader::open(&path).unwrap();
-    let (offset, len) = seg.section_range(SectionKind::Needle, Field::ObjectId as u16).unwrap();
+    let (offset, len) = seg
+        .section_range(SectionKind::Needle, Field::ObjectId as u16)
+        .unwrap();
     let (id, day) = (seg.id(), seg.day());
     drop(seg);
     let mut bytes = std::fs::read(&path).unwrap();
@@ -348,7 +384,10 @@ fn a_flipped_needle_byte_fails_the_query_that_reads_it() {
         }) => {
             assert_eq!(p, path);
             assert_eq!(o, offset);
-            assert_eq!(section, format!("needle index of object_id (day {day}, segment {id})"));
+            assert_eq!(
+                section,
+                format!("needle index of object_id (day {day}, segment {id})")
+            );
             assert_eq!(reason, "checksum mismatch");
         }
         other => panic!("{other:?}"),
@@ -364,7 +403,11 @@ fn a_reforged_wrong_posting_is_reported_by_verify() {
     let c = clock();
     let engine = Engine::open(dir.path(), opts(&c)).unwrap();
     let mut oracle = Oracle::new();
-    append(&engine, &mut oracle, day_events(&mut Rng::new(18), 1, 0, 2100));
+    append(
+        &engine,
+        &mut oracle,
+        day_events(&mut Rng::new(18), 1, 0, 2100),
+    );
     engine.flush().unwrap();
     drop(engine);
     let path = segment_paths(dir.path()).remove(0);
@@ -372,7 +415,9 @@ fn a_reforged_wrong_posting_is_reported_by_verify() {
     for field in [Field::ObjectId, Field::Url] {
         let seg = SegmentReader::from_bytes(&path, good.clone()).unwrap();
         seg.verify().unwrap();
-        let (offset, len) = seg.section_range(SectionKind::Needle, field as u16).unwrap();
+        let (offset, len) = seg
+            .section_range(SectionKind::Needle, field as u16)
+            .unwrap();
         // The last byte holds block numbers (2 bits each: 3 blocks); the
         // byte a third from the end, low parts.
         for at in [offset + len - 1, offset + len - len / 3] {
@@ -402,7 +447,9 @@ fn reforge(b: &mut [u8], seg: &SegmentReader, kind: SectionKind, field: Field) {
     let table = u64::from_le_bytes(b[f + 16..f + 24].try_into().unwrap()) as usize;
     for i in 0..count {
         let e = table + 32 * i;
-        if b[e..e + 2] == (kind as u16).to_le_bytes() && b[e + 2..e + 4] == (field as u16).to_le_bytes() {
+        if b[e..e + 2] == (kind as u16).to_le_bytes()
+            && b[e + 2..e + 4] == (field as u16).to_le_bytes()
+        {
             let off = u64::from_le_bytes(b[e + 8..e + 16].try_into().unwrap()) as usize;
             let len = u64::from_le_bytes(b[e + 16..e + 24].try_into().unwrap()) as usize;
             let crc = section_crc(seg.id(), seg.day(), kind, field as u16, &b[off..off + len]);

@@ -69,9 +69,16 @@ pub(crate) fn build(mut pairs: Vec<(u64, u32)>, rows: u32) -> Vec<u8> {
     pairs.dedup();
     let n = pairs.len();
     let n_blocks = rows.div_ceil(BLOCK_ROWS);
-    let (h, l, b) = (high_bits(n), LOW_BITS, bits_for(u64::from(n_blocks.saturating_sub(1))));
+    let (h, l, b) = (
+        high_bits(n),
+        LOW_BITS,
+        bits_for(u64::from(n_blocks.saturating_sub(1))),
+    );
     let shift = 64 - u32::from(h + l);
-    let mut keys: Vec<(u64, u32)> = pairs.iter().map(|&(hash, blk)| (hash >> shift, blk)).collect();
+    let mut keys: Vec<(u64, u32)> = pairs
+        .iter()
+        .map(|&(hash, blk)| (hash >> shift, blk))
+        .collect();
     keys.sort_unstable();
     let buckets = 1u64 << h;
     let mut out = Vec::new();
@@ -83,7 +90,7 @@ pub(crate) fn build(mut pairs: Vec<(u64, u32)>, rows: u32) -> Vec<u8> {
     let mut samples = Vec::with_capacity((buckets / SAMPLE_EVERY + 1) as usize);
     let (mut pos, mut i) = (0u64, 0usize);
     for bucket in 0..buckets {
-        if bucket % SAMPLE_EVERY == 0 {
+        if bucket.is_multiple_of(SAMPLE_EVERY) {
             samples.push(pos as u32);
         }
         while keys.get(i).is_some_and(|k| k.0 >> l == bucket) {
@@ -93,7 +100,7 @@ pub(crate) fn build(mut pairs: Vec<(u64, u32)>, rows: u32) -> Vec<u8> {
         }
         pos += 1;
     }
-    if buckets % SAMPLE_EVERY == 0 {
+    if buckets.is_multiple_of(SAMPLE_EVERY) {
         samples.push(pos as u32);
     }
     for s in samples {
@@ -130,16 +137,23 @@ impl<'a> NeedleIndex<'a> {
         if n > rows as usize || head[7] != 0 {
             return Err(format!("{n} entries for {rows} rows, or reserved byte set"));
         }
-        if h != high_bits(n) || l != LOW_BITS || b != bits_for(u64::from(n_blocks.saturating_sub(1)))
+        if h != high_bits(n)
+            || l != LOW_BITS
+            || b != bits_for(u64::from(n_blocks.saturating_sub(1)))
         {
-            return Err(format!("parameters h {h}, L {l}, B {b} do not match {n} entries"));
+            return Err(format!(
+                "parameters h {h}, L {l}, B {b} do not match {n} entries"
+            ));
         }
         let buckets = 1u64 << h;
         let n_samples = (buckets / SAMPLE_EVERY + 1) as usize;
         let unary_len = (n as u64 + buckets).div_ceil(64) as usize * 8;
         let lens = [n_samples * 4, unary_len, packed_len(n, l), packed_len(n, b)];
         if HEADER + lens.iter().sum::<usize>() != bytes.len() {
-            return Err(format!("{} bytes, not the length of {n} entries", bytes.len()));
+            return Err(format!(
+                "{} bytes, not the length of {n} entries",
+                bytes.len()
+            ));
         }
         let mut at = HEADER;
         let mut part = |len: usize| {
@@ -170,8 +184,13 @@ impl<'a> NeedleIndex<'a> {
         let fp = hash >> (64 - u32::from(self.h + self.l));
         let (bucket, low) = (fp >> self.l, (fp & ((1 << self.l) - 1)) as u32);
         let k = (bucket / SAMPLE_EVERY) as usize;
-        let sample = self.samples.get(k * 4..k * 4 + 4).ok_or("sample past the end")?;
-        let mut pos = u64::from(u32::from_le_bytes([sample[0], sample[1], sample[2], sample[3]]));
+        let sample = self
+            .samples
+            .get(k * 4..k * 4 + 4)
+            .ok_or("sample past the end")?;
+        let mut pos = u64::from(u32::from_le_bytes([
+            sample[0], sample[1], sample[2], sample[3],
+        ]));
         // Skip the buckets between the sample's and this one.
         let mut skip = bucket % SAMPLE_EVERY;
         while skip > 0 {
@@ -208,7 +227,13 @@ impl SegmentReader {
 
     /// The blocks of `field` that may hold a value hashing to `hash`, with
     /// errors naming the section.
-    pub(crate) fn needle_blocks(&self, idx: &NeedleIndex<'_>, field: Field, hash: u64, out: &mut Vec<u32>) -> Result<()> {
+    pub(crate) fn needle_blocks(
+        &self,
+        idx: &NeedleIndex<'_>,
+        field: Field,
+        hash: u64,
+        out: &mut Vec<u32>,
+    ) -> Result<()> {
         idx.blocks_of(hash, out)
             .map_err(|why| self.corrupt(SectionKind::Needle, field as u16, why))
     }
@@ -220,7 +245,11 @@ impl SegmentReader {
         let raw = self.raw_section(SectionKind::Needle, field);
         match NeedleIndex::parse(raw, self.rows()) {
             Ok(_) if ok => Ok(()),
-            Ok(_) => Err(self.corrupt(SectionKind::Needle, field, "a needle index on a field that has none")),
+            Ok(_) => Err(self.corrupt(
+                SectionKind::Needle,
+                field,
+                "a needle index on a field that has none",
+            )),
             Err(why) => Err(self.corrupt(SectionKind::Needle, field, why)),
         }
     }
@@ -269,8 +298,14 @@ impl SegmentReader {
         }
         pairs.sort_unstable();
         for (kind, bytes) in [
-            (SectionKind::IdHashes, pack(pairs.iter().map(|p| p.0), fp_bits)),
-            (SectionKind::IdRows, pack(pairs.iter().map(|p| p.1), row_bits(rows))),
+            (
+                SectionKind::IdHashes,
+                pack(pairs.iter().map(|p| p.0), fp_bits),
+            ),
+            (
+                SectionKind::IdRows,
+                pack(pairs.iter().map(|p| p.1), row_bits(rows)),
+            ),
         ] {
             if self.section(kind, NO_FIELD)? != bytes {
                 return Err(self.corrupt(kind, NO_FIELD, "does not index the stored event ids"));
@@ -279,4 +314,3 @@ impl SegmentReader {
         Ok(())
     }
 }
-

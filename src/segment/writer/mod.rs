@@ -582,7 +582,11 @@ impl SegmentWriter {
     /// each row's value encoding, rows in final order (docs/format.md,
     /// "Needle index").
     fn write_needles(&self, file: &mut SectionWriter, order: &[u32]) {
-        for b in self.blocks.iter().filter(|b| NEEDLE_FIELDS.contains(&b.field)) {
+        for b in self
+            .blocks
+            .iter()
+            .filter(|b| NEEDLE_FIELDS.contains(&b.field))
+        {
             let pairs = order
                 .iter()
                 .enumerate()
