@@ -1,8 +1,9 @@
 //! `eq` / `in` on `event_id`, `object_id` and `url` through their indexes:
 //! the event-id index (fingerprint → rows) and the needle index
-//! (fingerprint → blocks, segment/needle.rs). Candidate blocks are read
-//! once here and their rows checked, so the bitmap holds exactly the
-//! matching rows (the scan checks them again).
+//! (fingerprint → blocks, segment/needle.rs). The rows of the candidate
+//! blocks are the superset: the scan checks each against the predicate,
+//! reading each such block once (checking them here too would
+//! decompress every candidate block twice).
 
 use croaring::Bitmap;
 use xxhash_rust::xxh3::xxh3_64;
@@ -64,7 +65,7 @@ pub(super) fn superset(seg: &SegmentReader, pred: &Pred) -> Result<Option<(Bitma
     }
     blocks.sort_unstable();
     blocks.dedup();
-    let rows = check_blocks(seg, pred, &blocks)?;
+    let rows = block_rows(seg, &blocks);
     let what = format!(
         "needle index of {field}: {} block(s) of {}",
         blocks.len(),
@@ -86,24 +87,13 @@ fn event_id_rows(seg: &SegmentReader, hashes: &[u64]) -> Result<(Bitmap, String)
     Ok((Bitmap::of(&rows), what))
 }
 
-/// The rows of `blocks` whose value matches `pred`.
-fn check_blocks(seg: &SegmentReader, pred: &Pred, blocks: &[u32]) -> Result<Bitmap> {
-    let mut cursor = seg.blocks(pred.field)?;
+/// The rows of `blocks` (the last block may be short).
+fn block_rows(seg: &SegmentReader, blocks: &[u32]) -> Bitmap {
     let mut rows = Bitmap::new();
-    let is_str = pred.field.kind() == FieldKind::Str;
     for b in blocks {
-        let start = b.saturating_mul(BLOCK_ROWS);
+        let start = b.saturating_mul(BLOCK_ROWS).min(seg.rows());
         let end = start.saturating_add(BLOCK_ROWS).min(seg.rows());
-        for row in start..end {
-            let hit = if is_str {
-                pred.matches_bytes(cursor.get_str_bytes(row)?, None)
-            } else {
-                pred.matches(cursor.get(row)?)
-            };
-            if hit {
-                rows.add(row);
-            }
-        }
+        rows.add_range(start..end);
     }
-    Ok(rows)
+    rows
 }
