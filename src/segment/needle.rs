@@ -314,3 +314,46 @@ impl SegmentReader {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every stored (hash, block) pair is found, for entry counts around
+    /// the bucket boundaries; the section has exactly the length `parse`
+    /// expects.
+    #[test]
+    fn every_stored_value_finds_its_blocks() {
+        for rows in [1u32, 2, 63, 64, 65, 1024, 1025, 5000] {
+            let pairs: Vec<(u64, u32)> = (0..rows)
+                .map(|r| (xxh3_64(&u64::from(r % 97).to_le_bytes()), r))
+                .collect();
+            let bytes = build(pairs.clone(), rows);
+            let idx = NeedleIndex::parse(&bytes, rows).unwrap();
+            for (hash, row) in pairs {
+                let mut out = Vec::new();
+                idx.blocks_of(hash, &mut out).unwrap();
+                assert!(out.contains(&(row / BLOCK_ROWS)), "{rows} rows: row {row}");
+            }
+            assert!(NeedleIndex::parse(&bytes[..bytes.len() - 1], rows).is_err());
+        }
+    }
+
+    /// Hashes of values not stored match few entries: 5,000 distinct
+    /// values (4,096 buckets, 1.22 entries each) and 10,000 other hashes
+    /// match 98 times, as 10,000 × 1.22 / 2^7 = 95 predicts.
+    #[test]
+    fn values_not_stored_rarely_match() {
+        let rows = 5000u32;
+        let pairs = (0..rows).map(|r| (xxh3_64(&r.to_le_bytes()), r)).collect();
+        let bytes = build(pairs, rows);
+        let idx = NeedleIndex::parse(&bytes, rows).unwrap();
+        let mut out = Vec::new();
+        for k in 0..10_000u64 {
+            idx.blocks_of(xxh3_64(&(k + 1_000_000).to_le_bytes()), &mut out)
+                .unwrap();
+        }
+        assert_eq!(out.len(), FALSE_MATCHES);
+    }
+    const FALSE_MATCHES: usize = 98;
+}
