@@ -45,6 +45,9 @@ pub enum SectionKind {
     IdBloom = 9,
     /// A mapped dictionary column's code for each code of its parent column.
     CodeMap = 10,
+    /// A block column's needle index: fingerprints of its distinct
+    /// (value, block) pairs and their blocks (segment/needle.rs).
+    Needle = 11,
 }
 
 impl SectionKind {
@@ -61,6 +64,7 @@ impl SectionKind {
             8 => IdRows,
             9 => IdBloom,
             10 => CodeMap,
+            11 => Needle,
             _ => return None,
         })
     }
@@ -77,6 +81,7 @@ impl SectionKind {
             SectionKind::IdRows => "id rows",
             SectionKind::IdBloom => "id bloom",
             SectionKind::CodeMap => "code map",
+            SectionKind::Needle => "needle index",
         }
     }
 }

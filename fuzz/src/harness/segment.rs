@@ -526,6 +526,10 @@ pub fn query(bytes: &[u8], seg: &SegmentReader) -> Result<Option<Answers>, Error
                 .filter(Field::EventType, Op::In, vec![e.event_type.as_str()]),
         );
         qs.push(Query::events().filter(Field::EventId, Op::Eq, e.event_id.as_str()));
+        // The needle index of object_id (url's is reached below).
+        if let Some(o) = e.object_id {
+            qs.push(Query::events().filter(Field::ObjectId, Op::In, vec![o, 7]));
+        }
         if let Some(u) = &e.url {
             qs.push(
                 Query::events()

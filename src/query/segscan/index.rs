@@ -13,12 +13,13 @@ use crate::error::Result;
 use crate::query::bind::Pred;
 use crate::segment::SegmentReader;
 
+mod needle;
+
 /// A superset of the rows of `seg` that can match `pred`, with what
 /// answered it (for `explain`).
 pub(super) fn superset(seg: &SegmentReader, pred: &Pred) -> Result<Option<(Bitmap, String)>> {
     if seg.version() < 2 {
         return Ok(None);
     }
-    let _ = pred;
-    Ok(None)
+    needle::superset(seg, pred)
 }

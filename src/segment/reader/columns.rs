@@ -72,6 +72,36 @@ impl IdIndex<'_> {
     }
 }
 
+impl IdIndex<'_> {
+    /// Adds to `out` the rows whose `event_id` may hash to `hash`: those
+    /// with its fingerprint (every row holding such an id is among them;
+    /// none if the Bloom filter rules the hash out).
+    pub fn fingerprint_rows(&self, hash: u64, out: &mut Vec<u32>) -> Result<()> {
+        if !bloom::may_contain(self.bloom, hash) {
+            return Ok(());
+        }
+        let fp = fingerprint(hash, self.fp_bits);
+        let n = self.seg.rows() as usize;
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if packed_get(self.fingerprints, self.fp_bits, mid).unwrap_or(u32::MAX) < fp {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        while lo < n && packed_get(self.fingerprints, self.fp_bits, lo) == Some(fp) {
+            out.push(
+                packed_get(self.rows, self.row_bits, lo)
+                    .ok_or_else(|| self.seg.corrupt(SectionKind::IdRows, NO_FIELD, "cut short"))?,
+            );
+            lo += 1;
+        }
+        Ok(())
+    }
+}
+
 /// A packed array of `width`-bit codes, in place in the map.
 #[derive(Clone, Copy)]
 pub(super) struct Codes<'a> {

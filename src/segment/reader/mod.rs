@@ -434,6 +434,10 @@ impl SegmentReader {
                 SectionKind::Blocks => col.is_some_and(|c| c.encoding == Encoding::Blocks),
                 SectionKind::Codes => col.is_some_and(|c| c.encoding == Encoding::Dict),
                 SectionKind::CodeMap => col.is_some_and(|c| c.encoding == Encoding::MappedDict),
+                SectionKind::Needle => {
+                    self.check_needle(s.field)?;
+                    col.is_some_and(|c| c.encoding == Encoding::Blocks)
+                }
                 SectionKind::DictValues | SectionKind::Bitmaps => {
                     col.is_some_and(|c| c.encoding.logical() == Encoding::Dict)
                 }
@@ -502,6 +506,17 @@ impl SegmentReader {
             .unwrap_or(&[])
     }
 
+    /// Whether the segment has this section (index sections of kind 11 and
+    /// up are absent from version 1 files).
+    pub(crate) fn has_section(&self, kind: SectionKind, field: u16) -> bool {
+        self.by_key.contains_key(&(kind, field))
+    }
+
+    /// The bytes of a section, unchecked: for open-time length checks.
+    pub(crate) fn raw_section(&self, kind: SectionKind, field: u16) -> &[u8] {
+        self.entry(kind, field).map_or(&[], |s| self.raw(s))
+    }
+
     /// The bytes of a section, checksum verified on first use.
     pub(crate) fn section(&self, kind: SectionKind, field: u16) -> Result<&[u8]> {
         let idx = *self.by_key.get(&(kind, field)).ok_or_else(|| {
@@ -534,7 +549,7 @@ impl SegmentReader {
         Ok(bytes)
     }
 
-    fn corrupt(&self, kind: SectionKind, field: u16, why: impl Into<String>) -> Error {
+    pub(crate) fn corrupt(&self, kind: SectionKind, field: u16, why: impl Into<String>) -> Error {
         let offset = self.entry(kind, field).map_or(0, |s| s.offset);
         Error::corrupted(
             &self.path,
@@ -792,7 +807,7 @@ impl SegmentReader {
                 self.verify_codes(field)?;
             }
         }
-        Ok(())
+        self.verify_needles()
     }
 
     /// Bytes outside every section (header fields, alignment padding) are

@@ -16,7 +16,7 @@ use super::format::{
     SECTION_ALIGN, SEGMENT_VERSION, SectionEntry, SectionKind, UUID_TEXT_LEN, bits_for, code_width,
     fingerprint, fingerprint_bits, header_bytes, pack, parse_uuid, row_bits, section_crc,
 };
-use super::{INDEXED_FIELDS, SegmentReader, encoding_of, value_key};
+use super::{INDEXED_FIELDS, NEEDLE_FIELDS, SegmentReader, encoding_of, needle, value_key};
 use crate::codec::encode_value;
 use crate::error::{Error, Result};
 use crate::event::{Event, Field, FieldKind, Value};
@@ -407,6 +407,7 @@ impl SegmentWriter {
         self.write_dicts(&mut file, &mut columns, &order)?;
         self.write_blocks(&mut file, &mut columns, &order)?;
         self.write_id_index(&mut file, &order);
+        self.write_needles(&mut file, &order);
         let rows = self.ts.len() as u32;
         let meta = Meta {
             segment_id: id,
@@ -573,6 +574,32 @@ impl SegmentWriter {
         let id_rows = pack(pairs.iter().map(|&p| p as u32), row_bits(rows));
         file.add(SectionKind::IdRows, NO_FIELD, &id_rows);
         file.add(SectionKind::IdBloom, NO_FIELD, &bloom::build(&self.ids));
+    }
+}
+
+impl SegmentWriter {
+    /// The needle index of each block column that has one: the hash of
+    /// each row's value encoding, rows in final order (docs/format.md,
+    /// "Needle index").
+    fn write_needles(&self, file: &mut SectionWriter, order: &[u32]) {
+        for b in self
+            .blocks
+            .iter()
+            .filter(|b| NEEDLE_FIELDS.contains(&b.field))
+        {
+            let pairs = order
+                .iter()
+                .enumerate()
+                .filter_map(|(row, &i)| {
+                    let i = i as usize;
+                    let start = if i == 0 { 0 } else { b.ends[i - 1] as usize };
+                    let enc = b.buf.get(start..b.ends[i] as usize)?;
+                    Some((needle::encoding_hash(enc)?, row as u32))
+                })
+                .collect();
+            let bytes = needle::build(pairs, order.len() as u32);
+            file.add(SectionKind::Needle, b.field as u16, &bytes);
+        }
     }
 }
 
