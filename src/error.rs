@@ -149,8 +149,8 @@ fn exhausted_message(what: &str, limit: u64, shared: bool) -> String {
 /// `2 GiB`, `64 MiB`, `1000 bytes`: whole binary units when exact.
 fn bytes_text(n: u64) -> String {
     match n {
-        _ if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{} GiB", n >> 30),
-        _ if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        _ if n >= 1 << 30 && n.is_multiple_of(1 << 30) => format!("{} GiB", n >> 30),
+        _ if n >= 1 << 20 && n.is_multiple_of(1 << 20) => format!("{} MiB", n >> 20),
         _ => format!("{n} bytes"),
     }
 }

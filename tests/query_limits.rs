@@ -263,6 +263,62 @@ fn a_damaged_dictionary_is_reported_when_a_list_first_reads_it() {
     assert!(found.is_corruption(), "{found}");
 }
 
+/// A query that needs no timestamp (no window cut, no sort or group by
+/// time) does not read the timestamps section; the first query that does
+/// reports its damage, naming the file, the section's offset and the
+/// section. `verify` finds it without any query.
+#[test]
+fn damaged_timestamps_are_reported_by_the_first_query_that_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path(), true);
+    let want = e
+        .query(&Query::parse(r#"{"group_by": ["tool_name"]}"#).unwrap())
+        .unwrap();
+    let seg = segments(&e).remove(0);
+    drop(e);
+    let reader = SegmentReader::open(&seg).unwrap();
+    let (day, id) = (reader.day(), reader.id());
+    let (offset, len) = reader
+        .section_range(SectionKind::Timestamps, Field::EventTimestamp as u16)
+        .unwrap();
+    drop(reader);
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[(offset + len / 2) as usize] ^= 0x10;
+    std::fs::write(&seg, &bytes).unwrap();
+    let engine = Engine::open(dir.path(), options(&clock())).unwrap();
+    let q = Query::parse(r#"{"group_by": ["tool_name"]}"#).unwrap();
+    assert_eq!(engine.query(&q).unwrap(), want);
+    let from = daybook::time::format_ms(day.start_ms() + 500_000);
+    let cut = Query::parse(&format!(
+        r#"{{"time": {{"from": "{from}", "to": "{day}"}}, "group_by": ["tool_name"]}}"#
+    ))
+    .unwrap();
+    match engine.query(&cut) {
+        Err(Error::Corrupted {
+            path,
+            offset: at,
+            section,
+            reason,
+        }) => {
+            assert_eq!(path, seg);
+            assert_eq!(at, offset);
+            assert_eq!(
+                section,
+                format!("timestamps of event_timestamp (day {day}, segment {id})")
+            );
+            assert_eq!(reason, "checksum mismatch");
+        }
+        other => panic!("expected Corrupted, got {other:?}"),
+    }
+    assert!(
+        SegmentReader::open(&seg)
+            .unwrap()
+            .verify()
+            .unwrap_err()
+            .is_corruption()
+    );
+}
+
 #[cfg(feature = "cli")]
 mod cli_budget {
     use super::*;
