@@ -108,6 +108,51 @@ pub enum Error {
     /// at its next check and returns no partial answer.
     #[error("the query was cancelled")]
     Cancelled,
+    /// A query needed more memory than its budget allows and was stopped
+    /// before taking it. `shared: false`: the query's own budget
+    /// ([`QueryOptions::max_memory_bytes`](crate::QueryOptions)); the same
+    /// query fails again, so narrow it or raise the budget. `shared: true`:
+    /// the memory all queries running at once share (a server's) is spent;
+    /// the query may fit later.
+    #[error("{}", exhausted_message(what, *limit_bytes, *shared))]
+    ResourceExhausted {
+        /// What was growing: "group table", "merge of groups", "listed
+        /// rows", "in list of where[0]", ...
+        what: String,
+        /// The budget that was reached, in bytes.
+        limit_bytes: u64,
+        /// Whether the budget is the one queries running at once share.
+        shared: bool,
+    },
+}
+
+/// The text of [`Error::ResourceExhausted`]: which budget, and how to get
+/// past it.
+fn exhausted_message(what: &str, limit: u64, shared: bool) -> String {
+    let size = bytes_text(limit);
+    if shared {
+        format!(
+            "the memory shared by queries running at once ({size}) is in use; this query \
+             needed more for its {what}: retry later, or raise the shared budget \
+             (daybook serve --max-queries-memory-bytes)"
+        )
+    } else {
+        format!(
+            "the query needs more than its memory budget of {size} for its {what}: narrow it \
+             (a shorter window, more filters, fewer or smaller group fields, a limit) or raise \
+             the budget (QueryOptions::max_memory_bytes, daybook query --max-memory-bytes, \
+             daybook serve --max-query-memory-bytes)"
+        )
+    }
+}
+
+/// `2 GiB`, `64 MiB`, `1000 bytes`: whole binary units when exact.
+fn bytes_text(n: u64) -> String {
+    match n {
+        _ if n >= 1 << 30 && n.is_multiple_of(1 << 30) => format!("{} GiB", n >> 30),
+        _ if n >= 1 << 20 && n.is_multiple_of(1 << 20) => format!("{} MiB", n >> 20),
+        _ => format!("{n} bytes"),
+    }
 }
 
 impl Error {
@@ -142,7 +187,10 @@ impl Error {
     pub fn is_caller_error(&self) -> bool {
         matches!(
             self,
-            Error::InvalidOptions(_) | Error::InvalidQuery(_) | Error::InvalidInput(_)
+            Error::InvalidOptions(_)
+                | Error::InvalidQuery(_)
+                | Error::InvalidInput(_)
+                | Error::ResourceExhausted { shared: false, .. }
         )
     }
 

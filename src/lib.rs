@@ -60,7 +60,7 @@ pub use engine::Engine;
 pub use error::{Error, Result};
 pub use event::{Event, EventBuilder, EventType, Field, FieldError, FieldKind, Value};
 pub use options::{Durability, Options};
-pub use query::{CancelToken, QueryOptions};
+pub use query::{CancelToken, DEFAULT_QUERY_MEMORY_BYTES, MemoryPool, QueryOptions};
 pub use query::{
     Direction, Explain, Op, Operand, Predicate, Query, QueryResult, Row, Scalar, Select,
 };

@@ -405,6 +405,7 @@ fn limits_give_their_status_and_the_server_stays_healthy() {
         max_concurrent_calls: 1,
         max_query_ms: 30_000,
         max_result_rows: 10,
+        ..Limits::default()
     };
     let mut s = start(limits, "Acme", "Globex");
     // Too many events in one batch.

@@ -93,7 +93,12 @@ pub(crate) fn load(
             files::log_path(root, *gone).display()
         )));
     }
-    let mut mem_ids = IdSet::with_capacity(max_buffered_events);
+    // A look only dedups the logs it replays: no table sized for a
+    // writer's whole buffer (zeroed pages a query never uses).
+    let mut mem_ids = IdSet::with_capacity(match mode {
+        Mode::Repair => max_buffered_events,
+        Mode::Look => 0,
+    });
     let mut log_bytes = 0u64;
     for (i, &seq) in logs.iter().enumerate() {
         let tail = match (i + 1 == logs.len(), mode) {
@@ -172,10 +177,13 @@ type Segments = (BTreeMap<Day, DayState>, u64, Vec<Day>);
 /// repairing, removes) compaction inputs that a merged segment supersedes.
 ///
 /// A read-only look (no lock: a writer may seal and compact meanwhile)
-/// lists the segments twice and maps what the second listing adds. A
-/// segment listed but gone before it is mapped was a compaction input
-/// (unlinked only after its merged segment was in place, so the second
-/// listing finds that) or a dropped day: it is skipped.
+/// skips a segment listed but gone before it is mapped: a compaction input
+/// (unlinked only after its merged segment was in place) or a dropped day.
+/// Only then does it list the segments a second time and map what that
+/// listing adds (the merged segment). When every listed segment was
+/// mapped, the first listing is a consistent view: a compaction that
+/// ended meanwhile unlinked inputs this look already holds, and a merged
+/// segment listed beside its inputs supersedes them.
 fn load_segments(storage: &dyn Storage, root: &Path, horizon: Day, mode: Mode) -> Result<Segments> {
     let mut max_id = 0u64;
     let mut days: BTreeMap<Day, DayState> = BTreeMap::new();
@@ -184,7 +192,11 @@ fn load_segments(storage: &dyn Storage, root: &Path, horizon: Day, mode: Mode) -
     let mut expired = Vec::new();
     let mut seen: HashSet<PathBuf> = HashSet::new();
     let passes = if mode == Mode::Look { 2 } else { 1 };
+    let mut missed = false;
     for pass in 0..passes {
+        if pass > 0 && !missed {
+            break;
+        }
         for entry in files::list_dir(storage, &root.join(DAYS_DIR))? {
             let Some(day) = Day::parse(&entry.name) else {
                 continue;
@@ -216,7 +228,10 @@ fn load_segments(storage: &dyn Storage, root: &Path, horizon: Day, mode: Mode) -
                             Ok(Err(damage)) => damaged.push((day, id, damage)),
                             Err(Error::Io { source, .. })
                                 if mode == Mode::Look
-                                    && source.kind() == std::io::ErrorKind::NotFound => {}
+                                    && source.kind() == std::io::ErrorKind::NotFound =>
+                            {
+                                missed = true;
+                            }
                             Err(e) => return Err(e),
                         }
                     }

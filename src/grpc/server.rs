@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::event::{Event, Field, FieldError};
 use crate::ingest::batch::Batch;
 use crate::ingest::field_of;
-use crate::query::{CancelToken, Op, Query, QueryOptions};
+use crate::query::{CancelToken, MemoryPool, Op, Query, QueryOptions};
 use crate::{Engine, RejectReason, Snapshot};
 
 /// What one call may cost. Each refusal has its own status; the server stays
@@ -45,6 +45,13 @@ pub struct Limits {
     /// Most rows a query may return (page with limit and cursor); more:
     /// RESOURCE_EXHAUSTED.
     pub max_result_rows: usize,
+    /// The memory budget of one query (`QueryOptions::max_memory_bytes`);
+    /// past it: RESOURCE_EXHAUSTED.
+    pub max_query_memory_bytes: u64,
+    /// The memory all queries running at once share: with 64 calls at once
+    /// each may not have its whole budget. A query that finds it spent:
+    /// RESOURCE_EXHAUSTED (retry later).
+    pub max_queries_memory_bytes: u64,
 }
 
 impl Default for Limits {
@@ -55,6 +62,8 @@ impl Default for Limits {
             max_concurrent_calls: 64,
             max_query_ms: 30_000,
             max_result_rows: 100_000,
+            max_query_memory_bytes: crate::query::DEFAULT_QUERY_MEMORY_BYTES,
+            max_queries_memory_bytes: 2 * crate::query::DEFAULT_QUERY_MEMORY_BYTES,
         }
     }
 }
@@ -86,6 +95,7 @@ struct Service {
     limits: Limits,
     calls: Arc<Semaphore>,
     queries: Arc<QueryCounters>,
+    memory: MemoryPool,
 }
 
 /// The server's queries, for an admin's `Stats`.
@@ -149,6 +159,7 @@ pub async fn serve(
         calls: Arc::new(Semaphore::new(limits.max_concurrent_calls)),
         limits: limits.clone(),
         queries: Arc::default(),
+        memory: MemoryPool::new(limits.max_queries_memory_bytes),
     };
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
@@ -206,6 +217,7 @@ fn status_of(e: &Error) -> Status {
             Status::data_loss(e.to_string())
         }
         Error::Failed(_) | Error::Busy(_) | Error::Locked(_) => Status::unavailable(e.to_string()),
+        Error::ResourceExhausted { .. } => Status::resource_exhausted(e.to_string()),
         // A bug (a panicked seal thread, a broken invariant), I/O: the
         // server's fault, never the client's.
         _ => Status::internal(e.to_string()),
@@ -304,7 +316,10 @@ impl Service {
     ) -> Result<T, Status> {
         let token = CancelToken::new();
         let _cancel_on_drop = CancelOnDrop(token.clone());
-        let opts = QueryOptions::new().with_cancel(token.clone());
+        let opts = QueryOptions::new()
+            .with_cancel(token.clone())
+            .with_max_memory_bytes(self.limits.max_query_memory_bytes)
+            .with_memory_pool(self.memory.clone());
         let in_flight = InFlight::start(permit, &self.queries);
         let engine = Arc::clone(&self.engine);
         let started = Instant::now();
@@ -620,6 +635,24 @@ mod tests {
             (Error::Busy("b".into()), Code::Unavailable, false),
             (Error::Locked("/d".into()), Code::Unavailable, false),
             (Error::Cancelled, Code::Cancelled, false),
+            (
+                Error::ResourceExhausted {
+                    what: "groups".into(),
+                    limit_bytes: 1 << 20,
+                    shared: false,
+                },
+                Code::ResourceExhausted,
+                true,
+            ),
+            (
+                Error::ResourceExhausted {
+                    what: "groups".into(),
+                    limit_bytes: 1 << 20,
+                    shared: true,
+                },
+                Code::ResourceExhausted,
+                false,
+            ),
             (
                 Error::corrupted("/d/s", 8, "footer", "crc"),
                 Code::DataLoss,

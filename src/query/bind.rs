@@ -208,9 +208,16 @@ fn field_named(part: &str, name: &str) -> Result<Field> {
 }
 
 /// Parses one operand of `field` from JSON.
-fn operand(part: &str, field: Field, op: Op, j: &serde_json::Value) -> Result<Scalar> {
+/// `part` names the operand in an error; it is built only then (a list
+/// may hold hundreds of thousands of operands).
+fn operand(
+    part: impl Fn() -> String,
+    field: Field,
+    op: Op,
+    j: &serde_json::Value,
+) -> Result<Scalar> {
     use serde_json::Value as J;
-    let want = |what: &str| bad(part, format!("{field} takes {what}, got {j}"));
+    let want = |what: &str| bad(part(), format!("{field} takes {what}, got {j}"));
     match field.kind() {
         FieldKind::Str => match j {
             J::String(s) => Ok(Scalar::Str(s.clone())),
@@ -220,7 +227,7 @@ fn operand(part: &str, field: Field, op: Op, j: &serde_json::Value) -> Result<Sc
             J::String(s) => {
                 let exact = matches!(op, Op::Eq | Op::Ne | Op::In | Op::NotIn);
                 if exact && EventType::parse(s).is_none() {
-                    return Err(bad(part, EventType::unknown_message(s)));
+                    return Err(bad(part(), EventType::unknown_message(s)));
                 }
                 Ok(Scalar::Str(s.clone()))
             }
@@ -237,7 +244,7 @@ fn operand(part: &str, field: Field, op: Op, j: &serde_json::Value) -> Result<Sc
         FieldKind::Timestamp => match j {
             J::String(s) => parse_rfc3339_ms(s)
                 .map(Scalar::Timestamp)
-                .map_err(|e| bad(part, e)),
+                .map_err(|e| bad(part(), e)),
             _ => Err(want("an RFC 3339 timestamp string")),
         },
         FieldKind::Date => match j {
@@ -279,14 +286,14 @@ fn bind_pred(index: usize, p: &Predicate) -> Result<Pred> {
             let mut list = items
                 .iter()
                 .enumerate()
-                .map(|(i, j)| operand(&format!("{part}.value[{i}]"), field, p.op, j))
+                .map(|(i, j)| operand(|| format!("{part}.value[{i}]"), field, p.op, j))
                 .collect::<Result<Vec<_>>>()?;
             list.sort();
             list.dedup();
             Arg::Many(list)
         }
         _ => Arg::One(operand(
-            &part,
+            || part.clone(),
             field,
             p.op,
             value.unwrap_or(&serde_json::Value::Null),

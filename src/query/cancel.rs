@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 
+use super::budget::{DEFAULT_QUERY_MEMORY_BYTES, MemoryPool, Meter};
+
 /// Rows a scan walks between two looks at its token. A look is one relaxed
 /// atomic load of a cache line nobody writes until the cancel, so checking
 /// per row would cost nothing much either; per block keeps it out of the
@@ -78,6 +80,16 @@ pub struct QueryOptions {
     /// [`Error::InvalidOptions`]. The answer is the same whatever the
     /// budget; only the time to it changes.
     pub max_threads: Option<usize>,
+    /// The most memory the query may hold, in bytes (what counts:
+    /// docs/queries.md, "Memory budget"); past it the query stops with
+    /// [`Error::ResourceExhausted`]. `None` (the default):
+    /// [`DEFAULT_QUERY_MEMORY_BYTES`]. `Some(0)` is refused with
+    /// [`Error::InvalidOptions`]; `Some(u64::MAX)` is no budget.
+    pub max_memory_bytes: Option<u64>,
+    /// Memory shared with other queries running at once (a server's):
+    /// the query's charges are also taken from it, and given back when it
+    /// ends.
+    pub memory_pool: Option<MemoryPool>,
 }
 
 impl QueryOptions {
@@ -99,6 +111,37 @@ impl QueryOptions {
         self
     }
 
+    /// The query holds at most `bytes` of memory
+    /// ([`max_memory_bytes`](Self::max_memory_bytes)).
+    pub fn with_max_memory_bytes(mut self, bytes: u64) -> QueryOptions {
+        self.max_memory_bytes = Some(bytes);
+        self
+    }
+
+    /// The query also draws its memory from `pool`, shared with other
+    /// queries ([`memory_pool`](Self::memory_pool)).
+    pub fn with_memory_pool(mut self, pool: MemoryPool) -> QueryOptions {
+        self.memory_pool = Some(pool);
+        self
+    }
+
+    /// The meter of one run under these options: the memory budget,
+    /// checked, and the pool.
+    pub(crate) fn meter(&self) -> Result<Meter> {
+        let limit = match self.max_memory_bytes {
+            Some(0) => {
+                return Err(Error::InvalidOptions(
+                    "query options: max_memory_bytes is 0; give a budget in bytes \
+                     (the default is 2 GiB)"
+                        .into(),
+                ));
+            }
+            Some(n) => n,
+            None => DEFAULT_QUERY_MEMORY_BYTES,
+        };
+        Ok(Meter::new(limit, self.memory_pool.clone()))
+    }
+
     /// The thread budget: `max_threads`, checked.
     pub(crate) fn thread_budget(&self) -> Result<Option<usize>> {
         match self.max_threads {
@@ -109,23 +152,51 @@ impl QueryOptions {
         }
     }
 
+    /// What a run looks at, without a memory meter (nothing is charged):
+    /// for work bounded by one segment, such as an export's choice of a
+    /// segment's rows.
     pub(crate) fn stop(&self) -> Stop<'_> {
-        Stop(self.cancel.as_ref().map(|t| &*t.flag))
+        Stop {
+            flag: self.cancel.as_ref().map(|t| &*t.flag),
+            meter: None,
+        }
+    }
+
+    /// What a run looks at: the cancel flag, and `meter` for its memory.
+    pub(crate) fn stop_metered<'a>(&'a self, meter: &'a Meter) -> Stop<'a> {
+        Stop {
+            flag: self.cancel.as_ref().map(|t| &*t.flag),
+            meter: Some(meter),
+        }
     }
 }
 
-/// What a running query looks at: its token's flag, if it has one. Copied
-/// into every function and thread that runs part of the query.
+/// What a running query looks at: its token's flag, if it has one, and
+/// the meter of its memory. Copied into every function and thread that
+/// runs part of the query.
 #[derive(Clone, Copy)]
-pub(crate) struct Stop<'a>(Option<&'a AtomicBool>);
+pub(crate) struct Stop<'a> {
+    flag: Option<&'a AtomicBool>,
+    meter: Option<&'a Meter>,
+}
 
 impl Stop<'_> {
     /// `Err(Error::Cancelled)` once the token is cancelled.
     #[inline]
     pub(crate) fn check(self) -> Result<()> {
-        match self.0 {
+        match self.flag {
             Some(flag) if flag.load(Ordering::Relaxed) => Err(Error::Cancelled),
             _ => Ok(()),
+        }
+    }
+
+    /// Counts `bytes` more memory held by the query, for `what`;
+    /// [`Error::ResourceExhausted`] past its budget (budget.rs).
+    #[inline]
+    pub(crate) fn charge(self, bytes: u64, what: &str) -> Result<()> {
+        match self.meter {
+            Some(m) => m.charge(bytes, what),
+            None => Ok(()),
         }
     }
 

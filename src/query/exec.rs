@@ -18,6 +18,7 @@ use crate::time::Day;
 
 use super::QueryResult;
 use super::bind::{Bound, SortKey};
+use super::budget;
 use super::cancel::{CHECK_EVERY_ROWS, QueryOptions, Stop};
 use super::cursor;
 use super::explain::{Explain, SourceTrace};
@@ -47,10 +48,12 @@ struct Scan<'s> {
 /// Scans one source; every source begins with a look at the cancel flag.
 fn scan_source<'a>(s: &Source<'a>, q: &Bound, how: Scan<'_>) -> Result<Partial<'a>> {
     how.stop.check()?;
-    match s {
-        Source::Segment(seg) => segscan::scan(seg, q, how.keep, how.explain, how.stop),
-        Source::Buffer(day, events) => scan_buffer(*day, events, q, how),
-    }
+    let p = match s {
+        Source::Segment(seg) => segscan::scan(seg, q, how.keep, how.explain, how.stop)?,
+        Source::Buffer(day, events) => scan_buffer(*day, events, q, how)?,
+    };
+    budget::charge_partial(&p, how.stop)?;
+    Ok(p)
 }
 
 /// Runs `q` over `snap` with `opts`: its cancel token and thread budget
@@ -62,8 +65,10 @@ pub(crate) fn run(
     opts: &QueryOptions,
 ) -> Result<(QueryResult, Option<Explain>)> {
     let budget = opts.thread_budget()?;
-    let stop = opts.stop();
+    let meter = opts.meter()?;
+    let stop = opts.stop_metered(&meter);
     stop.check()?;
+    budget::charge_lists(q, stop)?;
     let started = Instant::now();
     let mut ex = Explain::default();
     ex.set_window(q.from_ms, q.to_ms);
@@ -511,7 +516,9 @@ fn to_global_keys(
         let Out::Counts { srcs, counts } = p.out else {
             continue;
         };
+        let before: Vec<usize> = interners.iter().map(|it| it.values.len()).collect();
         keyed.push(intern_source(&srcs, counts, interners, stop)?);
+        budget::charge_merge(&keyed, interners.iter().map(|it| &it.values), &before, stop)?;
     }
     Ok((keyed, matched))
 }

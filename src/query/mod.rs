@@ -4,6 +4,7 @@
 //! checks), the merge of partial results (`exec`) and `explain`.
 
 pub(crate) mod bind;
+mod budget;
 mod cancel;
 mod cursor;
 mod exec;
@@ -16,6 +17,7 @@ pub(crate) mod segscan;
 pub mod values;
 
 pub use bind::window_bound;
+pub use budget::{DEFAULT_QUERY_MEMORY_BYTES, MemoryPool};
 pub use cancel::{CancelToken, QueryOptions};
 pub use explain::{Explain, SourceTrace, Step};
 pub use model::{Direction, Op, Operand, Predicate, Query, Select, TimeWindow};

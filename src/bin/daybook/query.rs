@@ -9,7 +9,8 @@ use daybook::query::Predicate;
 use daybook::query::window_bound;
 use daybook::time::format_ms;
 use daybook::{
-    Direction, Explain, Field, FieldKind, Op, Query, QueryResult, Scalar, Select, Snapshot,
+    Direction, Explain, Field, FieldKind, Op, Query, QueryOptions, QueryResult, Scalar, Select,
+    Snapshot,
 };
 
 use crate::{Failure, usage};
@@ -65,6 +66,10 @@ pub struct QueryArgs {
     /// standard error.
     #[arg(long, default_value_t = 0)]
     repeat: u32,
+    /// The query's memory budget, bytes (default 2 GiB); a query that needs
+    /// more is refused (exit 3).
+    #[arg(long)]
+    max_memory_bytes: Option<u64>,
     /// Output format (default: table on a terminal, jsonl when piped).
     #[arg(long, value_enum)]
     format: Option<Format>,
@@ -598,10 +603,15 @@ fn absent_value_notes(snap: &Snapshot, q: &Query) -> Vec<String> {
     notes
 }
 
-/// The caller's error (a bad query or option) is a usage error (exit 2);
-/// anything else a failure.
+/// A query over its memory budget exits 3 (narrow it or raise
+/// --max-memory-bytes); the caller's other errors (a bad query or option)
+/// are usage errors (exit 2); anything else a failure.
 fn query_error(e: daybook::Error) -> Failure {
     match e {
+        e @ daybook::Error::ResourceExhausted { .. } => Failure {
+            message: e.to_string(),
+            code: 3,
+        },
         e if e.is_caller_error() => usage(e.to_string()),
         other => Failure::from(other),
     }
@@ -612,13 +622,15 @@ fn query_error(e: daybook::Error) -> Failure {
 fn time_repeats(
     engine: &daybook::Reader,
     q: &Query,
+    opts: &QueryOptions,
     first: &QueryResult,
     n: u32,
 ) -> Result<(), Failure> {
     let mut times: Vec<f64> = Vec::with_capacity(n as usize);
+    let snap = engine.snapshot();
     for _ in 0..n {
         let t = Instant::now();
-        let r = engine.query(q).map_err(query_error)?;
+        let r = snap.query_with(q, opts).map_err(query_error)?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
         if r != *first {
             return Err(Failure::from("a repeated run gave a different answer"));
@@ -650,19 +662,24 @@ pub fn run(
     } else {
         Format::Jsonl
     });
+    let mut opts = QueryOptions::new();
+    if let Some(bytes) = a.max_memory_bytes {
+        opts = opts.with_max_memory_bytes(bytes);
+    }
+    let snap = engine.snapshot();
     let started = Instant::now();
     let (result, plan) = if explain {
-        let (r, ex) = engine.explain(&q).map_err(query_error)?;
+        let (r, ex) = snap.explain_with(&q, &opts).map_err(query_error)?;
         (r, Some(ex))
     } else {
-        (engine.query(&q).map_err(query_error)?, None)
+        (snap.query_with(&q, &opts).map_err(query_error)?, None)
     };
     let took = started.elapsed();
     if a.repeat > 0 {
-        time_repeats(engine, &q, &result, a.repeat)?;
+        time_repeats(engine, &q, &opts, &result, a.repeat)?;
     }
     let mut out = std::io::stdout().lock();
-    let notes = absent_value_notes(&engine.snapshot(), &q);
+    let notes = absent_value_notes(&snap, &q);
     if let Some(ex) = &plan {
         print_plan(ex, format, &mut out)?;
     }

@@ -32,6 +32,14 @@ pub struct ServeArgs {
     /// Most rows one query may return.
     #[arg(long, default_value_t = Limits::default().max_result_rows)]
     max_result_rows: usize,
+    /// The memory budget of one query, bytes; past it the query is
+    /// refused (RESOURCE_EXHAUSTED).
+    #[arg(long, default_value_t = Limits::default().max_query_memory_bytes)]
+    max_query_memory_bytes: u64,
+    /// The memory all queries running at once share, bytes; a query that
+    /// finds it spent is refused (RESOURCE_EXHAUSTED, retry later).
+    #[arg(long, default_value_t = Limits::default().max_queries_memory_bytes)]
+    max_queries_memory_bytes: u64,
 }
 
 pub fn run(engine: Engine, args: &ServeArgs) -> Result<(), Failure> {
@@ -46,6 +54,8 @@ pub fn run(engine: Engine, args: &ServeArgs) -> Result<(), Failure> {
             max_concurrent_calls: args.max_concurrent_calls,
             max_query_ms: args.max_query_ms,
             max_result_rows: args.max_result_rows,
+            max_query_memory_bytes: args.max_query_memory_bytes,
+            max_queries_memory_bytes: args.max_queries_memory_bytes,
         },
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

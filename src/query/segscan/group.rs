@@ -12,7 +12,7 @@ use crate::query::partial::{GKey, Grouper, KeySrc, Out};
 use crate::query::scalar::Scalar;
 use crate::segment::{BlockCursor, DictColumn, Encoding, SegmentReader, encoding_of};
 
-use super::{Cand, GROUP_BY_BITMAP_RATIO, Resid, Ts, passes, step};
+use super::{Cand, GROUP_BY_BITMAP_RATIO, Resid, counts_need_ts, passes, step, timestamps_if};
 
 /// Local keys of one group field.
 enum GroupCol<'a> {
@@ -51,8 +51,7 @@ pub(super) fn count_groups<'a>(
     trace: &mut Option<SourceTrace>,
     stop: Stop<'_>,
 ) -> Result<(Out<'a>, u64)> {
-    let (base, bytes) = seg.timestamps()?;
-    let ts = Ts { base, bytes };
+    let ts = timestamps_if(seg, counts_need_ts(q, resid))?;
     if q.group_by.is_empty() {
         let mut matched = 0u64;
         cand.for_each(stop, |r| {
@@ -142,6 +141,7 @@ pub(super) fn count_groups<'a>(
             }
             Ok(())
         })?;
+        stop.charge(rows.capacity() as u64 * 4, "candidate rows")?;
         filtered = Cand::Rows(rows);
         &filtered
     };

@@ -33,6 +33,7 @@ use super::explain::{SourceTrace, Step};
 
 mod group;
 mod index;
+mod inlist;
 mod list;
 
 use super::partial::{Out, Partial};
@@ -41,9 +42,15 @@ use group::count_groups;
 pub(crate) use list::fetch_rows;
 use list::list_rows;
 
-/// Most codes whose bitmaps one predicate ORs; beyond it the predicate is
-/// checked on rows through the codes.
+/// Most codes whose bitmaps one predicate ORs, at the least; beyond it
+/// the predicate is checked on rows through the codes.
 const MAX_OR_CODES: usize = 32;
+
+/// A segment of `n` rows ORs up to `n / OR_CODE_ROWS` codes' bitmaps (if
+/// more than `MAX_OR_CODES`): a bitmap costs about what checking this many
+/// rows' codes does, so 40 users of a 200,000-value `in` list are a union,
+/// not a walk over every row.
+const OR_CODE_ROWS: usize = 128;
 
 /// A bitmap-count for group-by pays when the candidates outnumber the
 /// groups by this factor.
@@ -189,21 +196,6 @@ impl Ts<'_> {
     }
 }
 
-/// The code of `target` in a sorted dictionary (string and integer
-/// dictionaries are sorted by value; docs/format.md).
-fn find_code(col: &DictColumn<'_>, target: Value<'_>) -> Result<Option<u32>> {
-    let (mut lo, mut hi) = (1u32, col.count() + 1);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        match col.value(mid)?.cmp(&target) {
-            std::cmp::Ordering::Less => lo = mid + 1,
-            std::cmp::Ordering::Greater => hi = mid,
-            std::cmp::Ordering::Equal => return Ok(Some(mid)),
-        }
-    }
-    Ok(None)
-}
-
 /// Which codes of `col` (0 = null) satisfy `pred`.
 fn match_codes(col: &DictColumn<'_>, field: Field, pred: &Pred) -> Result<Vec<bool>> {
     let n = col.count() as usize;
@@ -218,13 +210,13 @@ fn match_codes(col: &DictColumn<'_>, field: Field, pred: &Pred) -> Result<Vec<bo
         _ => None,
     };
     match lookups {
-        Some(list) => {
-            for s in list {
-                if let Some(c) = find_code(col, s.as_value())?
-                    && let Some(b) = bits.get_mut(c as usize)
-                {
-                    *b = true;
-                }
+        Some(list) => inlist::mark_listed(col, list, &mut bits)?,
+        None if pred.op == Op::NotIn && sorted => {
+            if let Arg::Many(list) = &pred.arg {
+                inlist::mark_listed(col, list, &mut bits)?;
+            }
+            for b in bits.iter_mut().skip(1) {
+                *b = !*b;
             }
         }
         None => {
@@ -307,13 +299,14 @@ fn as_bitmap<'a>(
             .filter(|c| bits.get(*c as usize).copied() == Some(want))
             .collect()
     };
-    if n_match > MAX_OR_CODES && bits.len() - n_match > MAX_OR_CODES {
+    let max_or = MAX_OR_CODES.max(seg.rows() as usize / OR_CODE_ROWS);
+    if n_match > max_or && bits.len() - n_match > max_or {
         return Ok(None);
     }
     if seg.bitmap_view(field, 0)?.is_none() {
         return Ok(None);
     }
-    Ok(Some(if n_match <= MAX_OR_CODES {
+    Ok(Some(if n_match <= max_or {
         Resolved::Bitmap {
             field,
             codes: pick(true),
@@ -385,8 +378,10 @@ pub(crate) fn scan<'a>(
             u64::from(n),
         )
     });
-    let (base, bytes) = seg.timestamps()?;
-    let ts = Ts { base, bytes };
+    // The timestamps are read (and their section's checksum verified) only
+    // when the window cuts the segment or a listing sorts by them.
+    let cuts = q.from_ms > seg.min_ts_ms() || q.to_ms <= seg.max_ts_ms();
+    let ts = timestamps_if(seg, cuts || q.select == Select::Events)?;
     let (lo, hi) = window_rows(seg, q, &ts);
     step(
         &mut trace,
@@ -471,6 +466,26 @@ pub(crate) fn matching_rows(seg: &SegmentReader, q: &Bound, stop: Stop<'_>) -> R
     Ok(rows)
 }
 
+/// The segment's timestamps when `needed`; else none (a query that reads
+/// no timestamp does not map or checksum the section).
+fn timestamps_if(seg: &SegmentReader, needed: bool) -> Result<Ts<'_>> {
+    if !needed {
+        return Ok(Ts {
+            base: seg.min_ts_ms(),
+            bytes: &[],
+        });
+    }
+    let (base, bytes) = seg.timestamps()?;
+    Ok(Ts { base, bytes })
+}
+
+/// Whether counting reads timestamps: a residual check on them, or a
+/// group by them.
+fn counts_need_ts(q: &Bound, resid: &[Resid<'_, '_>]) -> bool {
+    q.group_by.contains(&Field::EventTimestamp)
+        || resid.iter().any(|r| matches!(r, Resid::Ts { .. }))
+}
+
 /// The rows `[lo, hi)` of the window, by binary search on the timestamps
 /// (rows are in timestamp order); no search for a bound the segment's
 /// range already satisfies.
@@ -523,7 +538,10 @@ fn plan<'a, 'q>(
         // Resolving reads the dictionary: every distinct value, for some
         // operators.
         stop.check()?;
-        match resolve(seg, p)? {
+        // The predicate as the trace shows it: written out only for a
+        // trace (an `in` list may hold 200,000 values).
+        let p = Label(p, trace.is_some());
+        match resolve(seg, p.0)? {
             Resolved::Empty(why) => {
                 step(trace, format!("{p}: {why}"), 0, "segment empty");
                 return Ok(None);
@@ -557,9 +575,9 @@ fn plan<'a, 'q>(
                 }
                 plan.pos
                     .push((card, Bm::Owned(rows), format!("{p}: {what}")));
-                plan.resid.push(value_check(seg, p)?);
+                plan.resid.push(value_check(seg, p.0)?);
             }
-            Resolved::Values => plan.resid.push(value_check(seg, p)?),
+            Resolved::Values => plan.resid.push(value_check(seg, p.0)?),
         }
     }
     // Cheapest first; and-nots after every positive.
@@ -570,6 +588,16 @@ fn plan<'a, 'q>(
         Resid::Block { .. } | Resid::Text { .. } => 2,
     });
     Ok(Some(plan))
+}
+
+/// A predicate as a plan's steps name it: itself when traced, else
+/// nothing (the names are only read by the trace).
+struct Label<'q>(&'q Pred, bool);
+
+impl std::fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.1 { self.0.fmt(f) } else { Ok(()) }
+    }
 }
 
 /// The row check of a predicate on a column without a dictionary.
