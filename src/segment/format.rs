@@ -45,6 +45,10 @@ pub enum SectionKind {
     IdBloom = 9,
     /// A mapped dictionary column's code for each code of its parent column.
     CodeMap = 10,
+    /// A token index's listed units: runs with the bytes around them.
+    TokenDict = 14,
+    /// A token index's roaring bitmap of rows per listed unit.
+    TokenPostings = 15,
 }
 
 impl SectionKind {
@@ -61,6 +65,8 @@ impl SectionKind {
             8 => IdRows,
             9 => IdBloom,
             10 => CodeMap,
+            14 => TokenDict,
+            15 => TokenPostings,
             _ => return None,
         })
     }
@@ -77,6 +83,8 @@ impl SectionKind {
             SectionKind::IdRows => "id rows",
             SectionKind::IdBloom => "id bloom",
             SectionKind::CodeMap => "code map",
+            SectionKind::TokenDict => "token dictionary",
+            SectionKind::TokenPostings => "token postings",
         }
     }
 }

@@ -4,10 +4,11 @@
 pub(crate) mod bloom;
 pub mod format;
 mod reader;
+pub mod tokens;
 mod writer;
 
 pub use format::{Encoding, SectionKind};
-pub use reader::{BlockCursor, DictColumn, SegmentReader};
+pub use reader::{BlockCursor, DictColumn, SegmentReader, TOKEN_FIELDS, TokenIndex};
 pub use writer::SegmentWriter;
 #[cfg(feature = "internals")]
 pub use writer::WrittenSegment;
