@@ -141,7 +141,8 @@ pub(super) fn rows(seg: &SegmentReader, pred: &Pred) -> Result<Option<TokenRows>
     let Arg::One(Scalar::Str(pattern)) = &pred.arg else {
         return Ok(None);
     };
-    if !TOKEN_FIELDS.contains(&pred.field) {
+    // A version 1 file has no token index (docs/format.md, "Versions").
+    if !TOKEN_FIELDS.contains(&pred.field) || seg.version() < 2 {
         return Ok(None);
     }
     let Some(ix) = seg.token_index(pred.field)? else {

@@ -12,7 +12,6 @@ use crate::codec::le_u32_at;
 use crate::error::{Error, Result};
 use crate::event::{Field, Value};
 use crate::segment::SectionKind;
-use crate::segment::format::SEGMENT_VERSION;
 use crate::segment::tokens::{self, COMPLETE, DICT_HEADER, Unit};
 
 use super::{SegmentReader, portable};
@@ -60,7 +59,7 @@ impl SegmentReader {
     }
 
     /// At open: token sections come in pairs, on a token-indexed block
-    /// column of a version 2 file, with sizes that match their headers.
+    /// column, with sizes that match their headers.
     pub(super) fn check_token_sections(&self) -> Result<()> {
         for field in Field::ALL {
             let (d, p) = (
@@ -74,7 +73,7 @@ impl SegmentReader {
                     return Err(self.size_error(s, field, "token sections come in pairs"));
                 }
             };
-            if !TOKEN_FIELDS.contains(&field) || self.version < SEGMENT_VERSION {
+            if !TOKEN_FIELDS.contains(&field) {
                 return Err(self.size_error(d, field, "no token index expected here"));
             }
             let (dict, post) = (self.raw(d), self.raw(p));
