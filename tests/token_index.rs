@@ -118,11 +118,7 @@ fn events(specs: &[Spec], rare_text: bool) -> Vec<Event> {
         .enumerate()
         .map(|(n, s)| {
             let ts = day_ago(DAYS[s.day]).start_ms() + s.ms;
-            let ts = if DAYS[s.day] == 0 {
-                ts.min(NOW_MS)
-            } else {
-                ts
-            };
+            let ts = if DAYS[s.day] == 0 { ts.min(NOW_MS) } else { ts };
             let mut e = make_event(id_for(n, (n % 3) as u8), ts, &s.attrs);
             e.url = url(s, n, rare_text);
             e
@@ -135,7 +131,10 @@ fn pattern(evs: &[Event], pick_n: usize, a: usize, b: usize) -> String {
     if pick_n % 3 != 0 {
         return PATTERNS[pick_n % PATTERNS.len()].to_string();
     }
-    let Some(u) = evs.get(pick_n % evs.len().max(1)).and_then(|e| e.url.as_deref()) else {
+    let Some(u) = evs
+        .get(pick_n % evs.len().max(1))
+        .and_then(|e| e.url.as_deref())
+    else {
         return "/rfis/".into();
     };
     let cuts: Vec<usize> = (0..=u.len()).filter(|&i| u.is_char_boundary(i)).collect();
@@ -173,7 +172,11 @@ fn q_seed() -> impl Strategy<Value = QSeed> {
 }
 
 fn build_query(evs: &[Event], s: &QSeed) -> Query {
-    let op = if s.starts { Op::StartsWith } else { Op::Contains };
+    let op = if s.starts {
+        Op::StartsWith
+    } else {
+        Op::Contains
+    };
     let p = pattern(evs, s.pick, s.a, s.b);
     let mut q = match s.shape {
         0 | 1 => Query::count(),
@@ -188,7 +191,11 @@ fn build_query(evs: &[Event], s: &QSeed) -> Query {
     };
     q = q.last_days(7).filter(Field::Url, op, p.as_str());
     match s.other {
-        0 => q.filter(Field::CompanyName, Op::Eq, COMPANIES[s.pick % COMPANIES.len()]),
+        0 => q.filter(
+            Field::CompanyName,
+            Op::Eq,
+            COMPANIES[s.pick % COMPANIES.len()],
+        ),
         1 => q.filter(Field::EventType, Op::Ne, "View"),
         2 => q.filter(Field::Url, Op::Contains, "/"),
         _ => q,
@@ -196,8 +203,9 @@ fn build_query(evs: &[Event], s: &QSeed) -> Query {
 }
 
 thread_local! {
-    /// Queries answered with at least one row, and all queries.
-    static SEEN: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// Queries answered with at least one row, all queries, and queries a
+    /// token index answered (exactly) in some segment.
+    static SEEN: Cell<(usize, usize, usize, usize)> = const { Cell::new((0, 0, 0, 0)) };
 }
 
 fn check_all(
@@ -213,15 +221,40 @@ fn check_all(
         let got = engine
             .query(q)
             .map_err(|e| TestCaseError::fail(format!("[{state}] {e}; {}", q.to_json())))?;
-        SEEN.with(|s| {
-            let (hit, all) = s.get();
-            s.set((hit + usize::from(!want.result.rows.is_empty()), all + 1));
-        });
-        prop_assert_eq!(&comparable(got), &want.result, "[{}] {}", state, q.to_json());
-        let (explained, _) = engine
+        prop_assert_eq!(
+            &comparable(got),
+            &want.result,
+            "[{}] {}",
+            state,
+            q.to_json()
+        );
+        let (explained, ex) = engine
             .explain(q)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!(&comparable(explained), &want.result, "[{}] explain {}", state, q.to_json());
+        let used = |tag: &str| {
+            ex.sources
+                .iter()
+                .flat_map(|s| &s.steps)
+                .any(|s| s.what.contains(tag))
+        };
+        let (indexed, exact) = (used(": token index"), used(" exact"));
+        SEEN.with(|s| {
+            let (hit, all, i, x) = s.get();
+            let hit = hit + usize::from(!want.result.rows.is_empty());
+            s.set((
+                hit,
+                all + 1,
+                i + usize::from(indexed),
+                x + usize::from(exact),
+            ));
+        });
+        prop_assert_eq!(
+            &comparable(explained),
+            &want.result,
+            "[{}] explain {}",
+            state,
+            q.to_json()
+        );
     }
     Ok(())
 }
@@ -242,7 +275,7 @@ fn run_case(evs: &[Event], queries: &[Query]) -> Result<(), TestCaseError> {
     let mut oracle = Oracle::new();
     let (g1, rest) = evs.split_at(evs.len() / 2);
     let (g2, g3) = rest.split_at(rest.len() / 2);
-    let mut append = |engine: &Engine, oracle: &mut Oracle, batch: &[Event]| {
+    let append = |engine: &Engine, oracle: &mut Oracle, batch: &[Event]| {
         oracle.append(batch);
         engine.append(batch.to_vec()).unwrap();
     };
@@ -278,8 +311,16 @@ fn contains_and_starts_with_match_the_oracle_in_every_state() {
     if let Err(e) = result {
         panic!("{e}");
     }
-    let (hit, all) = SEEN.with(Cell::get);
-    assert!(hit * 4 >= all, "too few queries matched anything: {hit} of {all}");
+    let (hit, all, indexed, exact) = SEEN.with(Cell::get);
+    eprintln!("{hit} of {all} queries matched rows; token index: {indexed}, exact: {exact}");
+    assert!(
+        hit * 4 >= all,
+        "too few queries matched anything: {hit} of {all}"
+    );
+    assert!(
+        indexed * 4 >= all && exact * 10 >= all,
+        "{indexed}, {exact} of {all}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -356,7 +397,9 @@ fn a_pattern_of_one_unit_is_answered_by_the_index_alone() {
 fn forge_checksums(bytes: &mut [u8]) {
     let f = bytes.len() - FOOTER_LEN;
     let seg_id = u64::from_le_bytes(bytes[f + 24..f + 32].try_into().unwrap());
-    let day = Day(i32::from_le_bytes(bytes[f + 32..f + 36].try_into().unwrap()));
+    let day = Day(i32::from_le_bytes(
+        bytes[f + 32..f + 36].try_into().unwrap(),
+    ));
     let count = u32::from_le_bytes(bytes[f + 12..f + 16].try_into().unwrap()) as usize;
     let table = u64::from_le_bytes(bytes[f + 16..f + 24].try_into().unwrap()) as usize;
     for i in 0..count {

@@ -429,9 +429,15 @@ fn read_token_index(seg: &SegmentReader) -> Result<(), Error> {
         let u = ix.unit(i)?;
         let _ = ix.lower_bound(u.run)?;
         let rows = ix.rows(i)?;
-        assert!(rows.maximum().is_none_or(|m| m < seg.rows()), "posting past the end");
+        assert!(
+            rows.maximum().is_none_or(|m| m < seg.rows()),
+            "posting past the end"
+        );
     }
-    assert!(ix.unit(ix.len()).is_err() && ix.rows(ix.len()).is_err(), "a unit past the end read");
+    assert!(
+        ix.unit(ix.len()).is_err() && ix.rows(ix.len()).is_err(),
+        "a unit past the end read"
+    );
     Ok(())
 }
 
@@ -479,7 +485,12 @@ impl Answers {
                     })
                 })
                 .count() as u64;
-            assert_eq!(*got, want, "url {} {p:?}: count differs from the rows", op.name());
+            assert_eq!(
+                *got,
+                want,
+                "url {} {p:?}: count differs from the rows",
+                op.name()
+            );
         }
     }
 }

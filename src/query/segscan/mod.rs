@@ -546,7 +546,8 @@ fn plan<'a, 'q>(
                     step(trace, format!("{p}: {what}"), 0, "segment empty");
                     return Ok(None);
                 }
-                plan.pos.push((card, Bm::Owned(rows), format!("{p}: {what}")));
+                plan.pos
+                    .push((card, Bm::Owned(rows), format!("{p}: {what}")));
             }
             Resolved::Values => plan.resid.push(value_check(seg, p)?),
         }

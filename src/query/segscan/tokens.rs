@@ -197,12 +197,30 @@ mod tests {
     #[test]
     fn a_pattern_is_cut_into_parts() {
         let s = |c: char| Some(c as u16);
-        assert_eq!(shape("/rfis/", false), (vec![(s('/'), "rfis".into(), s('/'))], true));
-        assert_eq!(shape("rfis", false), (vec![(None, "rfis".into(), None)], true));
-        assert_eq!(shape("rfis", true), (vec![(Some(START), "rfis".into(), None)], true));
-        assert_eq!(shape("/rfis", true), (vec![(s('/'), "rfis".into(), None)], false));
-        assert_eq!(shape("//rfis", false), (vec![(s('/'), "rfis".into(), None)], false));
-        assert_eq!(shape("rfis//", false), (vec![(None, "rfis".into(), s('/'))], false));
+        assert_eq!(
+            shape("/rfis/", false),
+            (vec![(s('/'), "rfis".into(), s('/'))], true)
+        );
+        assert_eq!(
+            shape("rfis", false),
+            (vec![(None, "rfis".into(), None)], true)
+        );
+        assert_eq!(
+            shape("rfis", true),
+            (vec![(Some(START), "rfis".into(), None)], true)
+        );
+        assert_eq!(
+            shape("/rfis", true),
+            (vec![(s('/'), "rfis".into(), None)], false)
+        );
+        assert_eq!(
+            shape("//rfis", false),
+            (vec![(s('/'), "rfis".into(), None)], false)
+        );
+        assert_eq!(
+            shape("rfis//", false),
+            (vec![(None, "rfis".into(), s('/'))], false)
+        );
         assert_eq!(
             shape("s/1/", false),
             (

@@ -139,12 +139,9 @@ impl SegmentReader {
 
 impl<'a> TokenIndex<'a> {
     /// Units listed.
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u32 {
         self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
     }
 
     /// Whether every unit with a non-digit byte is listed (so a unit with
