@@ -128,7 +128,7 @@ fn events(specs: &[Spec], rare_text: bool) -> Vec<Event> {
 
 /// A pattern: one of `PATTERNS`, or a piece of a url in the data.
 fn pattern(evs: &[Event], pick_n: usize, a: usize, b: usize) -> String {
-    if pick_n % 3 != 0 {
+    if !pick_n.is_multiple_of(3) {
         return PATTERNS[pick_n % PATTERNS.len()].to_string();
     }
     let Some(u) = evs

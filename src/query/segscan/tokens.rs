@@ -185,7 +185,9 @@ pub(super) fn rows(seg: &SegmentReader, pred: &Pred) -> Result<Option<TokenRows>
 mod tests {
     use super::*;
 
-    fn shape(p: &str, anchored: bool) -> (Vec<(Option<u16>, String, Option<u16>)>, bool) {
+    type Shape = (Vec<(Option<u16>, String, Option<u16>)>, bool);
+
+    fn shape(p: &str, anchored: bool) -> Shape {
         let (parts, exact) = parts(p.as_bytes(), anchored);
         let parts = parts
             .iter()
