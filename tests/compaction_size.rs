@@ -223,15 +223,23 @@ fn segments_of_one_company_each_merge_into_a_larger_day() {
         }
     }
     assert!(merged == fresh.encode(4, Vec::new()).unwrap());
-    let sum: u64 = segs.iter().map(|s| s.file_bytes()).sum();
-    assert!(
-        merged.len() as u64 > sum,
-        "merged {}, inputs {sum}",
-        merged.len()
-    );
+    // Without the url token index, which lists units by their share of the
+    // rows and so lists fewer digit units in the larger day.
+    let tokens = |s: &SegmentReader| {
+        [SectionKind::TokenDict, SectionKind::TokenPostings]
+            .iter()
+            .filter_map(|k| section_len(s, *k, Field::Url))
+            .sum::<u64>()
+    };
+    let sum: u64 = segs.iter().map(|s| s.file_bytes() - tokens(s)).sum();
     let path = dir.path().join(format!("{:020}.seg", 4));
     std::fs::write(&path, &merged).unwrap();
     let m = SegmentReader::open(&path).unwrap();
+    assert!(
+        merged.len() as u64 - tokens(&m) > sum,
+        "merged {}, inputs {sum}",
+        merged.len()
+    );
     assert!(section_len(&m, SectionKind::Bitmaps, company).unwrap() > 100 * 39);
     // Two companies have projects of the same name: across the day the
     // number determines the name, not the other way round.

@@ -48,6 +48,10 @@ pub enum SectionKind {
     /// A block column's needle index: fingerprints of its distinct
     /// (value, block) pairs and their blocks (segment/needle.rs).
     Needle = 11,
+    /// A token index's listed units: runs with the bytes around them.
+    TokenDict = 14,
+    /// A token index's roaring bitmap of rows per listed unit.
+    TokenPostings = 15,
 }
 
 impl SectionKind {
@@ -65,6 +69,8 @@ impl SectionKind {
             9 => IdBloom,
             10 => CodeMap,
             11 => Needle,
+            14 => TokenDict,
+            15 => TokenPostings,
             _ => return None,
         })
     }
@@ -82,6 +88,8 @@ impl SectionKind {
             SectionKind::IdBloom => "id bloom",
             SectionKind::CodeMap => "code map",
             SectionKind::Needle => "needle index",
+            SectionKind::TokenDict => "token dictionary",
+            SectionKind::TokenPostings => "token postings",
         }
     }
 }

@@ -5,12 +5,13 @@ pub(crate) mod bloom;
 pub mod format;
 mod needle;
 mod reader;
+pub mod tokens;
 mod writer;
 
 pub use format::{Encoding, SectionKind};
 pub use needle::NEEDLE_FIELDS;
 pub(crate) use needle::value_hash as needle_value_hash;
-pub use reader::{BlockCursor, DictColumn, SegmentReader};
+pub use reader::{BlockCursor, DictColumn, SegmentReader, TOKEN_FIELDS, TokenIndex};
 pub use writer::SegmentWriter;
 #[cfg(feature = "internals")]
 pub use writer::WrittenSegment;

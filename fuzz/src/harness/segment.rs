@@ -160,13 +160,17 @@ fn sections(bytes: &[u8]) -> Vec<(u16, u16, usize, usize)> {
 }
 
 /// Applies up to 16 input-chosen mutations. Each picks a region (the whole
-/// file, a section, or a bitmaps section specifically) and an offset in it.
+/// file, a section, or a bitmaps or token postings section specifically) and an offset in it.
 pub fn mutate(inp: &mut Input<'_>, bytes: &mut Vec<u8>) {
     let secs = sections(bytes);
     let bitmaps: Vec<_> = secs
         .iter()
         .copied()
-        .filter(|s| s.0 == SectionKind::Bitmaps as u16)
+        .filter(|s| {
+            [SectionKind::Bitmaps, SectionKind::TokenPostings]
+                .iter()
+                .any(|k| s.0 == *k as u16)
+        })
         .collect();
     for _ in 0..16 {
         if inp.is_empty() || bytes.is_empty() {
@@ -398,6 +402,7 @@ pub fn read_everything(seg: &SegmentReader) -> Result<Vec<Event>, Error> {
             Encoding::Timestamps => {}
         }
     }
+    read_token_index(seg)?;
     let events = seg.events()?;
     let mut ids = seg.id_index()?;
     for e in events.iter().take(64) {
@@ -413,11 +418,47 @@ pub fn read_everything(seg: &SegmentReader) -> Result<Vec<Event>, Error> {
     Ok(events)
 }
 
+/// Every unit and posting of the url token index (docs/format.md, "Token
+/// index"), through the dictionary's binary search and the croaring views.
+fn read_token_index(seg: &SegmentReader) -> Result<(), Error> {
+    let Some(ix) = seg.token_index(Field::Url)? else {
+        return Ok(());
+    };
+    let _ = ix.complete();
+    for i in 0..ix.len() {
+        let u = ix.unit(i)?;
+        let _ = ix.lower_bound(u.run)?;
+        let rows = ix.rows(i)?;
+        assert!(
+            rows.maximum().is_none_or(|m| m < seg.rows()),
+            "posting past the end"
+        );
+    }
+    assert!(
+        ix.unit(ix.len()).is_err() && ix.rows(ix.len()).is_err(),
+        "a unit past the end read"
+    );
+    Ok(())
+}
+
+/// `url` patterns whose counts are checked against the rows: one unit
+/// (answered by the token index alone), several, text and digits.
+const URL_PATTERNS: [(Op, &str); 6] = [
+    (Op::Contains, "/rfis/"),
+    (Op::Contains, "a"),
+    (Op::Contains, "example.com/"),
+    (Op::Contains, "/1"),
+    (Op::StartsWith, "https:"),
+    (Op::StartsWith, "https://app."),
+];
+
 /// The engine's answers for one segment's day.
 pub struct Answers {
     damaged: bool,
     total: u64,
     groups: Vec<(Field, BTreeMap<Scalar, u64>)>,
+    /// The count of each of `URL_PATTERNS`.
+    urls: Vec<u64>,
 }
 
 impl Answers {
@@ -433,6 +474,23 @@ impl Answers {
                 *want.entry(Scalar::from(e.get(*field))).or_default() += 1;
             }
             assert_eq!(got, &want, "group counts by {field} differ from the rows");
+        }
+        for ((op, p), got) in URL_PATTERNS.iter().zip(&self.urls) {
+            let want = events
+                .iter()
+                .filter(|e| {
+                    e.url.as_deref().is_some_and(|u| match op {
+                        Op::StartsWith => u.starts_with(p),
+                        _ => u.contains(p),
+                    })
+                })
+                .count() as u64;
+            assert_eq!(
+                *got,
+                want,
+                "url {} {p:?}: count differs from the rows",
+                op.name()
+            );
         }
     }
 }
@@ -545,11 +603,21 @@ pub fn query(bytes: &[u8], seg: &SegmentReader) -> Result<Option<Answers>, Error
             let _ = engine.query(q);
         }
     }
+    let mut urls = Vec::new();
+    for (op, p) in URL_PATTERNS {
+        match engine.query(&Query::count().filter(Field::Url, op, p)) {
+            Ok(r) => urls.push(count_of(&r)),
+            Err(e) => {
+                first_err.get_or_insert(e.to_string());
+            }
+        }
+    }
     if damaged {
         return Ok(Some(Answers {
             damaged,
             total: 0,
             groups: Vec::new(),
+            urls,
         }));
     }
     if let Some(e) = first_err {
@@ -560,5 +628,6 @@ pub fn query(bytes: &[u8], seg: &SegmentReader) -> Result<Option<Answers>, Error
         damaged,
         total,
         groups,
+        urls,
     }))
 }

@@ -35,6 +35,7 @@ mod group;
 mod index;
 mod inlist;
 mod list;
+mod tokens;
 
 use super::partial::{Out, Partial};
 use super::scalar::Scalar;
@@ -145,6 +146,11 @@ enum Resolved<'a> {
         rows: Bitmap,
         what: String,
     },
+    /// The rows that match, exactly (`tokens::rows`): no row check.
+    Exact {
+        rows: Bitmap,
+        what: String,
+    },
     Values,
 }
 
@@ -243,6 +249,14 @@ fn resolve<'a>(seg: &'a SegmentReader, pred: &Pred) -> Result<Resolved<'a>> {
         }
         (Op::NotNull, _) if field.required() => return Ok(Resolved::True),
         (_, Encoding::Blocks) => {
+            if let Some(t) = tokens::rows(seg, pred)? {
+                let (rows, what) = (t.rows, t.what);
+                return Ok(if t.exact {
+                    Resolved::Exact { rows, what }
+                } else {
+                    Resolved::Superset { rows, what }
+                });
+            }
             return Ok(match index::superset(seg, pred)? {
                 Some((rows, what)) => Resolved::Superset { rows, what },
                 None => Resolved::Values,
@@ -576,6 +590,15 @@ fn plan<'a, 'q>(
                 plan.pos
                     .push((card, Bm::Owned(rows), format!("{p}: {what}")));
                 plan.resid.push(value_check(seg, p.0)?);
+            }
+            Resolved::Exact { rows, what } => {
+                let card = rows.cardinality();
+                if card == 0 {
+                    step(trace, format!("{p}: {what}"), 0, "segment empty");
+                    return Ok(None);
+                }
+                plan.pos
+                    .push((card, Bm::Owned(rows), format!("{p}: {what}")));
             }
             Resolved::Values => plan.resid.push(value_check(seg, p.0)?),
         }

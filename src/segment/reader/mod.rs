@@ -27,9 +27,11 @@ use crate::time::Day;
 
 mod columns;
 mod portable;
+mod tokens;
 mod views;
 use columns::Codes;
 pub use columns::{BlockCursor, DictColumn, IdIndex, RowDecoder};
+pub use tokens::{TOKEN_FIELDS, TokenIndex};
 
 /// A sealed segment, mapped.
 pub struct SegmentReader {
@@ -268,6 +270,7 @@ impl SegmentReader {
         }
         self.check_code_maps(meta_offset)?;
         self.check_sections_described()?;
+        self.check_token_sections()?;
         self.check_id_index(meta_offset)
     }
 
@@ -460,7 +463,9 @@ impl SegmentReader {
                 | SectionKind::IdRows
                 | SectionKind::IdBloom => s.field == NO_FIELD,
                 SectionKind::Timestamps => col.is_some_and(|c| c.encoding == Encoding::Timestamps),
-                SectionKind::Blocks => col.is_some_and(|c| c.encoding == Encoding::Blocks),
+                SectionKind::Blocks | SectionKind::TokenDict | SectionKind::TokenPostings => {
+                    col.is_some_and(|c| c.encoding == Encoding::Blocks)
+                }
                 SectionKind::Codes => col.is_some_and(|c| c.encoding == Encoding::Dict),
                 SectionKind::CodeMap => col.is_some_and(|c| c.encoding == Encoding::MappedDict),
                 SectionKind::Needle => {
@@ -821,6 +826,7 @@ impl SegmentReader {
             self.section(s.kind, s.field)?;
         }
         self.verify_unread_bytes()?;
+        self.verify_tokens()?;
         let mut dec = RowDecoder::new(self)?;
         for row in 0..self.rows() {
             let e = dec.event(row)?;

@@ -16,7 +16,9 @@ use super::format::{
     SECTION_ALIGN, SEGMENT_VERSION, SectionEntry, SectionKind, UUID_TEXT_LEN, bits_for, code_width,
     fingerprint, fingerprint_bits, header_bytes, pack, parse_uuid, row_bits, section_crc,
 };
-use super::{INDEXED_FIELDS, NEEDLE_FIELDS, SegmentReader, encoding_of, needle, value_key};
+use super::{
+    INDEXED_FIELDS, NEEDLE_FIELDS, SegmentReader, TOKEN_FIELDS, encoding_of, needle, value_key,
+};
 use crate::codec::encode_value;
 use crate::error::{Error, Result};
 use crate::event::{Event, Field, FieldKind, Value};
@@ -406,6 +408,7 @@ impl SegmentWriter {
         let mut columns = vec![self.write_timestamps(&mut file, &order, min_ts)];
         self.write_dicts(&mut file, &mut columns, &order)?;
         self.write_blocks(&mut file, &mut columns, &order)?;
+        self.write_tokens(&mut file, &order)?;
         self.write_id_index(&mut file, &order);
         self.write_needles(&mut file, &order);
         let rows = self.ts.len() as u32;
@@ -552,6 +555,26 @@ impl SegmentWriter {
                 count: BLOCK_ROWS,
                 parent: NO_FIELD,
             });
+        }
+        Ok(())
+    }
+
+    /// The token index of each field that has one (docs/format.md, "Token
+    /// index"), over its values in row order.
+    fn write_tokens(&self, file: &mut SectionWriter, order: &[u32]) -> Result<()> {
+        for b in self.blocks.iter().filter(|b| TOKEN_FIELDS.contains(&b.field)) {
+            let values = order.iter().map(|&i| {
+                let i = i as usize;
+                let start = if i == 0 { 0 } else { b.ends[i - 1] as usize };
+                let mut r = crate::codec::Reader::new(&b.buf[start..b.ends[i] as usize]);
+                match crate::codec::decode_value(&mut r, b.field) {
+                    Ok(Value::Str(s)) => Some(s.as_bytes()),
+                    _ => None,
+                }
+            });
+            let (dict, postings) = super::tokens::encode(values)?;
+            file.add(SectionKind::TokenDict, b.field as u16, &dict);
+            file.add(SectionKind::TokenPostings, b.field as u16, &postings);
         }
         Ok(())
     }
