@@ -117,7 +117,7 @@ pub enum Error {
     #[error("{}", exhausted_message(what, *limit_bytes, *shared))]
     ResourceExhausted {
         /// What was growing: "group table", "merge of groups", "listed
-        /// rows", "in list of where[0]", ...
+        /// rows", "in list of `where[0]`", ...
         what: String,
         /// The budget that was reached, in bytes.
         limit_bytes: u64,

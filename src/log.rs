@@ -90,7 +90,6 @@ impl LogWriter {
         self.len
     }
 
-
     /// Writes one record holding the `count` events of `events` (not yet
     /// synced).
     pub fn write_batch<'a>(
@@ -286,7 +285,12 @@ fn torn_header(bytes: &[u8]) -> Option<(usize, &'static str)> {
 /// copied or renamed into the wrong place names another).
 fn check_header(path: &Path, bytes: &[u8]) -> Result<()> {
     let Some(h) = bytes.get(..LOG_HEADER_LEN) else {
-        return Err(corrupted(path, 0, "log header", "file shorter than its header"));
+        return Err(corrupted(
+            path,
+            0,
+            "log header",
+            "file shorter than its header",
+        ));
     };
     let le_u32 = |at: usize| u32::from_le_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
     let version = le_u32(8);

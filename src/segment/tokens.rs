@@ -224,7 +224,10 @@ mod tests {
         let vals: Vec<String> = (0..64).map(|i| format!("/x{i}/{i}")).collect();
         let (dict, post) = encode(vals.iter().map(|v| Some(v.as_bytes()))).unwrap();
         // 64 rare text units ("x0".."x63"), none of the digit runs.
-        assert_eq!((head(&dict, 0), head(&dict, 1), head(&post, 0)), (64, COMPLETE, 64));
+        assert_eq!(
+            (head(&dict, 0), head(&dict, 1), head(&post, 0)),
+            (64, COMPLETE, 64)
+        );
         // One more rare text unit than 64: none is listed.
         let vals: Vec<String> = (0..65).map(|i| format!("/x{i}/{i}")).collect();
         let (dict, post) = encode(vals.iter().map(|v| Some(v.as_bytes()))).unwrap();

@@ -17,8 +17,8 @@ use super::bloom;
 use super::encoding_of;
 use super::format::{
     ColumnMeta, Encoding, FOOTER_LEN, Footer, HEADER_LEN, Meta, NO_FIELD, SECTION_ENTRY_LEN,
-    SEGMENT_MAGIC, SEGMENT_VERSION, SEGMENT_VERSION_MIN, SectionEntry, SectionKind, UUID_TEXT_LEN, fingerprint_bits,
-    packed_len, row_bits, section_crc,
+    SEGMENT_MAGIC, SEGMENT_VERSION, SEGMENT_VERSION_MIN, SectionEntry, SectionKind, UUID_TEXT_LEN,
+    fingerprint_bits, packed_len, row_bits, section_crc,
 };
 use crate::codec::{Reader, le_u32_at};
 use crate::error::{Error, Result};
@@ -377,7 +377,12 @@ impl SegmentReader {
         let Some(field) = Field::from_ordinal(s.field) else {
             return Ok(());
         };
-        let count = self.columns.get(field as usize).copied().flatten().map(|c| c.count);
+        let count = self
+            .columns
+            .get(field as usize)
+            .copied()
+            .flatten()
+            .map(|c| c.count);
         match s.kind {
             SectionKind::DictValues if le_u32_at(bytes, 0) != count => {
                 Err(self.size_error(s, field, "length does not match the value count"))

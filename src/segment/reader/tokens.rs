@@ -80,8 +80,7 @@ impl SegmentReader {
             let n = u64::from(le_u32_at(dict, 0).unwrap_or(u32::MAX));
             let fixed = DICT_HEADER as u64 + 4 * (n + 1) + 4 * n;
             let text = le_u32_at(dict, (DICT_HEADER / 4) + n as usize).map(u64::from);
-            if d.len < fixed || Some(d.len - fixed) != text || le_u32_at(dict, 1).unwrap_or(0) > 1
-            {
+            if d.len < fixed || Some(d.len - fixed) != text || le_u32_at(dict, 1).unwrap_or(0) > 1 {
                 return Err(self.size_error(d, field, "length does not match the unit count"));
             }
             let body = 4 + 4 * (n + 1);
@@ -157,7 +156,8 @@ impl<'a> TokenIndex<'a> {
     /// The `i`-th listed unit (in (run, left, right) order).
     pub fn unit(&self, i: u32) -> Result<Unit<'a>> {
         let i = i as usize;
-        let (Some(start), Some(end)) = (le_u32_at(self.ends, i), le_u32_at(self.ends, i + 1)) else {
+        let (Some(start), Some(end)) = (le_u32_at(self.ends, i), le_u32_at(self.ends, i + 1))
+        else {
             return Err(self.bad(SectionKind::TokenDict, "unit out of range"));
         };
         let run = self
@@ -196,8 +196,10 @@ impl<'a> TokenIndex<'a> {
         let bad = |why: &str| self.bad(SectionKind::TokenPostings, why);
         let n = self.count as usize;
         let k = i as usize;
-        let (Some(start), Some(end)) = (le_u32_at(self.postings, 1 + k), le_u32_at(self.postings, 2 + k))
-        else {
+        let (Some(start), Some(end)) = (
+            le_u32_at(self.postings, 1 + k),
+            le_u32_at(self.postings, 2 + k),
+        ) else {
             return Err(bad("unit out of range"));
         };
         let body = 4 + 4 * (n + 1);

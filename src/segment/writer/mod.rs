@@ -562,7 +562,11 @@ impl SegmentWriter {
     /// The token index of each field that has one (docs/format.md, "Token
     /// index"), over its values in row order.
     fn write_tokens(&self, file: &mut SectionWriter, order: &[u32]) -> Result<()> {
-        for b in self.blocks.iter().filter(|b| TOKEN_FIELDS.contains(&b.field)) {
+        for b in self
+            .blocks
+            .iter()
+            .filter(|b| TOKEN_FIELDS.contains(&b.field))
+        {
             let values = order.iter().map(|&i| {
                 let i = i as usize;
                 let start = if i == 0 { 0 } else { b.ends[i - 1] as usize };
