@@ -13,6 +13,7 @@ use crate::segment::DictColumn;
 
 use super::bind::{MAX_GROUP_FIELDS, SortKey};
 use super::explain::SourceTrace;
+use super::keys::{BytesKeys, K};
 use super::scalar::Scalar;
 
 /// A group key: one source-local key per group field (unused slots 0).
@@ -34,6 +35,9 @@ pub(crate) enum KeySrc<'a> {
     Owned(Vec<Scalar>),
     /// Key = index into values borrowed from buffered events.
     Borrowed(Vec<Value<'a>>),
+    /// Key = key of the string bytes of a block-compressed column met while
+    /// scanning (0: no value).
+    Bytes(BytesKeys),
 }
 
 impl KeySrc<'_> {
@@ -45,6 +49,16 @@ impl KeySrc<'_> {
             KeySrc::Const(_) => 1,
             KeySrc::Owned(v) => v.len(),
             KeySrc::Borrowed(v) => v.len(),
+            KeySrc::Bytes(b) => b.len(),
+        }
+    }
+
+    /// The value of `key`, as the merge compares it.
+    #[inline]
+    pub fn key(&self, key: u32) -> Result<K<'_>> {
+        match self {
+            KeySrc::Bytes(b) => Ok(b.get(key)),
+            _ => self.value(key).map(K::Val),
         }
     }
 
@@ -55,6 +69,10 @@ impl KeySrc<'_> {
             KeySrc::Const(s) => s.as_value(),
             KeySrc::Owned(v) => v.get(key as usize).map_or(Value::Null, Scalar::as_value),
             KeySrc::Borrowed(v) => v.get(key as usize).copied().unwrap_or(Value::Null),
+            KeySrc::Bytes(b) => match b.get(key) {
+                K::Val(v) => v,
+                K::Bytes(bytes) => std::str::from_utf8(bytes).map_or(Value::Null, Value::Str),
+            },
         })
     }
 }

@@ -4,14 +4,16 @@
 use std::collections::HashMap;
 
 use crate::error::Result;
-use crate::event::Field;
+use crate::event::{FieldKind, Value};
 use crate::query::bind::Bound;
 use crate::query::cancel::Stop;
 use crate::query::explain::SourceTrace;
+use crate::query::keys::BytesKeys;
 use crate::query::partial::{GKey, Grouper, KeySrc, Out};
 use crate::query::scalar::Scalar;
 use crate::segment::{BlockCursor, DictColumn, Encoding, SegmentReader, encoding_of};
 
+use super::constant::constant;
 use super::{Cand, GROUP_BY_BITMAP_RATIO, Resid, Ts, passes, step};
 
 /// Local keys of one group field.
@@ -25,7 +27,11 @@ enum GroupCol<'a> {
     },
     Const(Scalar),
     Ts(HashMap<i64, u32>, Vec<Scalar>),
-    Block(BlockCursor<'a>, HashMap<Scalar, u32>, Vec<Scalar>),
+    /// A block-compressed string column: its distinct bytes, interned in
+    /// place.
+    Bytes(Box<BlockCursor<'a>>, BytesKeys),
+    /// A block-compressed column of other values.
+    Block(Box<BlockCursor<'a>>, HashMap<Scalar, u32>, Vec<Scalar>),
 }
 
 impl<'a> GroupCol<'a> {
@@ -39,7 +45,50 @@ impl<'a> GroupCol<'a> {
             },
             GroupCol::Const(s) => KeySrc::Const(s),
             GroupCol::Ts(_, v) | GroupCol::Block(_, _, v) => KeySrc::Owned(v),
+            GroupCol::Bytes(_, mut b) => {
+                b.seal();
+                KeySrc::Bytes(b)
+            }
         }
+    }
+
+    /// The key of row `r` for a column whose keys are interned while
+    /// scanning.
+    #[inline]
+    fn intern(&mut self, r: u32, ts: &Ts<'_>) -> Result<u32> {
+        Ok(match self {
+            GroupCol::Dict(d) | GroupCol::Mapped { parent: d, .. } => d.code(r),
+            GroupCol::Const(_) => 0,
+            GroupCol::Ts(map, vals) => {
+                let t = ts.at(r);
+                *map.entry(t).or_insert_with(|| {
+                    vals.push(Scalar::Timestamp(t));
+                    vals.len() as u32 - 1
+                })
+            }
+            GroupCol::Bytes(cursor, keys) => {
+                if let Some(k) = keys.find(cursor.get_str_bytes(r)?) {
+                    return Ok(k);
+                }
+                // A new value is read once more as text: its UTF-8 is
+                // checked (an error names the segment) before it is kept.
+                match cursor.get(r)? {
+                    Value::Str(s) => keys.insert(s.as_bytes()),
+                    _ => 0,
+                }
+            }
+            GroupCol::Block(cursor, map, vals) => {
+                let v = Scalar::from(cursor.get(r)?);
+                match map.get(&v) {
+                    Some(i) => *i,
+                    None => {
+                        vals.push(v.clone());
+                        map.insert(v, vals.len() as u32 - 1);
+                        vals.len() as u32 - 1
+                    }
+                }
+            }
+        })
     }
 }
 
@@ -67,10 +116,18 @@ pub(super) fn count_groups<'a>(
     }
     let mut cols = Vec::with_capacity(q.group_by.len());
     for f in &q.group_by {
+        if let Some(v) = constant(seg, *f)? {
+            cols.push(GroupCol::Const(v));
+            continue;
+        }
         cols.push(match encoding_of(*f) {
-            _ if *f == Field::EventDate => GroupCol::Const(Scalar::Date(seg.day())),
             Encoding::Timestamps => GroupCol::Ts(HashMap::new(), Vec::new()),
-            Encoding::Blocks => GroupCol::Block(seg.blocks(*f)?, HashMap::new(), Vec::new()),
+            Encoding::Blocks if f.kind() == FieldKind::Str => {
+                GroupCol::Bytes(Box::new(seg.blocks(*f)?), BytesKeys::new())
+            }
+            Encoding::Blocks => {
+                GroupCol::Block(Box::new(seg.blocks(*f)?), HashMap::new(), Vec::new())
+            }
             _ => {
                 let d = seg.dict(*f)?;
                 let parent = d.parent().map(|p| seg.dict(p)).transpose()?;
@@ -86,12 +143,20 @@ pub(super) fn count_groups<'a>(
             }
         });
     }
-    // Counts by one indexed field straight from bitmap cardinalities.
-    if let ([GroupCol::Dict(col)], true) = (cols.as_slice(), resid.is_empty())
-        && seg.bitmap_view(q.group_by[0], 0)?.is_some()
+    // Constant keys aside, counts by one indexed field straight from
+    // bitmap cardinalities.
+    let varying: Vec<usize> = (0..cols.len())
+        .filter(|i| !matches!(cols.get(*i), Some(GroupCol::Const(_))))
+        .collect();
+    if varying.is_empty() {
+        return count_constant(cols, cand, resid, &ts, trace, stop);
+    }
+    if let ([slot], true) = (varying.as_slice(), resid.is_empty())
+        && let (Some(GroupCol::Dict(col)), Some(field)) = (cols.get(*slot), q.group_by.get(*slot))
+        && seg.bitmap_view(*field, 0)?.is_some()
         && (u64::from(col.count()) + 1) * GROUP_BY_BITMAP_RATIO <= cand.len()
     {
-        let field = q.group_by[0];
+        let (slot, field) = (*slot, *field);
         let mut counts = Vec::new();
         let mut matched = 0;
         for code in 0..=col.count() {
@@ -107,7 +172,9 @@ pub(super) fn count_groups<'a>(
             };
             if c > 0 {
                 let mut key = [0; 8];
-                key[0] = code;
+                if let Some(k) = key.get_mut(slot) {
+                    *k = code;
+                }
                 counts.push((key, c));
                 matched += c;
             }
@@ -155,7 +222,9 @@ pub(super) fn count_groups<'a>(
         .map(|c| match c {
             GroupCol::Dict(d) | GroupCol::Mapped { parent: d, .. } => Some(d.count() as usize + 1),
             GroupCol::Const(_) => Some(1),
-            _ => None,
+            // Interned keys are numbered as met: fewer than the rows, plus
+            // the missing value.
+            _ => usize::try_from(cand.len()).ok().map(|n| n + 1),
         })
         .collect();
     let mut grouper = Grouper::new(&sizes, cand.len());
@@ -164,28 +233,7 @@ pub(super) fn count_groups<'a>(
     cand.for_each(stop, |r| {
         matched += 1;
         for (k, c) in key.iter_mut().zip(cols.iter_mut()) {
-            *k = match c {
-                GroupCol::Dict(d) | GroupCol::Mapped { parent: d, .. } => d.code(r),
-                GroupCol::Const(_) => 0,
-                GroupCol::Ts(map, vals) => {
-                    let t = ts.at(r);
-                    *map.entry(t).or_insert_with(|| {
-                        vals.push(Scalar::Timestamp(t));
-                        vals.len() as u32 - 1
-                    })
-                }
-                GroupCol::Block(cursor, map, vals) => {
-                    let v = Scalar::from(cursor.get(r)?);
-                    match map.get(&v) {
-                        Some(i) => *i,
-                        None => {
-                            vals.push(v.clone());
-                            map.insert(v, vals.len() as u32 - 1);
-                            vals.len() as u32 - 1
-                        }
-                    }
-                }
-            };
+            *k = c.intern(r, &ts)?;
         }
         grouper.add(&key, 1);
         Ok(())
@@ -198,6 +246,39 @@ pub(super) fn count_groups<'a>(
         },
         matched,
     ))
+}
+
+/// Every group key is constant in the segment: one group, the candidates
+/// that pass the checks (their count alone when there are none).
+fn count_constant<'a>(
+    cols: Vec<GroupCol<'a>>,
+    cand: &Cand<'_>,
+    resid: &mut [Resid<'a, '_>],
+    ts: &Ts<'_>,
+    trace: &mut Option<SourceTrace>,
+    stop: Stop<'_>,
+) -> Result<(Out<'a>, u64)> {
+    let matched = if resid.is_empty() {
+        if let Some(t) = trace.as_mut() {
+            t.rows_visited = 0;
+        }
+        step(trace, "group by constant keys".into(), cand.len(), "count");
+        cand.len()
+    } else {
+        let mut n = 0u64;
+        cand.for_each(stop, |r| {
+            n += u64::from(passes(resid, ts, r)?);
+            Ok(())
+        })?;
+        n
+    };
+    let counts = if matched > 0 {
+        vec![([0; 8], matched)]
+    } else {
+        Vec::new()
+    };
+    let srcs = cols.into_iter().map(GroupCol::into_key_src).collect();
+    Ok((Out::Counts { srcs, counts }, matched))
 }
 
 /// Dictionaries with at most this many codes keep their codes as group

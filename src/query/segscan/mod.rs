@@ -31,6 +31,7 @@ use crate::segment::{BlockCursor, DictColumn, Encoding, SegmentReader, encoding_
 
 use super::explain::{SourceTrace, Step};
 
+mod constant;
 mod group;
 mod index;
 mod list;
@@ -238,11 +239,11 @@ fn match_codes(col: &DictColumn<'_>, field: Field, pred: &Pred) -> Result<Vec<bo
 
 fn resolve<'a>(seg: &'a SegmentReader, pred: &Pred) -> Result<Resolved<'a>> {
     let field = pred.field;
-    if field == Field::EventDate {
-        return Ok(if pred.matches(Value::Date(seg.day())) {
+    if let Some(v) = constant::constant(seg, field)? {
+        return Ok(if pred.matches(v.as_value()) {
             Resolved::True
         } else {
-            Resolved::Empty(format!("event_date is {}", seg.day()))
+            Resolved::Empty(format!("{field} is {v} in the whole segment"))
         });
     }
     match (pred.op, encoding_of(field)) {
