@@ -32,7 +32,7 @@ use super::bind::{Bound, SortKey};
 use super::cancel::{CHECK_EVERY_ROWS, Stop};
 use super::global::{self, Held, Keyed};
 use super::keys::K;
-use super::partial::{GKey, KeySrc, Out, Partial};
+use super::partial::{Counts, GKey, KeySrc, Out, Partial};
 use super::scalar::Scalar;
 
 /// A dense sum array has at most this many cells, or four per group summed
@@ -43,7 +43,7 @@ const DENSE_CAP: usize = 1 << 24;
 /// One source's groups: its key sources and counts by local key.
 struct Src<'a> {
     keys: Vec<KeySrc<'a>>,
-    counts: Vec<(GKey, u64)>,
+    counts: Counts,
 }
 
 impl Src<'_> {
@@ -344,9 +344,9 @@ impl Groups<'_, '_> {
                 }
                 let mut key: GKey = [0; 8];
                 for ((k, l), m) in key.iter_mut().zip(local).zip(memos).take(self.n) {
-                    *k = m.get(*l);
+                    *k = m.get(l);
                 }
-                if !f(&key, *count) {
+                if !f(&key, count) {
                     return Ok(false);
                 }
             }

@@ -89,15 +89,70 @@ pub(crate) enum Out<'a> {
     /// `select: count`: non-zero counts by source-local group key.
     Counts {
         srcs: Vec<KeySrc<'a>>,
-        counts: Vec<(GKey, u64)>,
+        counts: Counts,
     },
     /// `select: events`: the source's best rows (sort key, row), best first.
     Rows(Vec<(Vec<Scalar>, u32)>),
 }
 
+/// A source's groups: per group its key (only the group fields' slots, 4
+/// bytes each) and its count; 12 bytes a group for one field, where a
+/// full `(GKey, u64)` takes 40 (a month of `group_by event_id` holds one
+/// per event until the merge).
+#[derive(Default)]
+pub(crate) struct Counts {
+    width: usize,
+    keys: Vec<u32>,
+    counts: Vec<u64>,
+}
+
+impl Counts {
+    pub fn new(width: usize) -> Counts {
+        Counts {
+            width: width.min(MAX_GROUP_FIELDS),
+            ..Counts::default()
+        }
+    }
+
+    #[inline]
+    pub fn push(&mut self, key: &GKey, count: u64) {
+        self.keys
+            .extend_from_slice(key.get(..self.width).unwrap_or(key));
+        self.counts.push(count);
+    }
+
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// The groups, in the order pushed.
+    pub fn iter(&self) -> impl Iterator<Item = (GKey, u64)> + '_ {
+        let w = self.width;
+        self.counts.iter().enumerate().map(move |(i, c)| {
+            let mut key: GKey = [0; MAX_GROUP_FIELDS];
+            if let (Some(dst), Some(src)) = (key.get_mut(..w), self.keys.get(i * w..i * w + w)) {
+                dst.copy_from_slice(src);
+            }
+            (key, *c)
+        })
+    }
+}
+
+impl FromIterator<(GKey, u64)> for Counts {
+    /// Full-width keys (for the few groups built without a width).
+    fn from_iter<I: IntoIterator<Item = (GKey, u64)>>(it: I) -> Counts {
+        let mut c = Counts::new(MAX_GROUP_FIELDS);
+        for (k, n) in it {
+            c.push(&k, n);
+        }
+        c
+    }
+}
+
 /// Counts rows by group key: a dense array when every key is a small code,
 /// a hash map otherwise.
 pub(crate) struct Grouper {
+    width: usize,
     dense: Option<Dense>,
     hash: HashMap<GKey, u64, FixedState>,
 }
@@ -130,6 +185,7 @@ impl Grouper {
             }
         }
         Grouper {
+            width: sizes.len(),
             dense: dense.then(|| (vec![0; total], strides)),
             hash: HashMap::default(),
         }
@@ -152,22 +208,25 @@ impl Grouper {
         }
     }
 
-    pub fn finish(self) -> Vec<(GKey, u64)> {
+    pub fn finish(self) -> Counts {
+        let mut out = Counts::new(self.width);
         match self.dense {
-            Some((counts, strides)) => counts
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| **c > 0)
-                .map(|(i, c)| {
+            Some((counts, strides)) => {
+                for (i, c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
                     let mut key = [0u32; MAX_GROUP_FIELDS];
                     for (k, (stride, n)) in key.iter_mut().zip(&strides) {
                         *k = ((i / stride) % n) as u32;
                     }
-                    (key, *c)
-                })
-                .collect(),
-            None => self.hash.into_iter().collect(),
+                    out.push(&key, *c);
+                }
+            }
+            None => {
+                for (k, c) in self.hash {
+                    out.push(&k, c);
+                }
+            }
         }
+        out
     }
 }
 

@@ -9,7 +9,7 @@ use crate::query::bind::Bound;
 use crate::query::cancel::Stop;
 use crate::query::explain::SourceTrace;
 use crate::query::keys::BytesKeys;
-use crate::query::partial::{GKey, Grouper, KeySrc, Out};
+use crate::query::partial::{Counts, GKey, Grouper, KeySrc, Out};
 use crate::query::scalar::Scalar;
 use crate::segment::{BlockCursor, DictColumn, Encoding, SegmentReader, encoding_of};
 
@@ -110,7 +110,7 @@ pub(super) fn count_groups<'a>(
         })?;
         let out = Out::Counts {
             srcs: Vec::new(),
-            counts: vec![([0; 8], matched)],
+            counts: [([0; 8], matched)].into_iter().collect(),
         };
         return Ok((out, matched));
     }
@@ -157,7 +157,7 @@ pub(super) fn count_groups<'a>(
         && (u64::from(col.count()) + 1) * GROUP_BY_BITMAP_RATIO <= cand.len()
     {
         let (slot, field) = (*slot, *field);
-        let mut counts = Vec::new();
+        let mut counts = Counts::new(cols.len());
         let mut matched = 0;
         for code in 0..=col.count() {
             // One bitmap operation per code, over all the candidates.
@@ -175,7 +175,7 @@ pub(super) fn count_groups<'a>(
                 if let Some(k) = key.get_mut(slot) {
                     *k = code;
                 }
-                counts.push((key, c));
+                counts.push(&key, c);
                 matched += c;
             }
         }
@@ -272,11 +272,10 @@ fn count_constant<'a>(
         })?;
         n
     };
-    let counts = if matched > 0 {
-        vec![([0; 8], matched)]
-    } else {
-        Vec::new()
-    };
+    let mut counts = Counts::new(cols.len());
+    if matched > 0 {
+        counts.push(&[0; 8], matched);
+    }
     let srcs = cols.into_iter().map(GroupCol::into_key_src).collect();
     Ok((Out::Counts { srcs, counts }, matched))
 }
@@ -294,7 +293,7 @@ fn count_codes(
     cols: &[GroupCol<'_>],
     cand: &Cand<'_>,
     stop: Stop<'_>,
-) -> Result<Option<Vec<(GKey, u64)>>> {
+) -> Result<Option<Counts>> {
     let mut dicts: Vec<&DictColumn<'_>> = Vec::new();
     for c in cols {
         match c {
@@ -399,8 +398,7 @@ fn count_codes(
         .filter(|(_, c)| matches!(c, GroupCol::Dict(_) | GroupCol::Mapped { .. }))
         .map(|(i, _)| i)
         .collect();
-    Ok(Some(
-        counts
+    let groups = counts
             .iter()
             .enumerate()
             .filter(|(_, c)| **c > 0)
@@ -421,7 +419,10 @@ fn count_codes(
                     }
                 }
                 (key, u64::from(*c))
-            })
-            .collect(),
-    ))
+            });
+    let mut out = Counts::new(cols.len());
+    for (key, c) in groups {
+        out.push(&key, c);
+    }
+    Ok(Some(out))
 }

@@ -405,7 +405,7 @@ pub(crate) fn scan<'a>(
     if let Some(matched) = count_from_bitmaps(q, &plan, lo, hi, full, &mut trace) {
         let out = Out::Counts {
             srcs: Vec::new(),
-            counts: vec![([0; 8], matched)],
+            counts: [([0; 8], matched)].into_iter().collect(),
         };
         return Ok(finish(
             Partial {
@@ -462,7 +462,7 @@ fn empty<'a>(q: &Bound, trace: Option<SourceTrace>) -> Partial<'a> {
     let out = match q.select {
         Select::Count => Out::Counts {
             srcs: Vec::new(),
-            counts: Vec::new(),
+            counts: Default::default(),
         },
         Select::Events => Out::Rows(Vec::new()),
     };
