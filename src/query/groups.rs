@@ -9,8 +9,8 @@
 //! source already holds: nothing is copied until the page is output.
 //!
 //! Memory (what a budget counts): per source and field, 4 bytes per local
-//! key not mapped by a cached array (`Memo::Built`); per query-local id, 8
-//! bytes plus a 4-byte table slot (`Ids`); for the sums, 8 bytes per cell
+//! key not mapped by a cached array (`Memo::Built`); per such key also 8
+//! bytes of reference and a 5-byte table slot, reserved up front (`Ids`); for the sums, 8 bytes per cell
 //! of a dense array, 8 bytes + 4 per dependent field per id of the
 //! functional-dependency array, or 16 to 48 bytes per group of the hash
 //! map; the page collector holds at most twice the page (or every group
@@ -99,6 +99,23 @@ impl<'m> Ids<'m> {
 
     fn len(&self) -> usize {
         self.base as usize + self.refs.len()
+    }
+
+    /// Room for the keys of every source without a cached map: growing
+    /// the table would hash every key again (from its source's bytes).
+    fn reserve(&mut self, srcs: &[Src<'_>]) {
+        let n: usize = srcs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                self.held
+                    .is_none_or(|h| h.maps.get(*i).is_none_or(Option::is_none))
+            })
+            .filter_map(|(_, s)| s.keys.get(self.field))
+            .map(KeySrc::len)
+            .sum();
+        self.refs.reserve(n);
+        self.table.reserve(n, |_| 0);
     }
 
     /// The value of id `id`.
@@ -196,6 +213,9 @@ pub(crate) fn merge_counts(
         .enumerate()
         .map(|(i, h)| Ids::new(i, h.as_ref()))
         .collect();
+    for f in &mut ids {
+        f.reserve(&srcs);
+    }
     let mut memos: Vec<Vec<Memo>> = Vec::with_capacity(srcs.len());
     for s in 0..srcs.len() {
         stop.check()?;

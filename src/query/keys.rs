@@ -97,6 +97,15 @@ impl BytesKeys {
         }
     }
 
+    /// Keys for about `n` distinct values: the table then grows at most
+    /// once (growing hashes every value again).
+    pub fn with_capacity(n: usize) -> BytesKeys {
+        let mut k = BytesKeys::new();
+        k.table.reserve(n, |_| 0);
+        k.ends.reserve(n);
+        k
+    }
+
     /// How many keys there are (the missing value's included).
     pub fn len(&self) -> usize {
         self.ends.len()

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::FixedState;
+
 use crate::error::Result;
 use crate::event::{FieldKind, Value};
 use crate::query::bind::Bound;
@@ -26,12 +28,16 @@ enum GroupCol<'a> {
         child: DictColumn<'a>,
     },
     Const(Scalar),
-    Ts(HashMap<i64, u32>, Vec<Scalar>),
+    Ts(HashMap<i64, u32, FixedState>, Vec<Scalar>),
     /// A block-compressed string column: its distinct bytes, interned in
     /// place.
     Bytes(Box<BlockCursor<'a>>, BytesKeys),
     /// A block-compressed column of other values.
-    Block(Box<BlockCursor<'a>>, HashMap<Scalar, u32>, Vec<Scalar>),
+    Block(
+        Box<BlockCursor<'a>>,
+        HashMap<Scalar, u32, FixedState>,
+        Vec<Scalar>,
+    ),
 }
 
 impl<'a> GroupCol<'a> {
@@ -67,11 +73,18 @@ impl<'a> GroupCol<'a> {
                 })
             }
             GroupCol::Bytes(cursor, keys) => {
-                if let Some(k) = keys.find(cursor.get_str_bytes(r)?) {
+                let Some(b) = cursor.get_str_bytes(r)? else {
+                    return Ok(0);
+                };
+                if let Some(k) = keys.find(Some(b)) {
                     return Ok(k);
                 }
-                // A new value is read once more as text: its UTF-8 is
-                // checked (an error names the segment) before it is kept.
+                // A new value is kept once its UTF-8 is checked; one that is
+                // not UTF-8 is read again as text, whose error names the
+                // segment and block.
+                if std::str::from_utf8(b).is_ok() {
+                    return Ok(keys.insert(b));
+                }
                 match cursor.get(r)? {
                     Value::Str(s) => keys.insert(s.as_bytes()),
                     _ => 0,
@@ -121,12 +134,15 @@ pub(super) fn count_groups<'a>(
             continue;
         }
         cols.push(match encoding_of(*f) {
-            Encoding::Timestamps => GroupCol::Ts(HashMap::new(), Vec::new()),
+            Encoding::Timestamps => GroupCol::Ts(HashMap::default(), Vec::new()),
             Encoding::Blocks if f.kind() == FieldKind::Str => {
-                GroupCol::Bytes(Box::new(seg.blocks(*f)?), BytesKeys::new())
+                // Block columns hold mostly distinct values: about one a
+                // row is met.
+                let n = usize::try_from(cand.len() / 2).unwrap_or(0);
+                GroupCol::Bytes(Box::new(seg.blocks(*f)?), BytesKeys::with_capacity(n))
             }
             Encoding::Blocks => {
-                GroupCol::Block(Box::new(seg.blocks(*f)?), HashMap::new(), Vec::new())
+                GroupCol::Block(Box::new(seg.blocks(*f)?), HashMap::default(), Vec::new())
             }
             _ => {
                 let d = seg.dict(*f)?;
@@ -289,15 +305,24 @@ const KEEP_CODES_BELOW: usize = 64;
 /// mixed radix. When the codes' product is too big for the rows at hand,
 /// a first pass renumbers the codes that occur (a company's users, not the
 /// whole day's). `None` when even that is too big.
-fn count_codes(
-    cols: &[GroupCol<'_>],
-    cand: &Cand<'_>,
-    stop: Stop<'_>,
-) -> Result<Option<Counts>> {
+fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>, stop: Stop<'_>) -> Result<Option<Counts>> {
+    // One dimension per column of codes read: `user_id` and `user_name`
+    // keyed by `user_id`'s codes are one dimension, not a square.
     let mut dicts: Vec<&DictColumn<'_>> = Vec::new();
-    for c in cols {
+    // Per group field keyed by codes: its slot and its dimension.
+    let mut slots: Vec<(usize, usize)> = Vec::new();
+    for (slot, c) in cols.iter().enumerate() {
         match c {
-            GroupCol::Dict(d) | GroupCol::Mapped { parent: d, .. } => dicts.push(d),
+            GroupCol::Dict(d) | GroupCol::Mapped { parent: d, .. } => {
+                let dim = match dicts.iter().position(|x| x.field() == d.field()) {
+                    Some(dim) => dim,
+                    None => {
+                        dicts.push(d);
+                        dicts.len() - 1
+                    }
+                };
+                slots.push((slot, dim));
+            }
             GroupCol::Const(_) => {}
             _ => return Ok(None),
         }
@@ -391,35 +416,35 @@ fn count_codes(
         bump(r);
         Ok(())
     })?;
-    // Dict fields in `cols` order; constant fields keep key 0.
-    let slots: Vec<usize> = cols
+    let groups = counts
         .iter()
         .enumerate()
-        .filter(|(_, c)| matches!(c, GroupCol::Dict(_) | GroupCol::Mapped { .. }))
-        .map(|(i, _)| i)
-        .collect();
-    let groups = counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c > 0)
-            .map(|(i, c)| {
-                let mut key = [0u32; 8];
-                for (j, (stride, n)) in strides.iter().zip(&sizes).enumerate() {
-                    let dense = ((i / stride) % n.max(&1)) as u32;
-                    let code = match &remap {
-                        Some(maps) => maps
-                            .get(j)
-                            .and_then(|(_, back)| back.get(dense as usize))
-                            .copied()
-                            .unwrap_or(0),
-                        None => dense,
-                    };
-                    if let Some(k) = slots.get(j).and_then(|s| key.get_mut(*s)) {
-                        *k = code;
-                    }
+        .filter(|(_, c)| **c > 0)
+        .map(|(i, c)| {
+            let mut codes = [0u32; 8];
+            for (j, (stride, n)) in strides.iter().zip(&sizes).enumerate() {
+                let dense = ((i / stride) % n.max(&1)) as u32;
+                let code = match &remap {
+                    Some(maps) => maps
+                        .get(j)
+                        .and_then(|(_, back)| back.get(dense as usize))
+                        .copied()
+                        .unwrap_or(0),
+                    None => dense,
+                };
+                if let Some(k) = codes.get_mut(j) {
+                    *k = code;
                 }
-                (key, u64::from(*c))
-            });
+            }
+            // Constant fields keep key 0.
+            let mut key = [0u32; 8];
+            for (slot, dim) in &slots {
+                if let (Some(k), Some(c)) = (key.get_mut(*slot), codes.get(*dim)) {
+                    *k = *c;
+                }
+            }
+            (key, u64::from(*c))
+        });
     let mut out = Counts::new(cols.len());
     for (key, c) in groups {
         out.push(&key, c);
