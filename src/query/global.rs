@@ -39,8 +39,12 @@ pub(crate) struct FieldDict {
     table: HashTable<u32>,
     hasher: FixedState,
     /// By (segment address, keyed by parent codes): the segment and its map.
-    maps: HashMap<(usize, bool), (Weak<SegmentReader>, Arc<[u32]>)>,
+    maps: HashMap<(usize, bool), SegMap>,
 }
+
+/// A segment (held weakly: its address is not reused while the map lives)
+/// and its map of codes to global ids.
+type SegMap = (Weak<SegmentReader>, Arc<[u32]>);
 
 /// How a segment keys a group field: by the field's own codes, or by the
 /// codes of the column it is a code map of (`user_email` by `user_id`).

@@ -177,7 +177,7 @@ impl<'m> Ids<'m> {
             .map_or(0, KeySrc::len);
         let mut m = Vec::with_capacity(n);
         for local in 0..n as u32 {
-            if local as usize % CHECK_EVERY_ROWS == 0 {
+            if (local as usize).is_multiple_of(CHECK_EVERY_ROWS) {
                 stop.check()?;
             }
             m.push(self.id(srcs, src as u32, local)?);
