@@ -136,9 +136,10 @@ pub(super) fn count_groups<'a>(
         cols.push(match encoding_of(*f) {
             Encoding::Timestamps => GroupCol::Ts(HashMap::default(), Vec::new()),
             Encoding::Blocks if f.kind() == FieldKind::Str => {
-                // Block columns hold mostly distinct values: about one a
-                // row is met.
-                let n = usize::try_from(cand.len() / 2).unwrap_or(0);
+                // Block columns hold mostly distinct values (every row's,
+                // for event_id): room for one a row, 5 bytes each, so the
+                // table never grows (which hashes every value again).
+                let n = usize::try_from(cand.len()).unwrap_or(0);
                 GroupCol::Bytes(Box::new(seg.blocks(*f)?), BytesKeys::with_capacity(n))
             }
             Encoding::Blocks => {
