@@ -268,20 +268,27 @@ pub(crate) fn merge_counts(
     }
     let mut columns: Vec<String> = q.group_by.iter().map(|f| f.name().to_string()).collect();
     columns.push("count".into());
-    let rows = rows
+    // The page is turned into values with a look at the cancel flag every
+    // few thousand rows (a page without a limit is every group).
+    let mut out = Vec::new();
+    for (at, (gkey, count)) in rows
         .into_iter()
         .skip(q.offset as usize)
         .take(q.limit.map_or(usize::MAX, |l| l as usize))
-        .map(|(gkey, count)| {
-            let mut values: Vec<Scalar> = ids
-                .iter()
-                .zip(gkey)
-                .map(|(f, id)| f.key(&srcs, id).to_scalar().unwrap_or(Scalar::Null))
-                .collect();
-            values.push(Scalar::Int(count));
-            values
-        })
-        .collect();
+        .enumerate()
+    {
+        if at.is_multiple_of(CHECK_EVERY_ROWS) {
+            stop.check()?;
+        }
+        let mut values: Vec<Scalar> = ids
+            .iter()
+            .zip(gkey)
+            .map(|(f, id)| f.key(&srcs, id).to_scalar().unwrap_or(Scalar::Null))
+            .collect();
+        values.push(Scalar::Int(count));
+        out.push(values);
+    }
+    let rows = out;
     Ok(QueryResult {
         columns,
         rows,

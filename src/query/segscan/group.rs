@@ -170,7 +170,8 @@ pub(super) fn count_groups<'a>(
     }
     if let ([slot], true) = (varying.as_slice(), resid.is_empty())
         && let (Some(GroupCol::Dict(col)), Some(field)) = (cols.get(*slot), q.group_by.get(*slot))
-        && seg.bitmap_view(*field, 0)?.is_some()
+        // Indexed: a bitmap for the missing value or the first value.
+        && (seg.bitmap_view(*field, 0)?.is_some() || seg.bitmap_view(*field, 1)?.is_some())
         && (u64::from(col.count()) + 1) * GROUP_BY_BITMAP_RATIO <= cand.len()
     {
         let (slot, field) = (*slot, *field);
