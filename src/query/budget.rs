@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 
 use super::bind::{Arg, Bound};
 use super::cancel::Stop;
-use super::partial::{GKey, KeySrc, Out, Partial};
+use super::partial::{KeySrc, Out, Partial};
 use super::scalar::Scalar;
 
 /// The default memory budget of one query: 2 GiB. The heaviest shapes of
@@ -184,21 +184,14 @@ pub(crate) fn charge_partial(p: &Partial<'_>, stop: Stop<'_>) -> Result<()> {
     stop.charge(partial_bytes(p), what)
 }
 
-/// Charges what the merge of counts added for the source whose groups
-/// were keyed last: those keys, and the values interned since each
-/// interner held `before[i]` values.
-pub(crate) fn charge_merge<'v>(
-    keyed: &[Vec<(GKey, u64)>],
-    interned: impl Iterator<Item = &'v Vec<Scalar>>,
-    before: &[usize],
-    stop: Stop<'_>,
-) -> Result<()> {
-    let groups = keyed.last().map_or(0, Vec::len);
-    let mut bytes = merge_bytes(groups, &[]);
-    for (values, from) in interned.zip(before) {
-        bytes += merge_bytes(0, values.get(*from..).unwrap_or(&[]));
-    }
-    stop.charge(bytes, "merge of groups")
+/// Charges what the merge of counts holds for one source's `groups`
+/// (query/groups.rs): each key as a month-wide id (a 4-byte memo slot per
+/// field), its entry in the id table (8-byte reference and 5-byte slot)
+/// and its total (8 bytes), counting every group as new (an upper bound:
+/// a key met in an earlier source costs less).
+pub(crate) fn charge_merge(groups: usize, fields: usize, stop: Stop<'_>) -> Result<()> {
+    let per_group = 4 * fields.max(1) as u64 + 13 + 8;
+    stop.charge(groups as u64 * per_group, "merge of groups")
 }
 
 /// Bytes of one source's partial answer: its groups and the values it
@@ -206,7 +199,7 @@ pub(crate) fn charge_merge<'v>(
 pub(crate) fn partial_bytes(p: &Partial<'_>) -> u64 {
     match &p.out {
         Out::Counts { srcs, counts } => {
-            let groups = counts.capacity() * std::mem::size_of::<(GKey, u64)>();
+            let groups = counts.bytes();
             let owned: u64 = srcs
                 .iter()
                 .map(|s| match s {
@@ -219,7 +212,7 @@ pub(crate) fn partial_bytes(p: &Partial<'_>) -> u64 {
                     _ => 0,
                 })
                 .sum();
-            groups as u64 + owned
+            groups + owned
         }
         Out::Rows(rows) => rows.iter().map(|(k, _)| row_bytes(k)).sum(),
     }
@@ -229,17 +222,6 @@ pub(crate) fn partial_bytes(p: &Partial<'_>) -> u64 {
 pub(crate) fn row_bytes(key: &[Scalar]) -> u64 {
     std::mem::size_of::<(Vec<Scalar>, usize, u32)>() as u64
         + key.iter().map(scalar_bytes).sum::<u64>()
-}
-
-/// Bytes the merge of counts adds for one source: its groups re-keyed by
-/// global ids, and the values first met in it, interned (`new_values`,
-/// with a hash-table slot each).
-pub(crate) fn merge_bytes(groups: usize, new_values: &[Scalar]) -> u64 {
-    let keyed = groups * std::mem::size_of::<(GKey, u64)>();
-    let interned: u64 = new_values.iter().map(|s| scalar_bytes(s) + 8).sum();
-    // The totals by key and the ranked rows the merge builds later hold
-    // about one entry per group more.
-    keyed as u64 * 3 + interned
 }
 
 #[cfg(test)]

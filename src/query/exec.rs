@@ -3,11 +3,11 @@
 //! their partial results into the answer.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use foldhash::fast::FixedState;
-use hashbrown::HashTable;
 use parking_lot::Mutex;
 
 use crate::error::Result;
@@ -32,7 +32,7 @@ use super::segscan;
 const PARALLEL_AFTER_US: u128 = 500;
 
 enum Source<'a> {
-    Segment(&'a SegmentReader),
+    Segment(&'a Arc<SegmentReader>),
     Buffer(Day, &'a [Event]),
 }
 
@@ -105,7 +105,16 @@ pub(crate) fn run(
         ex.sources = partials.iter_mut().filter_map(|p| p.trace.take()).collect();
     }
     let result = match q.select {
-        Select::Count => merge_counts(q, partials, stop)?,
+        Select::Count => {
+            let segs: Vec<_> = sources
+                .iter()
+                .map(|s| match s {
+                    Source::Segment(seg) => Some(*seg),
+                    Source::Buffer(..) => None,
+                })
+                .collect();
+            super::groups::merge_counts(q, &segs, partials, stop)?
+        }
         Select::Events => merge_rows(q, &sources, partials, stop)?,
     };
     ex.folded = q.folded.iter().map(|i| format!("where[{i}]")).collect();
@@ -421,279 +430,6 @@ fn list_buffered<'a>(
         top.push(key, i as u32);
     }
     (Out::Rows(top.finish()), matched)
-}
-
-/// Distinct values of one group field across sources, by id.
-struct Interner {
-    table: HashTable<u32>,
-    values: Vec<Scalar>,
-    hasher: FixedState,
-}
-
-impl Interner {
-    fn new() -> Interner {
-        Interner {
-            table: HashTable::new(),
-            values: Vec::new(),
-            hasher: FixedState::default(),
-        }
-    }
-
-    fn id(&mut self, v: Value<'_>) -> u32 {
-        use std::hash::BuildHasher;
-        let h = self.hasher.hash_one(v);
-        let values = &self.values;
-        if let Some(id) = self.table.find(h, |id| {
-            values.get(*id as usize).map(Scalar::as_value) == Some(v)
-        }) {
-            return *id;
-        }
-        let id = self.values.len() as u32;
-        self.values.push(Scalar::from(v));
-        let (values, hasher) = (&self.values, &self.hasher);
-        self.table.insert_unique(h, id, |id| {
-            values
-                .get(*id as usize)
-                .map_or(0, |s| hasher.hash_one(s.as_value()))
-        });
-        id
-    }
-}
-
-/// Sums the sources' group counts by value, sorts and pages them. The
-/// cancel flag is looked at every few thousand groups of the first pass
-/// (a value lookup per group) and between passes.
-fn merge_counts(q: &Bound, partials: Vec<Partial<'_>>, stop: Stop<'_>) -> Result<QueryResult> {
-    let mut interners: Vec<Interner> = (0..q.group_by.len()).map(|_| Interner::new()).collect();
-    let (keyed, matched) = to_global_keys(partials, &mut interners, stop)?;
-    stop.check()?;
-    let totals = sum_by_key(keyed, &interners);
-    stop.check()?;
-    let mut rows = ranked_rows(totals, &interners);
-    if q.group_by.is_empty() && rows.is_empty() {
-        rows.push(([0; 8], [0; 8], 0));
-    }
-    stop.check()?;
-    sort_page(q, &mut rows);
-    let mut columns: Vec<String> = q.group_by.iter().map(|f| f.name().to_string()).collect();
-    columns.push("count".into());
-    let rows = rows
-        .into_iter()
-        .skip(q.offset as usize)
-        .take(q.limit.map_or(usize::MAX, |l| l as usize))
-        .map(|(_, gkey, count)| {
-            let mut values: Vec<Scalar> = interners
-                .iter()
-                .zip(gkey)
-                .map(|(it, id)| it.values.get(id as usize).cloned().unwrap_or(Scalar::Null))
-                .collect();
-            values.push(Scalar::Int(count));
-            values
-        })
-        .collect();
-    Ok(QueryResult {
-        columns,
-        rows,
-        matched_events: Some(matched),
-        next_cursor: None,
-    })
-}
-
-/// One source's groups: (key of global value ids, count).
-type Keyed = Vec<(GKey, u64)>;
-
-/// Pass 1 of [`merge_counts`]: every source's keys to global ids (each
-/// distinct value of a source is looked up once), and the events matched.
-fn to_global_keys(
-    partials: Vec<Partial<'_>>,
-    interners: &mut [Interner],
-    stop: Stop<'_>,
-) -> Result<(Vec<Keyed>, u64)> {
-    let mut matched = 0u64;
-    let mut keyed: Vec<Keyed> = Vec::with_capacity(partials.len());
-    for p in partials {
-        matched += p.matched;
-        let Out::Counts { srcs, counts } = p.out else {
-            continue;
-        };
-        let before: Vec<usize> = interners.iter().map(|it| it.values.len()).collect();
-        keyed.push(intern_source(&srcs, counts, interners, stop)?);
-        budget::charge_merge(&keyed, interners.iter().map(|it| &it.values), &before, stop)?;
-    }
-    Ok((keyed, matched))
-}
-
-/// One source's groups with their keys as global ids.
-#[inline]
-fn intern_source(
-    srcs: &[KeySrc<'_>],
-    counts: Vec<(GKey, u64)>,
-    interners: &mut [Interner],
-    stop: Stop<'_>,
-) -> Result<Keyed> {
-    // Source-local key -> global id, filled as keys are met.
-    let mut memo: Vec<Vec<u32>> = srcs.iter().map(|s| vec![u32::MAX; s.len()]).collect();
-    let mut out = Vec::with_capacity(counts.len());
-    for (at, (key, count)) in counts.into_iter().enumerate() {
-        // A value looked up per group: one source can hold many.
-        if at % CHECK_EVERY_ROWS == 0 {
-            stop.check()?;
-        }
-        let mut gkey: GKey = [0; 8];
-        for (i, ((src, interner), memo)) in srcs
-            .iter()
-            .zip(interners.iter_mut())
-            .zip(&mut memo)
-            .enumerate()
-        {
-            let local = key.get(i).copied().unwrap_or(0);
-            let id = match memo.get_mut(local as usize) {
-                Some(id) if *id != u32::MAX => *id,
-                slot => {
-                    let id = interner.id(src.value(local)?);
-                    if let Some(s) = slot {
-                        *s = id;
-                    }
-                    id
-                }
-            };
-            if let Some(g) = gkey.get_mut(i) {
-                *g = id;
-            }
-        }
-        out.push((gkey, count));
-    }
-    Ok(out)
-}
-
-/// Pass 2 of [`merge_counts`]: sums counts by global key, in a dense array
-/// when the global value counts allow (far cheaper than hashing every
-/// source's groups).
-fn sum_by_key(keyed: Vec<Keyed>, interners: &[Interner]) -> HashMap<GKey, u64, FixedState> {
-    let sizes: Vec<usize> = interners.iter().map(|it| it.values.len().max(1)).collect();
-    let entries: usize = keyed.iter().map(Vec::len).sum();
-    let dense_cap = entries.saturating_mul(4).clamp(1 << 16, 1 << 24);
-    let product = sizes
-        .iter()
-        .try_fold(1usize, |t, n| t.checked_mul(*n))
-        .filter(|t| *t <= dense_cap);
-    match product {
-        Some(total) => sum_dense(&keyed, &sizes, total),
-        None => {
-            let mut totals: HashMap<GKey, u64, FixedState> = HashMap::default();
-            for (gkey, count) in keyed.into_iter().flatten() {
-                *totals.entry(gkey).or_insert(0) += count;
-            }
-            totals
-        }
-    }
-}
-
-/// [`sum_by_key`] in an array of `total` cells, one per key tuple (field
-/// `i` has `sizes[i]` distinct values).
-fn sum_dense(keyed: &[Keyed], sizes: &[usize], total: usize) -> HashMap<GKey, u64, FixedState> {
-    let mut strides = Vec::with_capacity(sizes.len());
-    let mut acc = 1usize;
-    for s in sizes {
-        strides.push(acc);
-        acc *= s;
-    }
-    let mut dense = vec![0u64; total];
-    for (gkey, count) in keyed.iter().flatten() {
-        let i: usize = gkey
-            .iter()
-            .zip(&strides)
-            .map(|(k, s)| *k as usize * s)
-            .sum();
-        if let Some(c) = dense.get_mut(i) {
-            *c += count;
-        }
-    }
-    let mut totals: HashMap<GKey, u64, FixedState> = HashMap::default();
-    totals.reserve(dense.iter().filter(|c| **c > 0).count());
-    for (i, c) in dense.iter().enumerate().filter(|(_, c)| **c > 0) {
-        let mut gkey: GKey = [0; 8];
-        for ((k, stride), n) in gkey.iter_mut().zip(&strides).zip(sizes) {
-            *k = ((i / stride) % n) as u32;
-        }
-        totals.insert(gkey, *c);
-    }
-    totals
-}
-
-/// The summed groups as (ranked key, global key, count). Every field's
-/// distinct values are ranked once, so rows sort by comparing integers;
-/// only the rows of the page are turned into values.
-fn ranked_rows(
-    totals: HashMap<GKey, u64, FixedState>,
-    interners: &[Interner],
-) -> Vec<(GKey, GKey, u64)> {
-    let ranks: Vec<Vec<u32>> = interners
-        .iter()
-        .map(|it| {
-            let mut ids: Vec<u32> = (0..it.values.len() as u32).collect();
-            ids.sort_unstable_by(|a, b| {
-                it.values.get(*a as usize).cmp(&it.values.get(*b as usize))
-            });
-            let mut rank = vec![0u32; ids.len()];
-            for (r, id) in ids.iter().enumerate() {
-                if let Some(slot) = rank.get_mut(*id as usize) {
-                    *slot = r as u32;
-                }
-            }
-            rank
-        })
-        .collect();
-    totals
-        .into_iter()
-        .map(|(gkey, count)| {
-            let mut ranked: GKey = [0; 8];
-            for ((r, id), rank) in ranked.iter_mut().zip(gkey).zip(&ranks) {
-                *r = rank.get(id as usize).copied().unwrap_or(0);
-            }
-            (ranked, gkey, count)
-        })
-        .collect()
-}
-
-/// Sorts `rows` in the query's order, up to the end of its page (rows
-/// past it are dropped: only the page needs sorting, so it is selected
-/// first).
-fn sort_page(q: &Bound, rows: &mut Vec<(GKey, GKey, u64)>) {
-    // Sort keys as (group field position or count, descending).
-    let keys: Vec<(Option<usize>, bool)> = q
-        .order
-        .iter()
-        .filter_map(|(k, desc)| match k {
-            SortKey::Count => Some((None, *desc)),
-            SortKey::Field(f) => q
-                .group_by
-                .iter()
-                .position(|g| g == f)
-                .map(|i| (Some(i), *desc)),
-        })
-        .collect();
-    let cmp = |a: &(GKey, GKey, u64), b: &(GKey, GKey, u64)| {
-        for (k, desc) in &keys {
-            let o = match k {
-                None => a.2.cmp(&b.2),
-                Some(i) => a.0.get(*i).cmp(&b.0.get(*i)),
-            };
-            let o = if *desc { o.reverse() } else { o };
-            if o != std::cmp::Ordering::Equal {
-                return o;
-            }
-        }
-        std::cmp::Ordering::Equal
-    };
-    let page_end = q
-        .limit
-        .map_or(usize::MAX, |l| (q.offset.saturating_add(l)) as usize);
-    if page_end < rows.len() {
-        rows.select_nth_unstable_by(page_end, cmp);
-        rows.truncate(page_end);
-    }
-    rows.sort_unstable_by(cmp);
 }
 
 fn merge_rows(

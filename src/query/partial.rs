@@ -13,6 +13,7 @@ use crate::segment::DictColumn;
 
 use super::bind::{MAX_GROUP_FIELDS, SortKey};
 use super::explain::SourceTrace;
+use super::keys::{BytesKeys, K};
 use super::scalar::Scalar;
 
 /// A group key: one source-local key per group field (unused slots 0).
@@ -34,6 +35,9 @@ pub(crate) enum KeySrc<'a> {
     Owned(Vec<Scalar>),
     /// Key = index into values borrowed from buffered events.
     Borrowed(Vec<Value<'a>>),
+    /// Key = key of the string bytes of a block-compressed column met while
+    /// scanning (0: no value).
+    Bytes(BytesKeys),
 }
 
 impl KeySrc<'_> {
@@ -45,6 +49,16 @@ impl KeySrc<'_> {
             KeySrc::Const(_) => 1,
             KeySrc::Owned(v) => v.len(),
             KeySrc::Borrowed(v) => v.len(),
+            KeySrc::Bytes(b) => b.len(),
+        }
+    }
+
+    /// The value of `key`, as the merge compares it.
+    #[inline]
+    pub fn key(&self, key: u32) -> Result<K<'_>> {
+        match self {
+            KeySrc::Bytes(b) => Ok(b.get(key)),
+            _ => self.value(key).map(K::Val),
         }
     }
 
@@ -55,6 +69,10 @@ impl KeySrc<'_> {
             KeySrc::Const(s) => s.as_value(),
             KeySrc::Owned(v) => v.get(key as usize).map_or(Value::Null, Scalar::as_value),
             KeySrc::Borrowed(v) => v.get(key as usize).copied().unwrap_or(Value::Null),
+            KeySrc::Bytes(b) => match b.get(key) {
+                K::Val(v) => v,
+                K::Bytes(bytes) => std::str::from_utf8(bytes).map_or(Value::Null, Value::Str),
+            },
         })
     }
 }
@@ -71,16 +89,80 @@ pub(crate) enum Out<'a> {
     /// `select: count`: non-zero counts by source-local group key.
     Counts {
         srcs: Vec<KeySrc<'a>>,
-        counts: Vec<(GKey, u64)>,
+        counts: Counts,
     },
     /// `select: events`: the source's best rows (sort key, row), best first.
     Rows(Vec<(Vec<Scalar>, u32)>),
 }
 
+/// A source's groups: per group its key (only the group fields' slots, 4
+/// bytes each) and its count; 12 bytes a group for one field, where a
+/// full `(GKey, u64)` takes 40 (a month of `group_by event_id` holds one
+/// per event until the merge).
+#[derive(Default)]
+pub(crate) struct Counts {
+    width: usize,
+    keys: Vec<u32>,
+    counts: Vec<u64>,
+}
+
+impl Counts {
+    pub fn new(width: usize) -> Counts {
+        Counts {
+            width: width.min(MAX_GROUP_FIELDS),
+            ..Counts::default()
+        }
+    }
+
+    #[inline]
+    pub fn push(&mut self, key: &GKey, count: u64) {
+        self.keys
+            .extend_from_slice(key.get(..self.width).unwrap_or(key));
+        self.counts.push(count);
+    }
+
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// The bytes held (for the query's memory budget).
+    pub fn bytes(&self) -> u64 {
+        (self.keys.capacity() * 4 + self.counts.capacity() * 8) as u64
+    }
+
+    /// The groups, in the order pushed.
+    pub fn iter(&self) -> impl Iterator<Item = (GKey, u64)> + '_ {
+        let w = self.width;
+        self.counts.iter().enumerate().map(move |(i, c)| {
+            let mut key: GKey = [0; MAX_GROUP_FIELDS];
+            if let (Some(dst), Some(src)) = (key.get_mut(..w), self.keys.get(i * w..i * w + w)) {
+                dst.copy_from_slice(src);
+            }
+            (key, *c)
+        })
+    }
+}
+
+impl FromIterator<(GKey, u64)> for Counts {
+    /// Full-width keys (for the few groups built without a width).
+    fn from_iter<I: IntoIterator<Item = (GKey, u64)>>(it: I) -> Counts {
+        let mut c = Counts::new(MAX_GROUP_FIELDS);
+        for (k, n) in it {
+            c.push(&k, n);
+        }
+        c
+    }
+}
+
 /// Counts rows by group key: a dense array when every key is a small code,
 /// a hash map otherwise.
 pub(crate) struct Grouper {
+    width: usize,
     dense: Option<Dense>,
+    /// Per field, the bits of its key in a packed `u64` key, when every
+    /// field is bounded and they fit: hashing 8 bytes instead of 32.
+    packed: Option<Vec<u32>>,
+    packed_hash: HashMap<u64, u64, FixedState>,
     hash: HashMap<GKey, u64, FixedState>,
 }
 
@@ -111,10 +193,43 @@ impl Grouper {
                 _ => dense = false,
             }
         }
+        let bits: Option<Vec<u32>> = sizes
+            .iter()
+            .map(|s| s.map(|n| usize::BITS - n.saturating_sub(1).leading_zeros()))
+            .collect();
         Grouper {
+            width: sizes.len(),
             dense: dense.then(|| (vec![0; total], strides)),
+            packed: bits.filter(|b| !dense && b.iter().sum::<u32>() <= 64),
+            packed_hash: HashMap::default(),
             hash: HashMap::default(),
         }
+    }
+
+    /// The packed key; `None` when a field's key does not fit its bits (a
+    /// code past its dictionary: counted by the full key instead).
+    #[inline]
+    fn pack(bits: &[u32], key: &GKey) -> Option<u64> {
+        let mut p = 0u64;
+        let mut shift = 0u32;
+        for (k, b) in key.iter().zip(bits) {
+            if u64::from(*k).checked_shr(*b).unwrap_or(0) != 0 {
+                return None;
+            }
+            p |= u64::from(*k).checked_shl(shift).unwrap_or(0);
+            shift += b;
+        }
+        Some(p)
+    }
+
+    fn unpack(bits: &[u32], mut p: u64) -> GKey {
+        let mut key = [0u32; MAX_GROUP_FIELDS];
+        for (k, b) in key.iter_mut().zip(bits) {
+            let mask = 1u64.checked_shl(*b).map_or(u64::MAX, |m| m - 1);
+            *k = (p & mask) as u32;
+            p = p.checked_shr(*b).unwrap_or(0);
+        }
+        key
     }
 
     #[inline]
@@ -130,26 +245,37 @@ impl Grouper {
                     *c += n;
                 }
             }
-            None => *self.hash.entry(*key).or_insert(0) += n,
+            None => match self.packed.as_deref().and_then(|b| Self::pack(b, key)) {
+                Some(p) => *self.packed_hash.entry(p).or_insert(0) += n,
+                None => *self.hash.entry(*key).or_insert(0) += n,
+            },
         }
     }
 
-    pub fn finish(self) -> Vec<(GKey, u64)> {
+    pub fn finish(self) -> Counts {
+        let mut out = Counts::new(self.width);
         match self.dense {
-            Some((counts, strides)) => counts
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| **c > 0)
-                .map(|(i, c)| {
+            Some((counts, strides)) => {
+                for (i, c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
                     let mut key = [0u32; MAX_GROUP_FIELDS];
                     for (k, (stride, n)) in key.iter_mut().zip(&strides) {
                         *k = ((i / stride) % n) as u32;
                     }
-                    (key, *c)
-                })
-                .collect(),
-            None => self.hash.into_iter().collect(),
+                    out.push(&key, *c);
+                }
+            }
+            None => {
+                if let Some(bits) = &self.packed {
+                    for (p, c) in self.packed_hash {
+                        out.push(&Self::unpack(bits, p), c);
+                    }
+                }
+                for (k, c) in self.hash {
+                    out.push(&k, c);
+                }
+            }
         }
+        out
     }
 }
 

@@ -3,16 +3,20 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::FixedState;
+
 use crate::error::Result;
-use crate::event::Field;
+use crate::event::{FieldKind, Value};
 use crate::query::bind::Bound;
 use crate::query::cancel::Stop;
 use crate::query::explain::SourceTrace;
-use crate::query::partial::{GKey, Grouper, KeySrc, Out};
+use crate::query::keys::BytesKeys;
+use crate::query::partial::{Counts, GKey, Grouper, KeySrc, Out};
 use crate::query::scalar::Scalar;
 use crate::segment::{BlockCursor, DictColumn, Encoding, SegmentReader, encoding_of};
 
-use super::{Cand, GROUP_BY_BITMAP_RATIO, Resid, counts_need_ts, passes, step, timestamps_if};
+use super::constant::constant;
+use super::{Cand, GROUP_BY_BITMAP_RATIO, Resid, Ts, counts_need_ts, passes, step, timestamps_if};
 
 /// Local keys of one group field.
 enum GroupCol<'a> {
@@ -24,8 +28,16 @@ enum GroupCol<'a> {
         child: DictColumn<'a>,
     },
     Const(Scalar),
-    Ts(HashMap<i64, u32>, Vec<Scalar>),
-    Block(BlockCursor<'a>, HashMap<Scalar, u32>, Vec<Scalar>),
+    Ts(HashMap<i64, u32, FixedState>, Vec<Scalar>),
+    /// A block-compressed string column: its distinct bytes, interned in
+    /// place.
+    Bytes(Box<BlockCursor<'a>>, BytesKeys),
+    /// A block-compressed column of other values.
+    Block(
+        Box<BlockCursor<'a>>,
+        HashMap<Scalar, u32, FixedState>,
+        Vec<Scalar>,
+    ),
 }
 
 impl<'a> GroupCol<'a> {
@@ -39,7 +51,57 @@ impl<'a> GroupCol<'a> {
             },
             GroupCol::Const(s) => KeySrc::Const(s),
             GroupCol::Ts(_, v) | GroupCol::Block(_, _, v) => KeySrc::Owned(v),
+            GroupCol::Bytes(_, mut b) => {
+                b.seal();
+                KeySrc::Bytes(b)
+            }
         }
+    }
+
+    /// The key of row `r` for a column whose keys are interned while
+    /// scanning.
+    #[inline]
+    fn intern(&mut self, r: u32, ts: &Ts<'_>) -> Result<u32> {
+        Ok(match self {
+            GroupCol::Dict(d) | GroupCol::Mapped { parent: d, .. } => d.code(r),
+            GroupCol::Const(_) => 0,
+            GroupCol::Ts(map, vals) => {
+                let t = ts.at(r);
+                *map.entry(t).or_insert_with(|| {
+                    vals.push(Scalar::Timestamp(t));
+                    vals.len() as u32 - 1
+                })
+            }
+            GroupCol::Bytes(cursor, keys) => {
+                let Some(b) = cursor.get_str_bytes(r)? else {
+                    return Ok(0);
+                };
+                if let Some(k) = keys.find(Some(b)) {
+                    return Ok(k);
+                }
+                // A new value is kept once its UTF-8 is checked; one that is
+                // not UTF-8 is read again as text, whose error names the
+                // segment and block.
+                if std::str::from_utf8(b).is_ok() {
+                    return Ok(keys.insert(b));
+                }
+                match cursor.get(r)? {
+                    Value::Str(s) => keys.insert(s.as_bytes()),
+                    _ => 0,
+                }
+            }
+            GroupCol::Block(cursor, map, vals) => {
+                let v = Scalar::from(cursor.get(r)?);
+                match map.get(&v) {
+                    Some(i) => *i,
+                    None => {
+                        vals.push(v.clone());
+                        map.insert(v, vals.len() as u32 - 1);
+                        vals.len() as u32 - 1
+                    }
+                }
+            }
+        })
     }
 }
 
@@ -60,16 +122,28 @@ pub(super) fn count_groups<'a>(
         })?;
         let out = Out::Counts {
             srcs: Vec::new(),
-            counts: vec![([0; 8], matched)],
+            counts: [([0; 8], matched)].into_iter().collect(),
         };
         return Ok((out, matched));
     }
     let mut cols = Vec::with_capacity(q.group_by.len());
     for f in &q.group_by {
+        if let Some(v) = constant(seg, *f)? {
+            cols.push(GroupCol::Const(v));
+            continue;
+        }
         cols.push(match encoding_of(*f) {
-            _ if *f == Field::EventDate => GroupCol::Const(Scalar::Date(seg.day())),
-            Encoding::Timestamps => GroupCol::Ts(HashMap::new(), Vec::new()),
-            Encoding::Blocks => GroupCol::Block(seg.blocks(*f)?, HashMap::new(), Vec::new()),
+            Encoding::Timestamps => GroupCol::Ts(HashMap::default(), Vec::new()),
+            Encoding::Blocks if f.kind() == FieldKind::Str => {
+                // Block columns hold mostly distinct values (every row's,
+                // for event_id): room for one a row, 5 bytes each, so the
+                // table never grows (which hashes every value again).
+                let n = usize::try_from(cand.len()).unwrap_or(0);
+                GroupCol::Bytes(Box::new(seg.blocks(*f)?), BytesKeys::with_capacity(n))
+            }
+            Encoding::Blocks => {
+                GroupCol::Block(Box::new(seg.blocks(*f)?), HashMap::default(), Vec::new())
+            }
             _ => {
                 let d = seg.dict(*f)?;
                 let parent = d.parent().map(|p| seg.dict(p)).transpose()?;
@@ -85,13 +159,22 @@ pub(super) fn count_groups<'a>(
             }
         });
     }
-    // Counts by one indexed field straight from bitmap cardinalities.
-    if let ([GroupCol::Dict(col)], true) = (cols.as_slice(), resid.is_empty())
-        && seg.bitmap_view(q.group_by[0], 0)?.is_some()
+    // Constant keys aside, counts by one indexed field straight from
+    // bitmap cardinalities.
+    let varying: Vec<usize> = (0..cols.len())
+        .filter(|i| !matches!(cols.get(*i), Some(GroupCol::Const(_))))
+        .collect();
+    if varying.is_empty() {
+        return count_constant(cols, cand, resid, &ts, trace, stop);
+    }
+    if let ([slot], true) = (varying.as_slice(), resid.is_empty())
+        && let (Some(GroupCol::Dict(col)), Some(field)) = (cols.get(*slot), q.group_by.get(*slot))
+        // Indexed: a bitmap for the missing value or the first value.
+        && (seg.bitmap_view(*field, 0)?.is_some() || seg.bitmap_view(*field, 1)?.is_some())
         && (u64::from(col.count()) + 1) * GROUP_BY_BITMAP_RATIO <= cand.len()
     {
-        let field = q.group_by[0];
-        let mut counts = Vec::new();
+        let (slot, field) = (*slot, *field);
+        let mut counts = Counts::new(cols.len());
         let mut matched = 0;
         for code in 0..=col.count() {
             // One bitmap operation per code, over all the candidates.
@@ -106,8 +189,10 @@ pub(super) fn count_groups<'a>(
             };
             if c > 0 {
                 let mut key = [0; 8];
-                key[0] = code;
-                counts.push((key, c));
+                if let Some(k) = key.get_mut(slot) {
+                    *k = code;
+                }
+                counts.push(&key, c);
                 matched += c;
             }
         }
@@ -155,7 +240,9 @@ pub(super) fn count_groups<'a>(
         .map(|c| match c {
             GroupCol::Dict(d) | GroupCol::Mapped { parent: d, .. } => Some(d.count() as usize + 1),
             GroupCol::Const(_) => Some(1),
-            _ => None,
+            // Interned keys are numbered as met: fewer than the rows, plus
+            // the missing value.
+            _ => usize::try_from(cand.len()).ok().map(|n| n + 1),
         })
         .collect();
     let mut grouper = Grouper::new(&sizes, cand.len());
@@ -164,28 +251,7 @@ pub(super) fn count_groups<'a>(
     cand.for_each(stop, |r| {
         matched += 1;
         for (k, c) in key.iter_mut().zip(cols.iter_mut()) {
-            *k = match c {
-                GroupCol::Dict(d) | GroupCol::Mapped { parent: d, .. } => d.code(r),
-                GroupCol::Const(_) => 0,
-                GroupCol::Ts(map, vals) => {
-                    let t = ts.at(r);
-                    *map.entry(t).or_insert_with(|| {
-                        vals.push(Scalar::Timestamp(t));
-                        vals.len() as u32 - 1
-                    })
-                }
-                GroupCol::Block(cursor, map, vals) => {
-                    let v = Scalar::from(cursor.get(r)?);
-                    match map.get(&v) {
-                        Some(i) => *i,
-                        None => {
-                            vals.push(v.clone());
-                            map.insert(v, vals.len() as u32 - 1);
-                            vals.len() as u32 - 1
-                        }
-                    }
-                }
-            };
+            *k = c.intern(r, &ts)?;
         }
         grouper.add(&key, 1);
         Ok(())
@@ -200,6 +266,38 @@ pub(super) fn count_groups<'a>(
     ))
 }
 
+/// Every group key is constant in the segment: one group, the candidates
+/// that pass the checks (their count alone when there are none).
+fn count_constant<'a>(
+    cols: Vec<GroupCol<'a>>,
+    cand: &Cand<'_>,
+    resid: &mut [Resid<'a, '_>],
+    ts: &Ts<'_>,
+    trace: &mut Option<SourceTrace>,
+    stop: Stop<'_>,
+) -> Result<(Out<'a>, u64)> {
+    let matched = if resid.is_empty() {
+        if let Some(t) = trace.as_mut() {
+            t.rows_visited = 0;
+        }
+        step(trace, "group by constant keys".into(), cand.len(), "count");
+        cand.len()
+    } else {
+        let mut n = 0u64;
+        cand.for_each(stop, |r| {
+            n += u64::from(passes(resid, ts, r)?);
+            Ok(())
+        })?;
+        n
+    };
+    let mut counts = Counts::new(cols.len());
+    if matched > 0 {
+        counts.push(&[0; 8], matched);
+    }
+    let srcs = cols.into_iter().map(GroupCol::into_key_src).collect();
+    Ok((Out::Counts { srcs, counts }, matched))
+}
+
 /// Dictionaries with at most this many codes keep their codes as group
 /// keys when others are renumbered.
 const KEEP_CODES_BELOW: usize = 64;
@@ -209,15 +307,24 @@ const KEEP_CODES_BELOW: usize = 64;
 /// mixed radix. When the codes' product is too big for the rows at hand,
 /// a first pass renumbers the codes that occur (a company's users, not the
 /// whole day's). `None` when even that is too big.
-fn count_codes(
-    cols: &[GroupCol<'_>],
-    cand: &Cand<'_>,
-    stop: Stop<'_>,
-) -> Result<Option<Vec<(GKey, u64)>>> {
+fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>, stop: Stop<'_>) -> Result<Option<Counts>> {
+    // One dimension per column of codes read: `user_id` and `user_name`
+    // keyed by `user_id`'s codes are one dimension, not a square.
     let mut dicts: Vec<&DictColumn<'_>> = Vec::new();
-    for c in cols {
+    // Per group field keyed by codes: its slot and its dimension.
+    let mut slots: Vec<(usize, usize)> = Vec::new();
+    for (slot, c) in cols.iter().enumerate() {
         match c {
-            GroupCol::Dict(d) | GroupCol::Mapped { parent: d, .. } => dicts.push(d),
+            GroupCol::Dict(d) | GroupCol::Mapped { parent: d, .. } => {
+                let dim = match dicts.iter().position(|x| x.field() == d.field()) {
+                    Some(dim) => dim,
+                    None => {
+                        dicts.push(d);
+                        dicts.len() - 1
+                    }
+                };
+                slots.push((slot, dim));
+            }
             GroupCol::Const(_) => {}
             _ => return Ok(None),
         }
@@ -311,36 +418,38 @@ fn count_codes(
         bump(r);
         Ok(())
     })?;
-    // Dict fields in `cols` order; constant fields keep key 0.
-    let slots: Vec<usize> = cols
+    let groups = counts
         .iter()
         .enumerate()
-        .filter(|(_, c)| matches!(c, GroupCol::Dict(_) | GroupCol::Mapped { .. }))
-        .map(|(i, _)| i)
-        .collect();
-    Ok(Some(
-        counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c > 0)
-            .map(|(i, c)| {
-                let mut key = [0u32; 8];
-                for (j, (stride, n)) in strides.iter().zip(&sizes).enumerate() {
-                    let dense = ((i / stride) % n.max(&1)) as u32;
-                    let code = match &remap {
-                        Some(maps) => maps
-                            .get(j)
-                            .and_then(|(_, back)| back.get(dense as usize))
-                            .copied()
-                            .unwrap_or(0),
-                        None => dense,
-                    };
-                    if let Some(k) = slots.get(j).and_then(|s| key.get_mut(*s)) {
-                        *k = code;
-                    }
+        .filter(|(_, c)| **c > 0)
+        .map(|(i, c)| {
+            let mut codes = [0u32; 8];
+            for (j, (stride, n)) in strides.iter().zip(&sizes).enumerate() {
+                let dense = ((i / stride) % n.max(&1)) as u32;
+                let code = match &remap {
+                    Some(maps) => maps
+                        .get(j)
+                        .and_then(|(_, back)| back.get(dense as usize))
+                        .copied()
+                        .unwrap_or(0),
+                    None => dense,
+                };
+                if let Some(k) = codes.get_mut(j) {
+                    *k = code;
                 }
-                (key, u64::from(*c))
-            })
-            .collect(),
-    ))
+            }
+            // Constant fields keep key 0.
+            let mut key = [0u32; 8];
+            for (slot, dim) in &slots {
+                if let (Some(k), Some(c)) = (key.get_mut(*slot), codes.get(*dim)) {
+                    *k = *c;
+                }
+            }
+            (key, u64::from(*c))
+        });
+    let mut out = Counts::new(cols.len());
+    for (key, c) in groups {
+        out.push(&key, c);
+    }
+    Ok(Some(out))
 }

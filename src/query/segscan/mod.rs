@@ -31,6 +31,7 @@ use crate::segment::{BlockCursor, DictColumn, Encoding, SegmentReader, encoding_
 
 use super::explain::{SourceTrace, Step};
 
+mod constant;
 mod group;
 mod index;
 mod inlist;
@@ -236,11 +237,11 @@ fn match_codes(col: &DictColumn<'_>, field: Field, pred: &Pred) -> Result<Vec<bo
 
 fn resolve<'a>(seg: &'a SegmentReader, pred: &Pred) -> Result<Resolved<'a>> {
     let field = pred.field;
-    if field == Field::EventDate {
-        return Ok(if pred.matches(Value::Date(seg.day())) {
+    if let Some(v) = constant::constant(seg, field)? {
+        return Ok(if pred.matches(v.as_value()) {
             Resolved::True
         } else {
-            Resolved::Empty(format!("event_date is {}", seg.day()))
+            Resolved::Empty(format!("{field} is {v} in the whole segment"))
         });
     }
     match (pred.op, encoding_of(field)) {
@@ -413,7 +414,7 @@ pub(crate) fn scan<'a>(
     if let Some(matched) = count_from_bitmaps(q, &plan, lo, hi, full, &mut trace) {
         let out = Out::Counts {
             srcs: Vec::new(),
-            counts: vec![([0; 8], matched)],
+            counts: [([0; 8], matched)].into_iter().collect(),
         };
         return Ok(finish(
             Partial {
@@ -523,7 +524,7 @@ fn empty<'a>(q: &Bound, trace: Option<SourceTrace>) -> Partial<'a> {
     let out = match q.select {
         Select::Count => Out::Counts {
             srcs: Vec::new(),
-            counts: Vec::new(),
+            counts: Default::default(),
         },
         Select::Events => Out::Rows(Vec::new()),
     };
