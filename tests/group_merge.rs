@@ -20,25 +20,14 @@ mod common;
 #[path = "common/query_gen.rs"]
 mod query_gen;
 
-use std::sync::Arc;
-
-use common::oracle::{Oracle, comparable};
+use common::oracle::{Oracle, append_both, comparable, state_options};
 use common::{NOW_MS, clock};
 use daybook::generate::SplitMix64 as Rng;
 use daybook::query::{Direction, Op, Query};
-use daybook::{Engine, Event, Field, ManualClock, Options};
+use daybook::{Engine, Event, Field};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use query_gen::*;
-
-fn opts(c: &ManualClock) -> Options {
-    Options {
-        clock: Arc::new(c.clone()),
-        max_buffered_events: 1 << 20,
-        compact_min_segments: 0,
-        ..Options::default()
-    }
-}
 
 /// Days the data falls on: recent ones, and two the retention drops once
 /// the clock moves two days on.
@@ -190,19 +179,13 @@ fn check_all(
 }
 
 fn append(engine: &Engine, oracle: &mut Oracle, batch: &[Event]) -> Result<(), TestCaseError> {
-    let want = oracle.append(batch);
-    let r = engine
-        .append(batch.to_vec())
-        .map_err(|e| TestCaseError::fail(e.to_string()))?;
-    prop_assert!(r.rejected.is_empty(), "rejected: {:?}", r.rejected);
-    prop_assert_eq!((r.stored, r.duplicates), want);
-    Ok(())
+    append_both(engine, oracle, batch).map_err(TestCaseError::fail)
 }
 
 fn run_case(events: &[Event], qs: &[Query]) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
-    let mut engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    let mut engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     let mut oracle = Oracle::new();
     let chunks: Vec<&[Event]> = events.chunks(events.len().div_ceil(4).max(1)).collect();
     let mut next = chunks.into_iter();
@@ -220,7 +203,7 @@ fn run_case(events: &[Event], qs: &[Query]) -> Result<(), TestCaseError> {
     append(&engine, &mut oracle, next.next().unwrap_or(&[]))?;
     let appended = (events.len().div_ceil(4).max(1) * 3).min(events.len());
     drop(engine);
-    engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     check_all(&engine, &oracle, NOW_MS, qs, "reopened")?;
     c.advance_ms(2 * MS_PER_DAY);
     let later = NOW_MS + 2 * MS_PER_DAY;
@@ -326,7 +309,7 @@ fn day_events(age: i64, n: usize, f: impl Fn(usize, &mut Event)) -> Vec<Event> {
 fn constant_columns_read_no_rows() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
-    let engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    let engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     let mut oracle = Oracle::new();
     // Day 1: user_type "Employee" on every row; day 2: "Employee" or
     // missing (not a function of another column: a column of its own).
@@ -409,7 +392,7 @@ fn constant_columns_read_no_rows() {
 fn cached_maps_follow_compaction_and_new_names() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
-    let engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    let engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     let mut oracle = Oracle::new();
     let q = Query::count()
         .last_days(RETENTION)

@@ -13,26 +13,17 @@ mod query_gen;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::oracle::{Oracle, comparable};
+use common::oracle::{Oracle, append_both, comparable, state_options};
 use common::{NOW_MS, clock};
 use daybook::generate::SplitMix64 as Rng;
 use daybook::query::{Direction, Op, Query};
 use daybook::segment::format::section_crc;
 use daybook::segment::{SectionKind, SegmentReader};
-use daybook::{Engine, Error, Event, Field, ManualClock, Options};
+use daybook::{Engine, Error, Event, Field};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use query_gen::*;
 use serde_json::{Value as J, json};
-
-fn opts(c: &ManualClock) -> Options {
-    Options {
-        clock: Arc::new(c.clone()),
-        max_buffered_events: 1 << 20,
-        compact_min_segments: 0,
-        ..Options::default()
-    }
-}
 
 /// Object ids that repeat across rows and blocks (some above 2^53).
 const POOL: u64 = 40;
@@ -207,17 +198,14 @@ fn check_state(engine: &Engine, oracle: &Oracle, state: &str) {
 }
 
 fn append(engine: &Engine, oracle: &mut Oracle, batch: Vec<Event>) {
-    let want = oracle.append(&batch);
-    let r = engine.append(batch).unwrap();
-    assert!(r.rejected.is_empty(), "{:?}", r.rejected);
-    assert_eq!((r.stored, r.duplicates), want);
+    append_both(engine, oracle, &batch).unwrap();
 }
 
 #[test]
 fn needle_queries_match_oracle_in_every_state() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
-    let mut engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    let mut engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     let mut oracle = Oracle::new();
     let mut rng = Rng::new(15);
     append(&engine, &mut oracle, day_events(&mut rng, 1, 0, 1500));
@@ -254,7 +242,7 @@ fn needle_queries_match_oracle_in_every_state() {
     check_state(&engine, &oracle, "compacted");
     append(&engine, &mut oracle, day_events(&mut rng, 0, 3100, 200));
     drop(engine);
-    engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     check_state(&engine, &oracle, "reopened");
 }
 
@@ -322,7 +310,7 @@ fn rewrite_as_version_1(path: &Path) {
 fn version_1_segments_answer_the_same_through_rows() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
-    let engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    let engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     let mut oracle = Oracle::new();
     let mut rng = Rng::new(16);
     append(&engine, &mut oracle, day_events(&mut rng, 1, 0, 2100));
@@ -337,7 +325,7 @@ fn version_1_segments_answer_the_same_through_rows() {
         assert_eq!(seg.version(), 1);
         seg.verify().unwrap();
     }
-    let engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    let engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     let q = Query::count().filter_named("object_id", Op::Eq, json!(object_of(3)));
     let (_, plan) = engine.explain(&q).unwrap();
     let plan = serde_json::to_string(&plan).unwrap();
@@ -351,7 +339,7 @@ fn version_1_segments_answer_the_same_through_rows() {
 fn a_flipped_needle_byte_fails_the_query_that_reads_it() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
-    let engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    let engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     let mut oracle = Oracle::new();
     append(
         &engine,
@@ -370,7 +358,7 @@ fn a_flipped_needle_byte_fails_the_query_that_reads_it() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[(offset + len / 2) as usize] ^= 0x10;
     std::fs::write(&path, &bytes).unwrap();
-    let engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    let engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     // A query that does not read the index is answered.
     let all = engine.query(&Query::count()).unwrap();
     assert_eq!(all.matched_events, Some(2100));
@@ -401,7 +389,7 @@ fn a_flipped_needle_byte_fails_the_query_that_reads_it() {
 fn a_reforged_wrong_posting_is_reported_by_verify() {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
-    let engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    let engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     let mut oracle = Oracle::new();
     append(
         &engine,

@@ -18,13 +18,12 @@ mod common;
 mod query_gen;
 
 use std::cell::Cell;
-use std::sync::Arc;
 
-use common::oracle::{Answer, Oracle, comparable, fmt_ts};
+use common::oracle::{Answer, Oracle, append_both, comparable, fmt_ts, state_options};
 use common::{NOW_MS, clock};
 use daybook::generate::SplitMix64 as Rng;
 use daybook::query::{Op, Query, Select};
-use daybook::{Engine, Event, Field, ManualClock, Options};
+use daybook::{Engine, Event, Field};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use query_gen::*;
@@ -213,23 +212,8 @@ fn check_all(
     Ok(())
 }
 
-fn opts(c: &ManualClock) -> Options {
-    Options {
-        clock: Arc::new(c.clone()),
-        max_buffered_events: 1 << 20,
-        compact_min_segments: 0,
-        ..Options::default()
-    }
-}
-
 fn append(engine: &Engine, oracle: &mut Oracle, batch: &[Event]) -> Result<(), TestCaseError> {
-    let want = oracle.append(batch);
-    let r = engine
-        .append(batch.to_vec())
-        .map_err(|e| TestCaseError::fail(e.to_string()))?;
-    prop_assert!(r.rejected.is_empty(), "rejected: {:?}", r.rejected);
-    prop_assert_eq!((r.stored, r.duplicates), want);
-    Ok(())
+    append_both(engine, oracle, batch).map_err(TestCaseError::fail)
 }
 
 fn run_case(
@@ -239,7 +223,7 @@ fn run_case(
 ) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
-    let mut engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    let mut engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     let mut oracle = Oracle::new();
     let n = batches.len();
     let (g1, rest) = batches.split_at(n.div_ceil(3));
@@ -266,7 +250,7 @@ fn run_case(
         append(&engine, &mut oracle, b)?;
     }
     drop(engine);
-    engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     check_all(&engine, &oracle, NOW_MS, queries, "reopened")?;
 
     c.advance_ms(advance_hours * 3_600_000);
@@ -351,7 +335,7 @@ struct Fixture {
 fn big_fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
-    let engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    let engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     let mut oracle = Oracle::new();
     let mut rng = Rng::new(7);
     let mut n = 0usize;

@@ -17,14 +17,13 @@ mod query_gen;
 
 use std::cell::Cell;
 use std::path::Path;
-use std::sync::Arc;
 
-use common::oracle::{Oracle, comparable};
+use common::oracle::{Oracle, comparable, state_options};
 use common::{NOW_MS, clock};
 use daybook::query::{Direction, Op, Query};
 use daybook::segment::format::{FOOTER_LEN, SECTION_ENTRY_LEN, section_crc};
 use daybook::segment::{SectionKind, SegmentReader, SegmentWriter};
-use daybook::{Day, Engine, Error, Event, Field, ManualClock, Options};
+use daybook::{Day, Engine, Error, Event, Field};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use query_gen::*;
@@ -259,19 +258,10 @@ fn check_all(
     Ok(())
 }
 
-fn opts(c: &ManualClock) -> Options {
-    Options {
-        clock: Arc::new(c.clone()),
-        max_buffered_events: 1 << 20,
-        compact_min_segments: 0,
-        ..Options::default()
-    }
-}
-
 fn run_case(evs: &[Event], queries: &[Query]) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let c = clock();
-    let mut engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    let mut engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     let mut oracle = Oracle::new();
     let (g1, rest) = evs.split_at(evs.len() / 2);
     let (g2, g3) = rest.split_at(rest.len() / 2);
@@ -290,7 +280,7 @@ fn run_case(evs: &[Event], queries: &[Query]) -> Result<(), TestCaseError> {
     append(&engine, &mut oracle, g3);
     engine.flush().unwrap();
     drop(engine);
-    engine = Engine::open(dir.path(), opts(&c)).unwrap();
+    engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     check_all(&engine, &oracle, queries, "reopened")?;
     Ok(())
 }
@@ -353,7 +343,7 @@ fn count_of(r: &daybook::QueryResult) -> u64 {
 /// A store holding `day_events` in one sealed segment; its path.
 fn sealed(dir: &Path) -> (Engine, std::path::PathBuf) {
     let c = clock();
-    let engine = Engine::open(dir, opts(&c)).unwrap();
+    let engine = Engine::open(dir, state_options(&c)).unwrap();
     engine.append(day_events()).unwrap();
     engine.flush().unwrap();
     let paths = common::segments(&engine);
@@ -501,7 +491,7 @@ fn a_version_1_segment_is_answered_from_its_rows() {
     let crc = crc32fast::hash(&b[f..f + 60]);
     b[f + 60..].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&path, &b).unwrap();
-    let engine = Engine::open(dir.path(), opts(&clock())).unwrap();
+    let engine = Engine::open(dir.path(), state_options(&clock())).unwrap();
     for p in ["/rfis/", "rfis", "/nothing/"] {
         let q = Query::count()
             .last_days(7)

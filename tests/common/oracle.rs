@@ -16,7 +16,9 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 use daybook::query::{Direction, Op, Query, Scalar, Select, TimeWindow};
-use daybook::{Day, Event, EventType, Field, FieldKind, QueryResult, Value};
+use daybook::{
+    Day, Engine, Event, EventType, Field, FieldKind, ManualClock, Options, QueryResult, Value,
+};
 
 /// Largest id the contract allows.
 const MAX_ID: u64 = i64::MAX as u64;
@@ -690,4 +692,35 @@ pub fn field_named_for_test(name: &str) -> Option<Field> {
 /// For the oracle's own test (tests/query.rs).
 pub fn parse_ts_for_test(s: &str) -> Option<i64> {
     parse_ts(s)
+}
+
+/// Options for a test that compares the engine with the oracle in states
+/// it chooses itself (buffered, sealed, compacted, reopened): everything
+/// stays buffered until the test flushes, and nothing merges unless the
+/// test compacts (no seal-time compaction, no settling thread).
+pub fn state_options(c: &ManualClock) -> Options {
+    Options {
+        clock: std::sync::Arc::new(c.clone()),
+        max_buffered_events: 1 << 20,
+        compact_min_segments: 0,
+        settle_after_ms: 0,
+        ..Options::default()
+    }
+}
+
+/// Appends `batch` to the engine and the oracle; the engine must store and
+/// drop as duplicates exactly what the oracle does, and reject nothing.
+pub fn append_both(engine: &Engine, oracle: &mut Oracle, batch: &[Event]) -> Result<(), String> {
+    let want = oracle.append(batch);
+    let r = engine.append(batch.to_vec()).map_err(|e| e.to_string())?;
+    if !r.rejected.is_empty() {
+        return Err(format!("rejected: {:?}", r.rejected));
+    }
+    if (r.stored, r.duplicates) != want {
+        return Err(format!(
+            "stored, duplicates: {:?}, oracle {want:?}",
+            (r.stored, r.duplicates)
+        ));
+    }
+    Ok(())
 }
