@@ -22,6 +22,11 @@ fn segments_per_day(engine: &Engine) -> BTreeMap<Day, usize> {
         .collect()
 }
 
+/// Segments of each day that has any, oldest first.
+fn counts(engine: &Engine) -> Vec<usize> {
+    segments_per_day(engine).into_values().collect()
+}
+
 /// 3 days × `per_day` events, appended in batches of 50 across the days
 /// (as an import of a file with late events does), with a buffer of 100
 /// events: several seals, so several segments a day.
@@ -69,13 +74,7 @@ fn settle_merges_every_day_into_one_segment_and_answers_do_not_change() {
     assert_eq!(stored.values().map(Vec::len).sum::<usize>(), 1200);
 
     assert_eq!(engine.settle().unwrap(), 3);
-    assert_eq!(
-        segments_per_day(&engine)
-            .values()
-            .copied()
-            .collect::<Vec<_>>(),
-        [1, 1, 1]
-    );
+    assert_eq!(counts(&engine), [1, 1, 1]);
     assert_eq!(contents(&engine), stored);
     assert_eq!(by_type(&engine), answer);
     // Settled already: nothing to merge.
@@ -84,13 +83,7 @@ fn settle_merges_every_day_into_one_segment_and_answers_do_not_change() {
     // The merged segments are what a reopen finds, inputs gone.
     drop(engine);
     let engine = Engine::open(dir.path(), opts(&c, 0)).unwrap();
-    assert_eq!(
-        segments_per_day(&engine)
-            .values()
-            .copied()
-            .collect::<Vec<_>>(),
-        [1, 1, 1]
-    );
+    assert_eq!(counts(&engine), [1, 1, 1]);
     assert_eq!(contents(&engine), stored);
     assert_eq!(by_type(&engine), answer);
     let files: usize = stored
@@ -114,13 +107,7 @@ fn settle_seals_the_buffer_first() {
     fill(&engine, 30); // 90 events: under the buffer's 100, no seal yet
     assert!(segments_per_day(&engine).is_empty());
     assert_eq!(engine.settle().unwrap(), 0);
-    assert_eq!(
-        segments_per_day(&engine)
-            .values()
-            .copied()
-            .collect::<Vec<_>>(),
-        [1, 1, 1]
-    );
+    assert_eq!(counts(&engine), [1, 1, 1]);
     let snap = engine.snapshot();
     assert!(snap.partitions().all(|(_, d)| d.buffer_chunks() == 0));
 }
@@ -145,13 +132,7 @@ fn a_quiet_engine_settles_on_its_own() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(
-        segments_per_day(&engine)
-            .values()
-            .copied()
-            .collect::<Vec<_>>(),
-        [1, 1, 1]
-    );
+    assert_eq!(counts(&engine), [1, 1, 1]);
     assert_eq!(contents(&engine), stored);
     assert_eq!(engine.stats().counters.compactions, 3);
     engine.close().unwrap();
