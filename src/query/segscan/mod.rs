@@ -556,7 +556,9 @@ fn plan<'a, 'q>(
         // The predicate as the trace shows it: written out only for a
         // trace (an `in` list may hold 200,000 values).
         let p = Label(p, trace.is_some());
-        match resolve(seg, p.0)? {
+        let resolved = resolve(seg, p.0)?;
+        let exact = matches!(resolved, Resolved::Exact { .. });
+        match resolved {
             Resolved::Empty(why) => {
                 step(trace, format!("{p}: {why}"), 0, "segment empty");
                 return Ok(None);
@@ -582,7 +584,8 @@ fn plan<'a, 'q>(
                 }
             }
             Resolved::Codes { col, bits } => plan.resid.push(Resid::Codes { col, bits }),
-            Resolved::Superset { rows, what } => {
+            // An index's rows: exact, or a superset still checked per row.
+            Resolved::Superset { rows, what } | Resolved::Exact { rows, what } => {
                 let card = rows.cardinality();
                 if card == 0 {
                     step(trace, format!("{p}: {what}"), 0, "segment empty");
@@ -590,16 +593,9 @@ fn plan<'a, 'q>(
                 }
                 plan.pos
                     .push((card, Bm::Owned(rows), format!("{p}: {what}")));
-                plan.resid.push(value_check(seg, p.0)?);
-            }
-            Resolved::Exact { rows, what } => {
-                let card = rows.cardinality();
-                if card == 0 {
-                    step(trace, format!("{p}: {what}"), 0, "segment empty");
-                    return Ok(None);
+                if !exact {
+                    plan.resid.push(value_check(seg, p.0)?);
                 }
-                plan.pos
-                    .push((card, Bm::Owned(rows), format!("{p}: {what}")));
             }
             Resolved::Values => plan.resid.push(value_check(seg, p.0)?),
         }
