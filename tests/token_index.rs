@@ -379,6 +379,14 @@ fn a_pattern_of_one_unit_is_answered_by_the_index_alone() {
             assert!(steps.contains(&want.as_str()), "{p}: {steps:?}");
             assert_eq!(src.rows_visited, visited, "{p}");
         }
+        // An exact answer leaves no check on the rows; otherwise the
+        // predicate is checked on each candidate (or each row).
+        let want_residual = if what.ends_with("exact") {
+            Vec::new()
+        } else {
+            vec![format!("url contains \"{p}\"")]
+        };
+        assert_eq!(src.residual, want_residual, "{p}");
     }
 }
 

@@ -432,7 +432,7 @@ pub(crate) fn scan<'a>(
     } = plan;
     let cand = candidates(pos, neg, lo, hi, full, &mut trace);
     if let Some(t) = &mut trace {
-        trace_residuals(t, q, &resid, &cand);
+        trace_residuals(t, &resid, &cand);
     }
     let out = match q.select {
         Select::Count => count_groups(seg, q, &cand, &mut resid, &mut trace, stop)?,
@@ -716,14 +716,12 @@ fn candidates<'a>(
 
 /// Notes in the trace the checks made on candidate rows, and how many
 /// rows they visit.
-fn trace_residuals(t: &mut SourceTrace, q: &Bound, resid: &[Resid<'_, '_>], cand: &Cand<'_>) {
-    for p in &q.preds {
-        let is_resid = match encoding_of(p.field) {
-            Encoding::Timestamps | Encoding::Blocks => p.field != Field::EventDate,
-            _ => false,
-        };
-        if is_resid {
-            t.residual.push(p.to_string());
+fn trace_residuals(t: &mut SourceTrace, resid: &[Resid<'_, '_>], cand: &Cand<'_>) {
+    // The checks the plan kept, value checks first (an index that answered
+    // a predicate exactly left none for it).
+    for r in resid {
+        if let Resid::Ts { pred } | Resid::Block { pred, .. } | Resid::Text { pred, .. } = r {
+            t.residual.push(pred.to_string());
         }
     }
     for r in resid {
