@@ -19,7 +19,7 @@ use daybook::generate::SplitMix64 as Rng;
 use daybook::query::{Direction, Op, Query};
 use daybook::segment::format::section_crc;
 use daybook::segment::{SectionKind, SegmentReader};
-use daybook::{Engine, Error, Event, Field};
+use daybook::{Engine, Event, Field};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use query_gen::*;
@@ -363,23 +363,12 @@ fn a_flipped_needle_byte_fails_the_query_that_reads_it() {
     let all = engine.query(&Query::count()).unwrap();
     assert_eq!(all.matched_events, Some(2100));
     let q = Query::count().filter_named("object_id", Op::Eq, json!(object_of(5)));
-    match engine.query(&q) {
-        Err(Error::Corrupted {
-            path: p,
-            offset: o,
-            section,
-            reason,
-        }) => {
-            assert_eq!(p, path);
-            assert_eq!(o, offset);
-            assert_eq!(
-                section,
-                format!("needle index of object_id (day {day}, segment {id})")
-            );
-            assert_eq!(reason, "checksum mismatch");
-        }
-        other => panic!("{other:?}"),
-    }
+    common::assert_checksum_error(
+        engine.query(&q),
+        &path,
+        offset,
+        &format!("needle index of object_id (day {day}, segment {id})"),
+    );
 }
 
 /// Entries of the needle index changed with every checksum re-forged: a

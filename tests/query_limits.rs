@@ -242,23 +242,12 @@ fn a_damaged_dictionary_is_reported_when_a_list_first_reads_it() {
         "user_email",
     ))
     .unwrap();
-    match engine.query(&q) {
-        Err(Error::Corrupted {
-            path,
-            offset: at,
-            section,
-            reason,
-        }) => {
-            assert_eq!(path, seg);
-            assert_eq!(at, offset);
-            assert_eq!(
-                section,
-                format!("dictionary of user_email (day {day}, segment {id})")
-            );
-            assert_eq!(reason, "checksum mismatch");
-        }
-        other => panic!("expected Corrupted, got {other:?}"),
-    }
+    common::assert_checksum_error(
+        engine.query(&q),
+        &seg,
+        offset,
+        &format!("dictionary of user_email (day {day}, segment {id})"),
+    );
     let found = SegmentReader::open(&seg).unwrap().verify().unwrap_err();
     assert!(found.is_corruption(), "{found}");
 }
@@ -293,23 +282,12 @@ fn damaged_timestamps_are_reported_by_the_first_query_that_reads_them() {
         r#"{{"time": {{"from": "{from}", "to": "{day}"}}, "group_by": ["tool_name"]}}"#
     ))
     .unwrap();
-    match engine.query(&cut) {
-        Err(Error::Corrupted {
-            path,
-            offset: at,
-            section,
-            reason,
-        }) => {
-            assert_eq!(path, seg);
-            assert_eq!(at, offset);
-            assert_eq!(
-                section,
-                format!("timestamps of event_timestamp (day {day}, segment {id})")
-            );
-            assert_eq!(reason, "checksum mismatch");
-        }
-        other => panic!("expected Corrupted, got {other:?}"),
-    }
+    common::assert_checksum_error(
+        engine.query(&cut),
+        &seg,
+        offset,
+        &format!("timestamps of event_timestamp (day {day}, segment {id})"),
+    );
     assert!(
         SegmentReader::open(&seg)
             .unwrap()

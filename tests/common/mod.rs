@@ -137,3 +137,27 @@ pub fn day_of(segment: &Path) -> Day {
     )
     .unwrap()
 }
+
+/// `result` is a section checksum error naming `path`, the section's
+/// `offset` and `section` (as the engine words it).
+pub fn assert_checksum_error<T: std::fmt::Debug>(
+    result: daybook::Result<T>,
+    path: &Path,
+    offset: u64,
+    section: &str,
+) {
+    match result {
+        Err(daybook::Error::Corrupted {
+            path: p,
+            offset: o,
+            section: s,
+            reason,
+        }) => {
+            assert_eq!(p, path);
+            assert_eq!(o, offset);
+            assert_eq!(s, section);
+            assert_eq!(reason, "checksum mismatch");
+        }
+        other => panic!("expected a checksum error in {section}, got {other:?}"),
+    }
+}
