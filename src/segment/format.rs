@@ -446,6 +446,59 @@ pub fn packed_get(bytes: &[u8], bits: u8, index: usize) -> Option<u32> {
     Some(((word >> (first % 8)) & ((1u64 << bits) - 1)) as u32)
 }
 
+/// Entries `start..start + out.len()` of a packed array (as `packed_get`
+/// reads them) into `out`; entries past the end read as 0. One pass that
+/// reads each 8-byte window once, for scans that count codes in bulk: a
+/// row costs about a nanosecond here against several through `packed_get`
+/// (its overflow checks and the caller's per-row dispatch).
+pub fn unpack_range(bytes: &[u8], bits: u8, start: usize, out: &mut [u32]) {
+    if bits == 0 || bits > 32 {
+        out.fill(0);
+        return;
+    }
+    let width = usize::from(bits);
+    let mask = (1u64 << bits) - 1;
+    // Entries whose 8-byte window lies inside `bytes` take the fast path.
+    let fast_end = (bytes.len().saturating_sub(8) * 8 / width).min(start.saturating_add(out.len()));
+    let mut bit = start.saturating_mul(width);
+    for (i, o) in out.iter_mut().enumerate() {
+        let at = bit / 8;
+        *o = if start + i < fast_end
+            && let Some(w) = bytes.get(at..at + 8)
+        {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            ((u64::from_le_bytes(b) >> (bit % 8)) & mask) as u32
+        } else {
+            packed_get(bytes, bits, start + i).unwrap_or(0)
+        };
+        bit += width;
+    }
+}
+
+/// The entries at `rows` (as `packed_get` reads them) into `out` (as long
+/// as `rows`); entries past the end read as 0.
+pub fn unpack_rows(bytes: &[u8], bits: u8, rows: &[u32], out: &mut [u32]) {
+    if bits == 0 || bits > 32 {
+        out.fill(0);
+        return;
+    }
+    let width = usize::from(bits);
+    let mask = (1u64 << bits) - 1;
+    for (r, o) in rows.iter().zip(out.iter_mut()) {
+        let bit = *r as usize * width;
+        let at = bit / 8;
+        *o = match bytes.get(at..at + 8) {
+            Some(w) => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(w);
+                ((u64::from_le_bytes(b) >> (bit % 8)) & mask) as u32
+            }
+            None => packed_get(bytes, bits, *r as usize).unwrap_or(0),
+        };
+    }
+}
+
 /// Packs `values` (each below `2^bits`, `bits` 1 to 32) as `packed_get` reads them.
 pub fn pack(values: impl IntoIterator<Item = u32>, bits: u8) -> Vec<u8> {
     let bits = u32::from(bits.clamp(1, 32));
@@ -528,4 +581,44 @@ pub fn format_uuid(b: &[u8; 16]) -> [u8; UUID_TEXT_LEN] {
         o += 2;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bulk readers agree with `packed_get` for every width, at every
+    /// start, near the end of the array (where the 8-byte window runs out)
+    /// and past it (0).
+    #[test]
+    fn bulk_unpacking_reads_what_packed_get_reads() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for bits in 1..=32u8 {
+            let n = 300 + usize::from(bits);
+            let values: Vec<u32> = (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x as u32) & (((1u64 << bits) - 1) as u32)
+                })
+                .collect();
+            let bytes = pack(values.iter().copied(), bits);
+            let want = |i: usize| packed_get(&bytes, bits, i).unwrap_or(0);
+            for start in [0, 1, 7, 63, n - 40, n - 1, n, n + 5] {
+                let mut out = vec![u32::MAX; 45];
+                unpack_range(&bytes, bits, start, &mut out);
+                for (k, got) in out.iter().enumerate() {
+                    assert_eq!(*got, want(start + k), "bits {bits} row {}", start + k);
+                }
+            }
+            let rows: Vec<u32> = (0..n as u32 + 3).step_by(3).collect();
+            let mut out = vec![u32::MAX; rows.len()];
+            unpack_rows(&bytes, bits, &rows, &mut out);
+            for (r, got) in rows.iter().zip(&out) {
+                assert_eq!(*got, want(*r as usize), "bits {bits} row {r}");
+            }
+            assert_eq!(values.first().copied(), Some(want(0)));
+        }
+    }
 }

@@ -27,11 +27,12 @@ use crate::event::{Field, FieldKind, Value};
 use crate::query::bind::{Arg, Bound, Pred};
 use crate::query::cancel::{CHECK_EVERY_ROWS, Stop};
 use crate::query::model::{Op, Select};
-use crate::segment::{BlockCursor, DictColumn, Encoding, SegmentReader, encoding_of};
+use crate::segment::{BlockCursor, DictColumn, Encoding, RowChunk, SegmentReader, encoding_of};
 
 use super::explain::{SourceTrace, Step};
 
 mod constant;
+mod fold;
 mod group;
 mod index;
 mod inlist;
@@ -126,6 +127,50 @@ impl Cand<'_> {
         }
     }
 }
+
+impl Cand<'_> {
+    /// Calls `f` on the candidates in chunks of at most `CHUNK_ROWS` rows,
+    /// in order (a run of rows for a range, a list otherwise), for loops
+    /// that read codes in bulk; looks at `stop` before each chunk.
+    fn for_each_chunk(
+        &self,
+        stop: Stop<'_>,
+        mut f: impl FnMut(RowChunk<'_>) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Cand::Range(lo, hi) => {
+                let mut start = *lo;
+                while start < *hi {
+                    stop.check()?;
+                    let n = (*hi - start).min(CHUNK_ROWS as u32);
+                    f(RowChunk::Range(start, n))?;
+                    start += n;
+                }
+                Ok(())
+            }
+            Cand::Rows(rows) => rows.chunks(CHUNK_ROWS).try_for_each(|chunk| {
+                stop.check()?;
+                f(RowChunk::List(chunk))
+            }),
+            Cand::Bits(b) => {
+                let mut it = b.iter();
+                let mut buf = [0u32; CHUNK_ROWS];
+                loop {
+                    stop.check()?;
+                    let n = it.next_many(&mut buf);
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    f(RowChunk::List(buf.get(..n).unwrap_or(&[])))?;
+                }
+            }
+        }
+    }
+}
+
+/// Rows a bulk loop handles at a time: big enough to amortise the dispatch,
+/// small enough that a chunk's codes stay in the L1 cache.
+const CHUNK_ROWS: usize = 256;
 
 /// A predicate resolved against one segment.
 enum Resolved<'a> {
@@ -406,6 +451,19 @@ pub(crate) fn scan<'a>(
     );
     if lo == hi {
         return Ok(finish(empty(q, trace), started));
+    }
+    if q.select == Select::Count
+        && !q.group_by.is_empty()
+        && let Some((out, matched)) = fold::count(seg, q, (lo, hi), &mut trace, stop)?
+    {
+        return Ok(finish(
+            Partial {
+                matched,
+                out,
+                trace,
+            },
+            started,
+        ));
     }
     let Some(plan) = plan(seg, q, &mut trace, stop)? else {
         return Ok(finish(empty(q, trace), started));

@@ -7,7 +7,7 @@ use crate::event::{Event, Field, FieldKind, Value};
 use crate::segment::bloom;
 use crate::segment::format::{
     BLOCK_UUID, BLOCK_ZSTD, Encoding, NO_FIELD, SectionKind, UUID_TEXT_LEN, fingerprint,
-    format_uuid, packed_get,
+    format_uuid, packed_get, unpack_range, unpack_rows,
 };
 use crate::segment::{encoding_of, key_value};
 
@@ -115,6 +115,32 @@ impl Codes<'_> {
     pub(super) fn get(&self, i: usize) -> u32 {
         packed_get(self.bytes, self.width, i).unwrap_or(0)
     }
+
+    /// The entries of `rows` into `out` (as long as the rows), in bulk.
+    fn get_many(&self, rows: RowChunk<'_>, out: &mut [u32]) {
+        match rows {
+            RowChunk::Range(start, _) => unpack_range(self.bytes, self.width, start as usize, out),
+            RowChunk::List(rows) => unpack_rows(self.bytes, self.width, rows, out),
+        }
+    }
+}
+
+/// Rows whose codes are read in bulk: a run of consecutive rows (start,
+/// count), or a sorted list.
+#[derive(Clone, Copy)]
+pub enum RowChunk<'r> {
+    Range(u32, u32),
+    List(&'r [u32]),
+}
+
+impl RowChunk<'_> {
+    /// How many rows.
+    pub fn row_count(&self) -> usize {
+        match self {
+            RowChunk::Range(_, n) => *n as usize,
+            RowChunk::List(rows) => rows.len(),
+        }
+    }
 }
 
 /// A dictionary column read in place: codes are bit-packed fixed-width
@@ -151,6 +177,20 @@ impl<'a> DictColumn<'a> {
         match &self.map {
             None => c,
             Some((_, map)) => map.get(c as usize),
+        }
+    }
+
+    /// The codes of `rows` into `out[..rows.row_count()]` (0 = null), as `code`
+    /// reads them one at a time. `out` must hold the rows.
+    pub fn codes_into(&self, rows: RowChunk<'_>, out: &mut [u32]) {
+        let Some(out) = out.get_mut(..rows.row_count()) else {
+            return;
+        };
+        self.codes.get_many(rows, out);
+        if let Some((_, map)) = &self.map {
+            for c in out.iter_mut() {
+                *c = map.get(*c as usize);
+            }
         }
     }
 

@@ -30,7 +30,7 @@ mod portable;
 mod tokens;
 mod views;
 use columns::Codes;
-pub use columns::{BlockCursor, DictColumn, IdIndex, RowDecoder};
+pub use columns::{BlockCursor, DictColumn, IdIndex, RowChunk, RowDecoder};
 pub use tokens::{TOKEN_FIELDS, TokenIndex};
 
 /// A sealed segment, mapped.
