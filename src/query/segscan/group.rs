@@ -17,7 +17,8 @@ use crate::segment::{BlockCursor, DictColumn, Encoding, SegmentReader, encoding_
 
 use super::constant::constant;
 use super::{
-    CHUNK_ROWS, Cand, GROUP_BY_BITMAP_RATIO, Resid, Ts, counts_need_ts, passes, step, timestamps_if,
+    CHUNK_ROWS, Cand, GROUP_BY_BITMAP_RATIO, Resid, Ts, counts_need_ts, passes, passing_rows, step,
+    timestamps_if,
 };
 
 /// Local keys of one group field.
@@ -221,13 +222,7 @@ pub(super) fn count_groups<'a>(
     let cand = if resid.is_empty() {
         cand
     } else {
-        let mut rows = Vec::new();
-        cand.for_each(stop, |r| {
-            if passes(resid, &ts, r)? {
-                rows.push(r);
-            }
-            Ok(())
-        })?;
+        let rows = passing_rows(cand, resid, &ts, stop)?;
         stop.charge(rows.capacity() as u64 * 4, "candidate rows")?;
         filtered = Cand::Rows(rows);
         &filtered

@@ -529,14 +529,7 @@ pub(crate) fn matching_rows(seg: &SegmentReader, q: &Bound, stop: Stop<'_>) -> R
     };
     let full = lo == 0 && hi == seg.rows();
     let cand = candidates(pos, neg, lo, hi, full, &mut trace);
-    let mut rows = Vec::with_capacity(usize::try_from(cand.len()).unwrap_or(0));
-    cand.for_each(stop, |r| {
-        if passes(&mut resid, &ts, r)? {
-            rows.push(r);
-        }
-        Ok(())
-    })?;
-    Ok(rows)
+    passing_rows(&cand, &mut resid, &ts, stop)
 }
 
 /// The segment's timestamps when `needed`; else none (a query that reads
@@ -801,6 +794,53 @@ fn finish(mut p: Partial<'_>, started: Instant) -> Partial<'_> {
         t.time_us = started.elapsed().as_secs_f64() * 1e6;
     }
     p
+}
+
+/// The candidates that pass every check, ascending. Code checks run a chunk
+/// at a time on codes read in bulk (q15's `user_type not_in` over 45,000
+/// candidates a day spent half its time in per-row checks); the others run
+/// row by row on what the code checks kept.
+fn passing_rows(
+    cand: &Cand<'_>,
+    resid: &mut [Resid<'_, '_>],
+    ts: &Ts<'_>,
+    stop: Stop<'_>,
+) -> Result<Vec<u32>> {
+    let mut out = Vec::new();
+    let mut keep: Vec<u32> = Vec::with_capacity(CHUNK_ROWS);
+    let mut codes = [0u32; CHUNK_ROWS];
+    cand.for_each_chunk(stop, |chunk| {
+        keep.clear();
+        match chunk {
+            RowChunk::Range(start, n) => keep.extend(start..start + n),
+            RowChunk::List(rows) => keep.extend_from_slice(rows),
+        }
+        for r in resid.iter_mut() {
+            let mut kept = 0;
+            if let Resid::Codes { col, bits } = r {
+                col.codes_into(RowChunk::List(&keep), &mut codes);
+                for i in 0..keep.len() {
+                    let code = codes.get(i).copied().unwrap_or(0);
+                    if bits.get(code as usize).copied().unwrap_or(false) {
+                        keep.swap(kept, i);
+                        kept += 1;
+                    }
+                }
+            } else {
+                for i in 0..keep.len() {
+                    let row = keep.get(i).copied().unwrap_or(0);
+                    if passes(std::slice::from_mut(r), ts, row)? {
+                        keep.swap(kept, i);
+                        kept += 1;
+                    }
+                }
+            }
+            keep.truncate(kept);
+        }
+        out.extend_from_slice(&keep);
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 fn passes(resid: &mut [Resid<'_, '_>], ts: &Ts<'_>, row: u32) -> Result<bool> {
