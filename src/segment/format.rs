@@ -9,7 +9,7 @@ pub const SEGMENT_MAGIC: [u8; 8] = *b"DAYBKSEG";
 /// The version this build writes. Version 2 may hold the index sections of
 /// kinds 11 and up (docs/format.md, "Versions"); a version 1 file has none,
 /// and its queries read rows instead.
-pub(crate) const SEGMENT_VERSION: u32 = 2;
+pub(crate) const SEGMENT_VERSION: u32 = 3;
 /// The oldest version this build reads.
 pub(crate) const SEGMENT_VERSION_MIN: u32 = 1;
 pub(crate) const HEADER_LEN: usize = 16;
