@@ -1,7 +1,8 @@
 //! Segment files on their own: round trips of every column encoding (mapped
-//! dictionary columns, binary UUID blocks, the compact id index), and a
-//! report of the per-section sizes of a full day of the `ingest_month` data
-//! set (`cargo test --release --test segment -- --ignored --nocapture`).
+//! dictionary columns, binary UUID blocks, the compact id index), and
+//! reports of the per-section sizes of a full day of the `ingest_month`
+//! data set and of a day of the comparison harness's small set
+//! (`cargo test --release --test segment -- --ignored --nocapture report_`).
 
 use std::collections::HashSet;
 use std::time::Instant;
