@@ -211,13 +211,20 @@ fn small_segments_answer_exactly_in_every_state() {
     append_both(&engine, &mut oracle, &rest).unwrap();
     engine.flush().unwrap();
     let before = rows_per_segment(&engine);
-    assert_eq!(before.iter().map(Vec::len).collect::<Vec<_>>(), [1, 2, 2, 2, 2]);
+    assert_eq!(
+        before.iter().map(Vec::len).collect::<Vec<_>>(),
+        [1, 2, 2, 2, 2]
+    );
     engine.settle().unwrap();
     let settled = rows_per_segment(&engine);
     let total: Vec<u32> = before.iter().map(|r| r.iter().sum()).collect();
     assert_eq!(settled, total.iter().map(|&n| vec![n]).collect::<Vec<_>>());
     assert_eq!(&total[..4], [1, 63, 65, 700]);
-    for seg in engine.snapshot().partitions().flat_map(|(_, d)| d.segments().to_vec()) {
+    for seg in engine
+        .snapshot()
+        .partitions()
+        .flat_map(|(_, d)| d.segments().to_vec())
+    {
         assert_eq!(index_sections(&seg).len(), 4, "{} rows", seg.rows());
     }
     let qs = queries(oracle.events());
@@ -300,7 +307,11 @@ fn a_segment_without_the_indexes_is_answered_from_its_rows() {
     for (field, op, v) in [
         (Field::ObjectId, Op::Eq, json!(object)),
         (Field::Url, Op::Contains, json!("/rfis/")),
-        (Field::Url, Op::StartsWith, json!("https://app.example.com/companies/")),
+        (
+            Field::Url,
+            Op::StartsWith,
+            json!("https://app.example.com/companies/"),
+        ),
     ] {
         let q = Query::count().filter_named(field.name(), op, v);
         let (_, ex) = engine.explain(&q).unwrap();
@@ -312,7 +323,11 @@ fn a_segment_without_the_indexes_is_answered_from_its_rows() {
                 "{field}: {steps:?}"
             );
             assert_eq!(src.residual.len(), 1, "{field}: {:?}", src.residual);
-            assert!(src.residual[0].starts_with(field.name()), "{:?}", src.residual);
+            assert!(
+                src.residual[0].starts_with(field.name()),
+                "{:?}",
+                src.residual
+            );
             assert_eq!(src.rows_visited, src.rows, "{field}");
         }
     }
