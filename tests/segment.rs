@@ -1,7 +1,8 @@
 //! Segment files on their own: round trips of every column encoding (mapped
-//! dictionary columns, binary UUID blocks, the compact id index), and a
-//! report of the per-section sizes of a full day of the `ingest_month` data
-//! set (`cargo test --release --test segment -- --ignored --nocapture`).
+//! dictionary columns, binary UUID blocks, the compact id index), and
+//! reports of the per-section sizes of a full day of the `ingest_month`
+//! data set and of a day of the comparison harness's small set
+//! (`cargo test --release --test segment -- --ignored --nocapture report_`).
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -15,13 +16,14 @@ use daybook::{Day, Event, Field};
 const NOW_MS: i64 = 1_795_780_800_000;
 
 /// One full day (2026-11-26) of the data set examples/ingest_month.rs
-/// ingests with its defaults (100,000 events/day, 31 days), duplicates
-/// removed as the engine removes them.
-fn ingest_month_day() -> (Day, Vec<Event>) {
+/// ingests with its defaults (100,000 events/day, 31 days; the comparison
+/// harness's medium set), or with `events_per_day` (10,000: its small
+/// set), duplicates removed as the engine removes them.
+fn ingest_month_day(events_per_day: u64) -> (Day, Vec<Event>) {
     let day = Day::of_ms(NOW_MS).add_days(-1);
     let cfg = GenConfig {
         days: 31,
-        events_per_day: 100_000,
+        events_per_day,
         companies: 20,
         seed: 7,
         now_ms: NOW_MS,
@@ -426,7 +428,20 @@ fn flipped_bytes_and_truncations_of_a_mapped_segment_are_detected() {
 #[test]
 #[ignore = "a measurement, not a test: run with --release --ignored --nocapture"]
 fn report_full_day_sections() {
-    let (day, events) = ingest_month_day();
+    report_day_sections(100_000);
+}
+
+/// The same report for a day of the harness's small set (10,000 events a
+/// day: segments of about 10,000 rows), where per-segment fixed costs show.
+#[test]
+#[ignore = "a measurement, not a test: run with --release --ignored --nocapture"]
+fn report_small_day_sections() {
+    report_day_sections(10_000);
+}
+
+/// Per-section sizes (bytes/event) and speeds of one generated day.
+fn report_day_sections(events_per_day: u64) {
+    let (day, events) = ingest_month_day(events_per_day);
     let n = events.len();
     let (mut push_ns, mut encode_ns) = (f64::MAX, f64::MAX);
     let mut bytes = Vec::new();
