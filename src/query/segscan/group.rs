@@ -295,19 +295,19 @@ fn count_constant<'a>(
     Ok((Out::Counts { srcs, counts }, matched))
 }
 
-/// Adds one to `counts[index]` for every candidate, where a row's index is
-/// the sum over the columns of its (renumbered, when `maps` has a map)
-/// code times the column's stride. Codes are read a chunk at a time:
-/// `group_by user_email` over a month went from about 10 ns a row through
-/// per-row reads to about 1 (harness q04 in process, same run: 18.2 ms to
-/// 7.4 ms).
+/// Hands `add` the index of every candidate, a chunk at a time, where a
+/// row's index is the sum over the columns of its (renumbered, when `maps`
+/// has a map) code times the column's stride. Codes are read a chunk at a
+/// time: `group_by user_email` over a month went from about 10 ns a row
+/// through per-row reads to about 1 (harness q04 in process, same run:
+/// 18.2 ms to 7.4 ms).
 fn count_chunks(
     dicts: &[&DictColumn<'_>],
     strides: &[usize],
     maps: &[Option<&[u32]>],
     cand: &Cand<'_>,
-    counts: &mut [u32],
     stop: Stop<'_>,
+    mut add: impl FnMut(&[usize]),
 ) -> Result<()> {
     let mut codes = [0u32; CHUNK_ROWS];
     let mut index = [0usize; CHUNK_ROWS];
@@ -330,11 +330,7 @@ fn count_chunks(
                 }
             }
         }
-        for i in index.iter() {
-            if let Some(c) = counts.get_mut(*i) {
-                *c += 1;
-            }
-        }
+        add(index);
         Ok(())
     })
 }
@@ -404,17 +400,20 @@ fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>, stop: Stop<'_>) -> Result
                     .is_some_and(|d| d.count() as usize + 1 > KEEP_CODES_BELOW)
             })
             .collect();
-        cand.for_each(stop, |r| {
+        let mut codes = [0u32; CHUNK_ROWS];
+        cand.for_each_chunk(stop, |rows| {
             for i in &big {
                 let (Some(d), Some((fwd, back))) = (dicts.get(*i), maps.get_mut(*i)) else {
                     continue;
                 };
-                let c = d.code(r);
-                if let Some(slot) = fwd.get_mut(c as usize)
-                    && *slot == u32::MAX
-                {
-                    *slot = back.len() as u32;
-                    back.push(c);
+                d.codes_into(rows, &mut codes);
+                for c in codes.get(..rows.row_count()).unwrap_or_default() {
+                    if let Some(slot) = fwd.get_mut(*c as usize)
+                        && *slot == u32::MAX
+                    {
+                        *slot = back.len() as u32;
+                        back.push(*c);
+                    }
                 }
             }
             Ok(())
@@ -425,7 +424,10 @@ fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>, stop: Stop<'_>) -> Result
         Some(maps) => maps.iter().map(|(_, back)| back.len()).collect(),
         None => full_sizes,
     };
-    let Some(total) = product(&sizes).filter(|t| *t <= cap) else {
+    // Past the dense array's size, the (few) combinations that occur are
+    // counted in a hash map keyed by the same index: a company's users by
+    // their names, whose codes' product is the square of the users.
+    let Some(total) = product(&sizes) else {
         return Ok(None);
     };
     let mut strides = Vec::with_capacity(sizes.len());
@@ -434,41 +436,59 @@ fn count_codes(cols: &[GroupCol<'_>], cand: &Cand<'_>, stop: Stop<'_>) -> Result
         strides.push(acc);
         acc *= (*n).max(1);
     }
-    let mut counts = vec![0u32; total];
     let maps: Vec<Option<&[u32]>> = match &remap {
         Some(maps) => maps.iter().map(|(fwd, _)| Some(fwd.as_slice())).collect(),
         None => vec![None; dicts.len()],
     };
-    count_chunks(&dicts, &strides, &maps, cand, &mut counts, stop)?;
-    let groups = counts
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| **c > 0)
-        .map(|(i, c)| {
-            let mut codes = [0u32; 8];
-            for (j, (stride, n)) in strides.iter().zip(&sizes).enumerate() {
-                let dense = ((i / stride) % n.max(&1)) as u32;
-                let code = match &remap {
-                    Some(maps) => maps
-                        .get(j)
-                        .and_then(|(_, back)| back.get(dense as usize))
-                        .copied()
-                        .unwrap_or(0),
-                    None => dense,
-                };
-                if let Some(k) = codes.get_mut(j) {
-                    *k = code;
+    let found: Vec<(usize, u32)> = if total <= cap {
+        let mut counts = vec![0u32; total];
+        count_chunks(&dicts, &strides, &maps, cand, stop, |index| {
+            for i in index {
+                if let Some(c) = counts.get_mut(*i) {
+                    *c += 1;
                 }
             }
-            // Constant fields keep key 0.
-            let mut key = [0u32; 8];
-            for (slot, dim) in &slots {
-                if let (Some(k), Some(c)) = (key.get_mut(*slot), codes.get(*dim)) {
-                    *k = *c;
-                }
+        })?;
+        counts
+            .into_iter()
+            .enumerate()
+            .filter(|(_, c)| *c > 0)
+            .collect()
+    } else {
+        let mut counts: HashMap<usize, u32, FixedState> = HashMap::default();
+        count_chunks(&dicts, &strides, &maps, cand, stop, |index| {
+            for i in index {
+                *counts.entry(*i).or_insert(0) += 1;
             }
-            (key, u64::from(*c))
-        });
+        })?;
+        stop.charge(counts.capacity() as u64 * 16, "group counts")?;
+        counts.into_iter().collect()
+    };
+    let groups = found.into_iter().map(|(i, c)| {
+        let mut codes = [0u32; 8];
+        for (j, (stride, n)) in strides.iter().zip(&sizes).enumerate() {
+            let dense = ((i / stride) % n.max(&1)) as u32;
+            let code = match &remap {
+                Some(maps) => maps
+                    .get(j)
+                    .and_then(|(_, back)| back.get(dense as usize))
+                    .copied()
+                    .unwrap_or(0),
+                None => dense,
+            };
+            if let Some(k) = codes.get_mut(j) {
+                *k = code;
+            }
+        }
+        // Constant fields keep key 0.
+        let mut key = [0u32; 8];
+        for (slot, dim) in &slots {
+            if let (Some(k), Some(c)) = (key.get_mut(*slot), codes.get(*dim)) {
+                *k = *c;
+            }
+        }
+        (key, u64::from(c))
+    });
     let mut out = Counts::new(cols.len());
     for (key, c) in groups {
         out.push(&key, c);
