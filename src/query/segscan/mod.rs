@@ -32,6 +32,7 @@ use crate::segment::{BlockCursor, DictColumn, Encoding, RowChunk, SegmentReader,
 use super::explain::{SourceTrace, Step};
 
 mod constant;
+mod dictmatch;
 mod fold;
 mod group;
 mod index;
@@ -262,6 +263,7 @@ fn match_codes(col: &DictColumn<'_>, field: Field, pred: &Pred) -> Result<Vec<bo
         _ => None,
     };
     match lookups {
+        None if dictmatch::mark_fast(col, pred, &mut bits)? => {}
         Some(list) => inlist::mark_listed(col, list, &mut bits)?,
         None if pred.op == Op::NotIn && sorted => {
             if let Arg::Many(list) = &pred.arg {

@@ -180,6 +180,48 @@ impl<'a> DictColumn<'a> {
         }
     }
 
+    /// A string column's values in one piece: the text holding every value
+    /// back to back in code order, and `bounds` (count + 1 offsets) with
+    /// code `k`'s value at `bounds[k - 1]..bounds[k]`, checked (increasing,
+    /// within the text, on character boundaries) as `value` checks one.
+    /// `None` for a column of another kind.
+    pub fn str_values(&self) -> Result<Option<(&'a str, Vec<usize>)>> {
+        if self.field.kind() != FieldKind::Str {
+            return Ok(None);
+        }
+        let bad = || {
+            self.seg.corrupt(
+                SectionKind::DictValues,
+                self.field as u16,
+                "value offsets out of range or not on a character boundary",
+            )
+        };
+        let n = self.count as usize;
+        let body = 4 + 4 * (n + 1);
+        let text = self
+            .seg
+            .dict_text(self.field, self.values.get(body..).unwrap_or(&[]))
+            .ok_or_else(|| {
+                self.seg.corrupt(
+                    SectionKind::DictValues,
+                    self.field as u16,
+                    "values are not UTF-8",
+                )
+            })?;
+        let mut bounds = Vec::with_capacity(n + 1);
+        for i in 0..=n {
+            let at = le_u32_at(self.values, 1 + i).ok_or_else(bad)? as usize;
+            let ok = at <= text.len()
+                && text.is_char_boundary(at)
+                && bounds.last().is_none_or(|prev| *prev < at);
+            if !ok {
+                return Err(bad());
+            }
+            bounds.push(at);
+        }
+        Ok(Some((text, bounds)))
+    }
+
     /// The codes of `rows` into `out[..rows.row_count()]` (0 = null), as `code`
     /// reads them one at a time. `out` must hold the rows.
     pub fn codes_into(&self, rows: RowChunk<'_>, out: &mut [u32]) {
