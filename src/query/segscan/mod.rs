@@ -821,12 +821,15 @@ fn passing_rows(
             let mut kept = 0;
             if let Resid::Codes { col, bits } = r {
                 col.codes_into(RowChunk::List(&keep), &mut codes);
+                // Branch-free: every row is written, the kept ones advance.
                 for i in 0..keep.len() {
                     let code = codes.get(i).copied().unwrap_or(0);
-                    if bits.get(code as usize).copied().unwrap_or(false) {
-                        keep.swap(kept, i);
-                        kept += 1;
+                    let ok = bits.get(code as usize).copied().unwrap_or(false);
+                    let row = keep.get(i).copied().unwrap_or(0);
+                    if let Some(slot) = keep.get_mut(kept) {
+                        *slot = row;
                     }
+                    kept += usize::from(ok);
                 }
             } else {
                 for i in 0..keep.len() {
