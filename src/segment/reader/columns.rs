@@ -225,11 +225,15 @@ impl<'a> DictColumn<'a> {
     }
 }
 
-/// Reads a block-compressed column, keeping the last decoded block.
+/// Reads a block-compressed column, keeping the last decoded block (a
+/// block of a framed column is one of its frames).
 pub struct BlockCursor<'a> {
     pub(super) seg: &'a SegmentReader,
     pub(super) field: Field,
+    /// The blocks section, or the frames section of a framed column.
     pub(super) bytes: &'a [u8],
+    /// A framed column's prepared dictionary; `None` for 1,024-row blocks.
+    pub(super) ddict: Option<&'a zstd::zstd_safe::DDict<'static>>,
     pub(super) block_rows: u32,
     pub(super) n_blocks: u32,
     pub(super) current: Option<u32>,
@@ -248,8 +252,11 @@ pub struct BlockCursor<'a> {
 
 impl<'a> BlockCursor<'a> {
     fn bad(&self, why: impl Into<String>) -> Error {
-        self.seg
-            .corrupt(SectionKind::Blocks, self.field as u16, why)
+        let kind = match self.ddict {
+            Some(_) => SectionKind::Frames,
+            None => SectionKind::Blocks,
+        };
+        self.seg.corrupt(kind, self.field as u16, why)
     }
 
     fn load(&mut self, block: u32) -> Result<()> {
@@ -257,6 +264,11 @@ impl<'a> BlockCursor<'a> {
             return Err(self.bad(format!("block {block} past the end")));
         }
         self.current = None;
+        if let Some(ddict) = self.ddict {
+            self.load_frame(block, ddict)?;
+            self.current = Some(block);
+            return Ok(());
+        }
         let table_end = 8 + 8 * (self.n_blocks as usize + 1);
         let table = self.bytes.get(8..).unwrap_or(&[]);
         let (Some(start), Some(end)) = (
@@ -302,12 +314,43 @@ impl<'a> BlockCursor<'a> {
         }
         self.raw.clear();
         self.raw.reserve(raw_len);
-        let n = with_decompressor(|z| z.decompress_to_buffer(frame, &mut self.raw))?;
-        if n.map_err(|e| self.bad(format!("block {block}: {e}")))? != raw_len
+        let n = with_decompressor(|z| z.decompress(&mut self.raw, frame))?;
+        if n.map_err(|e| self.bad(format!("block {block}: {}", zstd_error(e))))? != raw_len
             || self.raw.len() != raw_len
         {
             return Err(self.bad(format!("block {block} decompressed to the wrong size")));
         }
+        self.index_values(block, rows_in_block)
+    }
+
+    /// Decompresses frame `frame` of a framed column with its dictionary:
+    /// the frame states its size, at most `frame_rows` values of at most
+    /// 8 KiB each.
+    fn load_frame(&mut self, frame: u32, ddict: &zstd::zstd_safe::DDict<'static>) -> Result<()> {
+        self.uuids = None;
+        let bytes = super::super::framed::frame(self.bytes, self.n_blocks, frame)
+            .ok_or_else(|| self.bad(format!("frame {frame} offsets out of range")))?;
+        let cap = self.block_rows as u64 * (crate::event::MAX_URL_BYTES as u64 + 16);
+        let raw_len = match zstd::zstd_safe::get_frame_content_size(bytes) {
+            Ok(Some(n)) if n <= cap => n as usize,
+            _ => return Err(self.bad(format!("frame {frame} has no valid size"))),
+        };
+        self.raw.clear();
+        self.raw.reserve(raw_len);
+        let n = with_decompressor(|z| z.decompress_using_ddict(&mut self.raw, bytes, ddict))?;
+        if n.map_err(|e| self.bad(format!("frame {frame}: {}", zstd_error(e))))? != raw_len
+            || self.raw.len() != raw_len
+        {
+            return Err(self.bad(format!("frame {frame} decompressed to the wrong size")));
+        }
+        let rows_in_frame = (self.seg.rows() - frame * self.block_rows).min(self.block_rows);
+        self.index_values(frame, rows_in_frame)
+    }
+
+    /// Finds where each of the `rows` values of the decompressed block
+    /// starts, checking they fill it exactly.
+    fn index_values(&mut self, block: u32, rows: u32) -> Result<()> {
+        let rows_in_block = rows;
         self.starts.clear();
         let mut r = Reader::new(&self.raw);
         let is_str = self.field.kind() == FieldKind::Str;
@@ -325,13 +368,8 @@ impl<'a> BlockCursor<'a> {
                 }
                 continue;
             }
-            decode_value(&mut r, self.field).map_err(|why| {
-                self.seg.corrupt(
-                    SectionKind::Blocks,
-                    self.field as u16,
-                    format!("block {block}: {why}"),
-                )
-            })?;
+            decode_value(&mut r, self.field)
+                .map_err(|why| self.bad(format!("block {block}: {why}")))?;
         }
         if r.remaining() != 0 {
             return Err(self.bad(format!("block {block} has bytes past its last value")));
@@ -482,7 +520,7 @@ impl<'a> RowDecoder<'a> {
         for field in Field::stored() {
             match encoding_of(field) {
                 Encoding::Dict | Encoding::MappedDict => dicts.push(seg.dict(field)?),
-                Encoding::Blocks => blocks.push(seg.blocks(field)?),
+                Encoding::Blocks | Encoding::Framed => blocks.push(seg.blocks(field)?),
                 Encoding::Timestamps => {}
             }
         }
@@ -517,21 +555,26 @@ thread_local! {
     /// One zstd decompression context per thread, reused by every block
     /// cursor: creating one per cursor (`ZSTD_createDCtx`) was 12-20 % of
     /// the CPU of workloads with many small segments (docs/notes/fuzzing.md).
-    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::zstd_safe::DCtx<'static>>> =
         const { std::cell::RefCell::new(None) };
 }
 
 /// Runs `f` with this thread's decompression context.
-fn with_decompressor<T>(f: impl FnOnce(&mut zstd::bulk::Decompressor<'static>) -> T) -> Result<T> {
+fn with_decompressor<T>(f: impl FnOnce(&mut zstd::zstd_safe::DCtx<'static>) -> T) -> Result<T> {
     DECOMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         let z = match &mut *slot {
             Some(z) => z,
             None => slot.insert(
-                zstd::bulk::Decompressor::new()
-                    .map_err(|e| Error::Internal(format!("zstd: {e}")))?,
+                zstd::zstd_safe::DCtx::try_create()
+                    .ok_or_else(|| Error::Internal("zstd: cannot create a context".into()))?,
             ),
         };
         Ok(f(z))
     })
+}
+
+/// zstd's name for an error code.
+fn zstd_error(code: usize) -> &'static str {
+    zstd::zstd_safe::get_error_name(code)
 }
