@@ -6,9 +6,10 @@
 //! block. Listings and needle lookups read rows one at a time; scans read
 //! every frame either way.
 
-use crate::codec::le_u32_at;
+use crate::codec::{Reader, decode_value, le_u32_at, put_varint};
 use crate::error::{Error, Result};
-use crate::event::Field;
+use crate::event::{Field, FieldKind, Value};
+use crate::segment::format::{bits_for, pack, packed_get, packed_len};
 
 /// Rows per frame. Measured on a generated day of 133,595 events (URLs,
 /// level 1): 64-row frames cost 1.0 byte/row more than 1,024-row blocks,
@@ -33,17 +34,32 @@ pub(crate) const ZSTD_DICT_MAGIC: [u8; 4] = [0x37, 0xA4, 0x30, 0xEC];
 const LEVEL: i32 = 1;
 
 /// The fields stored framed in segments of at least `MIN_FRAMED_ROWS`
-/// rows: block columns read row by row that compress (event ids are UUID
-/// blocks, read in place; object ids are numbers that barely compress, so
-/// small frames would only add headers).
+/// rows: block columns read row by row (event ids are UUID blocks, read in
+/// place already). URLs compress against their dictionary; object ids are
+/// numbers that zstd barely compresses, stored bit-packed instead.
 pub(crate) fn is_framed(field: Field, rows: u32) -> bool {
-    field == Field::Url && rows >= MIN_FRAMED_ROWS
+    matches!(field, Field::Url | Field::ObjectId) && rows >= MIN_FRAMED_ROWS
 }
+
+/// The first byte of each frame: what follows it.
+/// A zstd frame compressed with the column's dictionary.
+pub(crate) const FRAME_ZSTD: u8 = 0;
+/// An integer column's values bit-packed: `width` (1 to 32), `base`
+/// (varint), then one `width`-bit code per row: 0 for null, else the value
+/// minus `base` plus 1.
+pub(crate) const FRAME_PACKED: u8 = 1;
 
 /// The dictionary of a column whose encoded values are `value(i)` for `i`
 /// in `order`: values spread evenly over the rows, in row order, up to its
 /// size limit.
-pub(crate) fn build_dict<'v>(order: &[u32], value: impl Fn(u32) -> &'v [u8]) -> Vec<u8> {
+pub(crate) fn build_dict<'v>(
+    field: Field,
+    order: &[u32],
+    value: impl Fn(u32) -> &'v [u8],
+) -> Vec<u8> {
+    if field.kind() != FieldKind::Str {
+        return Vec::new();
+    }
     let total: usize = order.iter().map(|&i| value(i).len()).sum();
     let limit = (total / DICT_SHARE).min(MAX_DICT_BYTES);
     let mut dict = Vec::with_capacity(limit + 16);
@@ -66,6 +82,7 @@ pub(crate) fn build_dict<'v>(order: &[u32], value: impl Fn(u32) -> &'v [u8]) -> 
 /// The frames section of a column (layout: docs/format.md): `frame_rows`,
 /// the frame count, `count + 1` u32 offsets into the frame area, the frames.
 pub(crate) fn encode_frames<'v>(
+    field: Field,
     order: &[u32],
     value: impl Fn(u32) -> &'v [u8],
     dict: &[u8],
@@ -81,19 +98,22 @@ pub(crate) fn encode_frames<'v>(
     offsets.push(0u32);
     let mut raw = Vec::new();
     for chunk in order.chunks(FRAME_ROWS as usize) {
+        if field.kind() == FieldKind::Int && pack_ints(field, chunk, &value, &mut frames) {
+            offsets.push(frame_end(&frames)?);
+            continue;
+        }
         raw.clear();
         for &i in chunk {
             raw.extend_from_slice(value(i));
         }
+        frames.push(FRAME_ZSTD);
         let at = frames.len();
         frames.resize(at + zstd::zstd_safe::compress_bound(raw.len()), 0);
         let n = cctx
             .compress_using_cdict(&mut frames[at..], &raw, &cdict)
             .map_err(zerr)?;
         frames.truncate(at + n);
-        let end = u32::try_from(frames.len())
-            .map_err(|_| Error::Internal("frames section larger than 4 GiB".into()))?;
-        offsets.push(end);
+        offsets.push(frame_end(&frames)?);
     }
     let mut out = Vec::with_capacity(8 + offsets.len() * 4 + frames.len());
     out.extend_from_slice(&FRAME_ROWS.to_le_bytes());
@@ -103,6 +123,76 @@ pub(crate) fn encode_frames<'v>(
     }
     out.extend_from_slice(&frames);
     Ok(out)
+}
+
+/// The offset of the end of the frames written so far.
+fn frame_end(frames: &[u8]) -> Result<u32> {
+    u32::try_from(frames.len())
+        .map_err(|_| Error::Internal("frames section larger than 4 GiB".into()))
+}
+
+/// Appends a `FRAME_PACKED` frame of the integer values of `chunk`, unless
+/// their codes need more than 32 bits (then nothing is written).
+fn pack_ints<'v>(
+    field: Field,
+    chunk: &[u32],
+    value: &impl Fn(u32) -> &'v [u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    let mut ints = Vec::with_capacity(chunk.len());
+    for &i in chunk {
+        match decode_value(&mut Reader::new(value(i)), field) {
+            Ok(Value::Int(n)) => ints.push(Some(n)),
+            Ok(Value::Null) => ints.push(None),
+            _ => return false,
+        }
+    }
+    let base = ints.iter().flatten().copied().min().unwrap_or(0);
+    let max = ints.iter().flatten().copied().max().unwrap_or(0);
+    if max - base >= u64::from(u32::MAX) {
+        return false;
+    }
+    let width = bits_for(max - base + 1);
+    out.push(FRAME_PACKED);
+    out.push(width);
+    put_varint(out, base);
+    out.extend_from_slice(&pack(
+        ints.iter().map(|v| v.map_or(0, |n| (n - base + 1) as u32)),
+        width,
+    ));
+    true
+}
+
+/// A `FRAME_PACKED` frame's body (after its format byte) for `rows` rows:
+/// its width, its base, and its packed codes, or why it is malformed.
+pub(crate) fn packed_frame(body: &[u8], rows: u32) -> std::result::Result<Packed<'_>, &'static str> {
+    let mut r = Reader::new(body);
+    let width = r.u8().ok_or("packed frame cut short")?;
+    let base = r.varint().ok_or("packed frame cut short")?;
+    let codes = body.get(r.pos()..).unwrap_or_default();
+    if !(1..=32).contains(&width) || codes.len() != packed_len(rows as usize, width) {
+        return Err("packed frame has the wrong width or length");
+    }
+    Ok(Packed { codes, width, base })
+}
+
+/// A bit-packed integer frame, in place in the map.
+#[derive(Clone, Copy)]
+pub(crate) struct Packed<'a> {
+    codes: &'a [u8],
+    width: u8,
+    base: u64,
+}
+
+impl Packed<'_> {
+    /// The value of the frame's `i`-th row: `Some(None)` for null, `None`
+    /// if the code is past the frame or the value overflows.
+    pub(crate) fn get(&self, i: usize) -> Option<Option<u64>> {
+        match packed_get(self.codes, self.width, i)? {
+            0 => Some(None),
+            c => self.base.checked_add(u64::from(c) - 1).map(Some),
+        }
+    }
 }
 
 /// Why a frames section's table does not fit a column of `rows` rows with

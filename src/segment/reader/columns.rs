@@ -9,7 +9,7 @@ use crate::segment::format::{
     BLOCK_UUID, BLOCK_ZSTD, Encoding, NO_FIELD, SectionKind, UUID_TEXT_LEN, fingerprint,
     format_uuid, packed_get,
 };
-use crate::segment::{encoding_of, key_value};
+use crate::segment::{encoding_of, framed, key_value};
 
 use super::SegmentReader;
 
@@ -239,6 +239,8 @@ pub struct BlockCursor<'a> {
     pub(super) current: Option<u32>,
     /// The current block's 16-byte values, in place, when it is a UUID block.
     pub(super) uuids: Option<&'a [u8]>,
+    /// The current frame's codes, in place, when it is a bit-packed frame.
+    pub(super) packed: Option<framed::Packed<'a>>,
     /// The current block decompressed, when it is a zstd block.
     pub(super) raw: Vec<u8>,
     pub(super) starts: Vec<u32>,
@@ -328,8 +330,21 @@ impl<'a> BlockCursor<'a> {
     /// 8 KiB each.
     fn load_frame(&mut self, frame: u32, ddict: &zstd::zstd_safe::DDict<'static>) -> Result<()> {
         self.uuids = None;
-        let bytes = super::super::framed::frame(self.bytes, self.n_blocks, frame)
+        self.packed = None;
+        let rows_in_frame = (self.seg.rows() - frame * self.block_rows).min(self.block_rows);
+        let (format, bytes) = framed::frame(self.bytes, self.n_blocks, frame)
+            .and_then(|f| f.split_first())
             .ok_or_else(|| self.bad(format!("frame {frame} offsets out of range")))?;
+        match *format {
+            framed::FRAME_ZSTD => {}
+            framed::FRAME_PACKED if self.field.kind() == FieldKind::Int => {
+                let p = framed::packed_frame(bytes, rows_in_frame)
+                    .map_err(|why| self.bad(format!("frame {frame}: {why}")))?;
+                self.packed = Some(p);
+                return Ok(());
+            }
+            f => return Err(self.bad(format!("frame {frame} has unknown format {f}"))),
+        }
         let cap = self.block_rows as u64 * (crate::event::MAX_URL_BYTES as u64 + 16);
         let raw_len = match zstd::zstd_safe::get_frame_content_size(bytes) {
             Ok(Some(n)) if n <= cap => n as usize,
@@ -343,7 +358,6 @@ impl<'a> BlockCursor<'a> {
         {
             return Err(self.bad(format!("frame {frame} decompressed to the wrong size")));
         }
-        let rows_in_frame = (self.seg.rows() - frame * self.block_rows).min(self.block_rows);
         self.index_values(frame, rows_in_frame)
     }
 
@@ -430,7 +444,7 @@ impl<'a> BlockCursor<'a> {
         }
         // UUID blocks hold no text to search; an empty needle is in every
         // present value (and would "match" between values).
-        if self.uuids.is_some() || finder.needle().is_empty() {
+        if self.uuids.is_some() || self.packed.is_some() || finder.needle().is_empty() {
             return Ok(self
                 .get_str_bytes(row)?
                 .is_some_and(|v| finder.find(v).is_some()));
@@ -488,6 +502,13 @@ impl<'a> BlockCursor<'a> {
             self.load(block)?;
         }
         let i = (row % self.block_rows) as usize;
+        if let Some(p) = self.packed {
+            return match p.get(i) {
+                Some(Some(n)) => Ok(Value::Int(n)),
+                Some(None) if !self.field.required() => Ok(Value::Null),
+                _ => Err(self.bad(format!("row {row}: bad packed code"))),
+            };
+        }
         if let Some(uuids) = self.uuids {
             let bytes: Option<&[u8; 16]> = uuids
                 .get(i * 16..i * 16 + 16)

@@ -822,6 +822,7 @@ impl SegmentReader {
             n_blocks: le_u32_at(bytes, 1).unwrap_or(0),
             current: None,
             uuids: None,
+            packed: None,
             raw: Vec::new(),
             starts: Vec::new(),
             text: [0; UUID_TEXT_LEN],

@@ -559,8 +559,8 @@ impl SegmentWriter {
         for b in &self.blocks {
             if framed::is_framed(b.field, order.len() as u32) {
                 let value = |i: u32| b.value(i);
-                let dict = framed::build_dict(order, value);
-                let bytes = framed::encode_frames(order, value, &dict)?;
+                let dict = framed::build_dict(b.field, order, value);
+                let bytes = framed::encode_frames(b.field, order, value, &dict)?;
                 file.add(SectionKind::Frames, b.field as u16, &bytes);
                 file.add(SectionKind::FrameDict, b.field as u16, &dict);
                 columns.push(ColumnMeta {
