@@ -119,9 +119,12 @@ fn check_state(engine: &Engine, oracle: &Oracle, state: &str) {
 
 fn encoding_sections(seg: &SegmentReader, field: Field) -> (bool, bool, bool) {
     (
-        seg.section_range(SectionKind::Frames, field as u16).is_some(),
-        seg.section_range(SectionKind::FrameDict, field as u16).is_some(),
-        seg.section_range(SectionKind::Blocks, field as u16).is_some(),
+        seg.section_range(SectionKind::Frames, field as u16)
+            .is_some(),
+        seg.section_range(SectionKind::FrameDict, field as u16)
+            .is_some(),
+        seg.section_range(SectionKind::Blocks, field as u16)
+            .is_some(),
     )
 }
 
@@ -213,7 +216,11 @@ fn a_flipped_frame_or_dictionary_byte_fails_the_query_that_reads_it() {
     let c = clock();
     for (kind, field, name) in [
         (SectionKind::Frames, Field::Url, "frames of url"),
-        (SectionKind::FrameDict, Field::Url, "frame dictionary of url"),
+        (
+            SectionKind::FrameDict,
+            Field::Url,
+            "frame dictionary of url",
+        ),
         (SectionKind::Frames, Field::ObjectId, "frames of object_id"),
     ] {
         let seg = SegmentReader::from_bytes(&path, good.clone()).unwrap();
@@ -251,7 +258,9 @@ fn reforged_frame_damage_is_reported_by_verify() {
     let good = std::fs::read(&path).unwrap();
     let seg = SegmentReader::from_bytes(&path, good.clone()).unwrap();
     seg.verify().unwrap();
-    let (url_at, _) = seg.section_range(SectionKind::Frames, Field::Url as u16).unwrap();
+    let (url_at, _) = seg
+        .section_range(SectionKind::Frames, Field::Url as u16)
+        .unwrap();
     let (obj_at, _) = seg
         .section_range(SectionKind::Frames, Field::ObjectId as u16)
         .unwrap();
@@ -267,7 +276,10 @@ fn reforged_frame_damage_is_reported_by_verify() {
             Field::Url,
             url_at + 4,
             0x01,
-            format!("corrupted {} at offset {url_at} (frames of url): frame table does not match the row count", path.display()),
+            format!(
+                "corrupted {} at offset {url_at} (frames of url): frame table does not match the row count",
+                path.display()
+            ),
         ),
         // The first frame's format byte.
         (
@@ -275,7 +287,10 @@ fn reforged_frame_damage_is_reported_by_verify() {
             Field::Url,
             url_at + area,
             0x07,
-            format!("corrupted {} at offset {url_at} (frames of url): frame 0 has unknown format 7", path.display()),
+            format!(
+                "corrupted {} at offset {url_at} (frames of url): frame 0 has unknown format 7",
+                path.display()
+            ),
         ),
         // The end offset of the first frame, past the section.
         (
@@ -283,7 +298,10 @@ fn reforged_frame_damage_is_reported_by_verify() {
             Field::Url,
             url_at + 8 + 4 + 3,
             0x40,
-            format!("corrupted {} at offset {url_at} (frames of url): frame 0 offsets out of range", path.display()),
+            format!(
+                "corrupted {} at offset {url_at} (frames of url): frame 0 offsets out of range",
+                path.display()
+            ),
         ),
         // The width of object_id's first frame (packed: format 1).
         (
@@ -291,7 +309,10 @@ fn reforged_frame_damage_is_reported_by_verify() {
             Field::ObjectId,
             obj_at + area + 1,
             0x40,
-            format!("corrupted {} at offset {obj_at} (frames of object_id): frame 0: packed frame has the wrong width or length", path.display()),
+            format!(
+                "corrupted {} at offset {obj_at} (frames of object_id): frame 0: packed frame has the wrong width or length",
+                path.display()
+            ),
         ),
         // The dictionary's first byte, so that it starts with zstd's magic.
         (
@@ -299,7 +320,10 @@ fn reforged_frame_damage_is_reported_by_verify() {
             Field::Url,
             dict_at,
             0,
-            format!("corrupted {} at offset {dict_at} (frame dictionary of url): starts with zstd's formatted-dictionary magic", path.display()),
+            format!(
+                "corrupted {} at offset {dict_at} (frame dictionary of url): starts with zstd's formatted-dictionary magic",
+                path.display()
+            ),
         ),
     ];
     for (kind, field, at, flip, want) in cases {

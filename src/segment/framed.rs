@@ -165,7 +165,10 @@ fn pack_ints<'v>(
 
 /// A `FRAME_PACKED` frame's body (after its format byte) for `rows` rows:
 /// its width, its base, and its packed codes, or why it is malformed.
-pub(crate) fn packed_frame(body: &[u8], rows: u32) -> std::result::Result<Packed<'_>, &'static str> {
+pub(crate) fn packed_frame(
+    body: &[u8],
+    rows: u32,
+) -> std::result::Result<Packed<'_>, &'static str> {
     let mut r = Reader::new(body);
     let width = r.u8().ok_or("packed frame cut short")?;
     let base = r.varint().ok_or("packed frame cut short")?;

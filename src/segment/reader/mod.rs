@@ -409,9 +409,9 @@ impl SegmentReader {
                     None => Ok(()),
                 }
             }
-            SectionKind::FrameDict if bytes.starts_with(&super::framed::ZSTD_DICT_MAGIC) => Err(
-                self.size_error(s, field, "starts with zstd's formatted-dictionary magic"),
-            ),
+            SectionKind::FrameDict if bytes.starts_with(&super::framed::ZSTD_DICT_MAGIC) => {
+                Err(self.size_error(s, field, "starts with zstd's formatted-dictionary magic"))
+            }
             _ => Ok(()),
         }
     }
