@@ -9,6 +9,9 @@
 //! `verify` decodes every frame.
 
 mod common;
+#[path = "../fuzz/src/harness/mod.rs"]
+#[allow(dead_code)]
+mod harness;
 #[path = "common/query_gen.rs"]
 mod query_gen;
 
@@ -353,6 +356,31 @@ fn small_segments_keep_blocks() {
     engine.flush().unwrap();
     drop(engine);
     assert_eq!(layout(dir.path()), [(32_767, false)]);
+}
+
+/// The fuzz target `segment_mutated` from its framed starting segment
+/// (first byte 6): damage aimed at the frames and frame dictionary
+/// sections (region bytes 1 and 2), checksums re-forged or not. The
+/// harness asserts every read is an error or the events written.
+#[test]
+fn fuzz_harness_damages_framed_segments() {
+    let (bytes, events) = harness::segment::framed_segment();
+    assert_eq!(events.len(), ROWS);
+    let seg = SegmentReader::from_bytes(Path::new("framed"), bytes.clone()).unwrap();
+    assert!(
+        seg.section_range(SectionKind::Frames, Field::Url as u16)
+            .is_some()
+    );
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for case in 0..24u8 {
+        let mut input = vec![6, case % 2];
+        for _ in 0..3 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let b = x.to_le_bytes();
+            input.extend_from_slice(&[b[0] % 8, 1 + case % 2, b[1], b[2], b[3], b[4], b[5]]);
+        }
+        harness::segment::segment_mutated(&input);
+    }
 }
 
 /// Recomputes the checksum of the (kind, field) section in the table, the

@@ -421,7 +421,7 @@ pub fn read_everything(seg: &SegmentReader) -> Result<Vec<Event>, Error> {
                     let _ = total;
                 }
             }
-            Encoding::Blocks => {
+            Encoding::Blocks | Encoding::Framed => {
                 let mut b = seg.blocks(field)?;
                 for r in 0..rows {
                     b.get(r)?;
