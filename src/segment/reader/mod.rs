@@ -328,7 +328,6 @@ impl SegmentReader {
             Encoding::Dict | Encoding::MappedDict => self.check_dict_column(c, field, meta_offset),
             Encoding::Blocks => self.check_block_column(field, meta_offset),
             Encoding::Framed => {
-                self.needed(SectionKind::FrameDict, field, meta_offset)?;
                 let s = self.needed(SectionKind::Frames, field, meta_offset)?;
                 if s.len < 8 {
                     return Err(self.size_error(s, field, "frame header cut short"));
@@ -831,7 +830,8 @@ impl SegmentReader {
         })
     }
 
-    /// A framed column's dictionary, prepared on first use.
+    /// A framed column's dictionary (empty when it has no dictionary
+    /// section), prepared on first use.
     fn frame_dict(&self, field: Field) -> Result<&zstd::zstd_safe::DDict<'static>> {
         let slot = self
             .frame_dicts
@@ -840,7 +840,11 @@ impl SegmentReader {
         if let Some(d) = slot.get() {
             return Ok(d);
         }
-        let bytes = self.section(SectionKind::FrameDict, field as u16)?;
+        // No section: the column's dictionary is empty.
+        let bytes = match self.entry(SectionKind::FrameDict, field as u16) {
+            Some(_) => self.section(SectionKind::FrameDict, field as u16)?,
+            None => &[],
+        };
         let d = zstd::zstd_safe::DDict::try_create(bytes).ok_or_else(|| {
             self.corrupt(SectionKind::FrameDict, field as u16, "zstd cannot load it")
         })?;

@@ -562,7 +562,10 @@ impl SegmentWriter {
                 let dict = framed::build_dict(b.field, order, value);
                 let bytes = framed::encode_frames(b.field, order, value, &dict)?;
                 file.add(SectionKind::Frames, b.field as u16, &bytes);
-                file.add(SectionKind::FrameDict, b.field as u16, &dict);
+                // No section for an empty dictionary (integer columns).
+                if !dict.is_empty() {
+                    file.add(SectionKind::FrameDict, b.field as u16, &dict);
+                }
                 columns.push(ColumnMeta {
                     field: b.field as u16,
                     encoding: Encoding::Framed,
