@@ -1,10 +1,11 @@
 //! Framed block columns (`Encoding::Framed`, docs/format.md, "Frames
-//! section"): a block column cut into frames of `frame_rows` rows, each a
-//! zstd frame compressed against one raw-content dictionary per segment
-//! and column (sampled values of the column itself, no training), so that
-//! reading one row decompresses a few dozen values instead of a 1,024-row
-//! block. Listings and needle lookups read rows one at a time; scans read
-//! every frame either way.
+//! section"): a block column cut into frames of `frame_rows` rows, so that
+//! reading one row decodes 128 values instead of a 1,024-row block
+//! (listings and needle lookups read rows one at a time; scans read every
+//! frame either way). A frame is a zstd frame compressed against one
+//! raw-content dictionary per segment and column (sampled values of the
+//! column itself, no training), or, for integers, the values bit-packed
+//! and read in place.
 
 use crate::codec::{Reader, decode_value, le_u32_at, put_varint};
 use crate::error::{Error, Result};
@@ -47,11 +48,11 @@ pub(crate) fn is_framed(field: Field, rows: u32) -> bool {
     }
 }
 
-/// The first byte of each frame: what follows it.
-/// A zstd frame compressed with the column's dictionary.
+/// Format byte (first byte of a frame): a zstd frame compressed with the
+/// column's dictionary follows.
 pub(crate) const FRAME_ZSTD: u8 = 0;
-/// An integer column's values bit-packed: `width` (1 to 32), `base`
-/// (varint), then one `width`-bit code per row: 0 for null, else the value
+/// Format byte: an integer column's values bit-packed follow: `width` (1
+/// to 32), `base` (varint), then one `width`-bit code per row: 0 for null, else the value
 /// minus `base` plus 1.
 pub(crate) const FRAME_PACKED: u8 = 1;
 
