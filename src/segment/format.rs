@@ -48,6 +48,11 @@ pub enum SectionKind {
     /// A block column's needle index: fingerprints of its distinct
     /// (value, block) pairs and their blocks (segment/needle.rs).
     Needle = 11,
+    /// A framed column's frame table and small zstd frames, each of
+    /// `frame_rows` rows compressed with the column's dictionary (framed.rs).
+    Frames = 12,
+    /// A framed column's raw-content zstd dictionary.
+    FrameDict = 13,
     /// A token index's listed units: runs with the bytes around them.
     TokenDict = 14,
     /// A token index's roaring bitmap of rows per listed unit.
@@ -69,6 +74,8 @@ impl SectionKind {
             9 => IdBloom,
             10 => CodeMap,
             11 => Needle,
+            12 => Frames,
+            13 => FrameDict,
             14 => TokenDict,
             15 => TokenPostings,
             _ => return None,
@@ -88,6 +95,8 @@ impl SectionKind {
             SectionKind::IdBloom => "id bloom",
             SectionKind::CodeMap => "code map",
             SectionKind::Needle => "needle index",
+            SectionKind::Frames => "frames",
+            SectionKind::FrameDict => "frame dictionary",
             SectionKind::TokenDict => "token dictionary",
             SectionKind::TokenPostings => "token postings",
         }
@@ -107,6 +116,12 @@ pub enum Encoding {
     /// instead of one per row. Only ever chosen by the writer for a field
     /// whose `encoding_of` is `Dict`; readers see a `DictColumn` either way.
     MappedDict = 4,
+    /// A `Blocks` column stored as small zstd frames sharing a per-segment
+    /// dictionary (sections `Frames` and `FrameDict`), so that reading one
+    /// row decompresses `frame_rows` rows instead of a 1,024-row block.
+    /// Only ever chosen by the writer for a field whose `encoding_of` is
+    /// `Blocks`; readers see a `BlockCursor` either way.
+    Framed = 5,
 }
 
 impl Encoding {
@@ -116,15 +131,18 @@ impl Encoding {
             2 => Some(Encoding::Dict),
             3 => Some(Encoding::Blocks),
             4 => Some(Encoding::MappedDict),
+            5 => Some(Encoding::Framed),
             _ => None,
         }
     }
 
     /// The encoding `encoding_of` names for a field stored this way
-    /// (`MappedDict` is a way of storing a `Dict` column).
+    /// (`MappedDict` is a way of storing a `Dict` column, `Framed` one of
+    /// storing a `Blocks` column).
     pub fn logical(self) -> Encoding {
         match self {
             Encoding::MappedDict => Encoding::Dict,
+            Encoding::Framed => Encoding::Blocks,
             e => e,
         }
     }
@@ -259,7 +277,7 @@ pub(crate) struct ColumnMeta {
     /// `Timestamps`; 0 for `Blocks`.
     pub width: u8,
     /// Distinct non-null values for `Dict` and `MappedDict`; rows per block
-    /// for `Blocks`.
+    /// for `Blocks`; rows per frame for `Framed`.
     pub count: u32,
     /// For `MappedDict`: the field whose codes this column's codes are a
     /// function of. `NO_FIELD` for every other encoding.

@@ -3,6 +3,7 @@
 
 pub(crate) mod bloom;
 pub mod format;
+mod framed;
 mod needle;
 mod reader;
 pub mod tokens;

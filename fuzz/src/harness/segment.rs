@@ -42,8 +42,9 @@ pub fn segment_bytes(data: &[u8]) {
 }
 
 /// `segment_mutated`: byte 0 picks the starting segment (a small one built
-/// from events derived from the input, or a prebuilt 2,100-row one with
-/// several blocks and mapped columns), byte 1 holds flags (bit 0: forge the
+/// from events derived from the input, a prebuilt 2,100-row one with
+/// several blocks and mapped columns, or a prebuilt 33,000-row one with
+/// framed columns), byte 1 holds flags (bit 0: forge the
 /// checksums after the damage), then up to 16 mutations follow.
 pub fn segment_mutated(data: &[u8]) {
     let mut inp = Input::new(data);
@@ -52,6 +53,9 @@ pub fn segment_mutated(data: &[u8]) {
     let forge = flags & 1 == 1;
     let (original, events) = if base % 8 == 7 {
         let (b, e) = big_segment();
+        (b.clone(), e.clone())
+    } else if base % 8 == 6 {
+        let (b, e) = framed_segment();
         (b.clone(), e.clone())
     } else {
         small_segment(&mut inp)
@@ -127,6 +131,32 @@ pub fn big_segment() -> &'static (Vec<u8>, Vec<Event>) {
     })
 }
 
+/// A segment of 33,000 rows of generated activity: enough rows for the
+/// framed encoding of url and object_id (sections 12 and 13; zstd frames
+/// with a dictionary, bit-packed frames), built once.
+pub fn framed_segment() -> &'static (Vec<u8>, Vec<Event>) {
+    static FRAMED: OnceLock<(Vec<u8>, Vec<Event>)> = OnceLock::new();
+    FRAMED.get_or_init(|| {
+        let cfg = GenConfig {
+            days: 1,
+            events_per_day: 36_000,
+            companies: 3,
+            seed: 8,
+            late_fraction: 0.0,
+            dup_fraction: 0.0,
+            now_ms: NOW_MS,
+        };
+        let day = Day::of_ms(NOW_MS);
+        let mut seen = std::collections::HashSet::new();
+        let events: Vec<Event> = Generator::new(cfg)
+            .filter(|e| e.day() == day && seen.insert(e.event_id.clone()))
+            .take(33_000)
+            .collect();
+        assert_eq!(events.len(), 33_000, "the generator made too few events");
+        build(day, 13, Vec::new(), events)
+    })
+}
+
 /// The byte ranges of the sections of a segment file, from its table (no
 /// checks beyond bounds): `(kind, field, start, end)`.
 fn sections(bytes: &[u8]) -> Vec<(u16, u16, usize, usize)> {
@@ -160,16 +190,22 @@ fn sections(bytes: &[u8]) -> Vec<(u16, u16, usize, usize)> {
 }
 
 /// Applies up to 16 input-chosen mutations. Each picks a region (the whole
-/// file, a section, or a bitmaps or token postings section specifically) and an offset in it.
+/// file, a section, or a bitmaps, token postings, frames or frame
+/// dictionary section specifically) and an offset in it.
 pub fn mutate(inp: &mut Input<'_>, bytes: &mut Vec<u8>) {
     let secs = sections(bytes);
     let bitmaps: Vec<_> = secs
         .iter()
         .copied()
         .filter(|s| {
-            [SectionKind::Bitmaps, SectionKind::TokenPostings]
-                .iter()
-                .any(|k| s.0 == *k as u16)
+            [
+                SectionKind::Bitmaps,
+                SectionKind::TokenPostings,
+                SectionKind::Frames,
+                SectionKind::FrameDict,
+            ]
+            .iter()
+            .any(|k| s.0 == *k as u16)
         })
         .collect();
     for _ in 0..16 {
@@ -385,7 +421,7 @@ pub fn read_everything(seg: &SegmentReader) -> Result<Vec<Event>, Error> {
                     let _ = total;
                 }
             }
-            Encoding::Blocks => {
+            Encoding::Blocks | Encoding::Framed => {
                 let mut b = seg.blocks(field)?;
                 for r in 0..rows {
                     b.get(r)?;

@@ -9,7 +9,7 @@ use crate::segment::format::{
     BLOCK_UUID, BLOCK_ZSTD, Encoding, NO_FIELD, SectionKind, UUID_TEXT_LEN, fingerprint,
     format_uuid, packed_get, unpack_range, unpack_rows,
 };
-use crate::segment::{encoding_of, key_value};
+use crate::segment::{encoding_of, framed, key_value};
 
 use super::SegmentReader;
 
@@ -307,16 +307,22 @@ impl<'a> DictColumn<'a> {
     }
 }
 
-/// Reads a block-compressed column, keeping the last decoded block.
+/// Reads a block-compressed column, keeping the last decoded block (a
+/// block of a framed column is one of its frames).
 pub struct BlockCursor<'a> {
     pub(super) seg: &'a SegmentReader,
     pub(super) field: Field,
+    /// The blocks section, or the frames section of a framed column.
     pub(super) bytes: &'a [u8],
+    /// A framed column's prepared dictionary; `None` for 1,024-row blocks.
+    pub(super) ddict: Option<&'a zstd::zstd_safe::DDict<'static>>,
     pub(super) block_rows: u32,
     pub(super) n_blocks: u32,
     pub(super) current: Option<u32>,
     /// The current block's 16-byte values, in place, when it is a UUID block.
     pub(super) uuids: Option<&'a [u8]>,
+    /// The current frame's codes, in place, when it is a bit-packed frame.
+    pub(super) packed: Option<framed::Packed<'a>>,
     /// The current block decompressed, when it is a zstd block.
     pub(super) raw: Vec<u8>,
     pub(super) starts: Vec<u32>,
@@ -330,8 +336,11 @@ pub struct BlockCursor<'a> {
 
 impl<'a> BlockCursor<'a> {
     fn bad(&self, why: impl Into<String>) -> Error {
-        self.seg
-            .corrupt(SectionKind::Blocks, self.field as u16, why)
+        let kind = match self.ddict {
+            Some(_) => SectionKind::Frames,
+            None => SectionKind::Blocks,
+        };
+        self.seg.corrupt(kind, self.field as u16, why)
     }
 
     fn load(&mut self, block: u32) -> Result<()> {
@@ -339,6 +348,11 @@ impl<'a> BlockCursor<'a> {
             return Err(self.bad(format!("block {block} past the end")));
         }
         self.current = None;
+        if let Some(ddict) = self.ddict {
+            self.load_frame(block, ddict)?;
+            self.current = Some(block);
+            return Ok(());
+        }
         let table_end = 8 + 8 * (self.n_blocks as usize + 1);
         let table = self.bytes.get(8..).unwrap_or(&[]);
         let (Some(start), Some(end)) = (
@@ -384,12 +398,55 @@ impl<'a> BlockCursor<'a> {
         }
         self.raw.clear();
         self.raw.reserve(raw_len);
-        let n = with_decompressor(|z| z.decompress_to_buffer(frame, &mut self.raw))?;
-        if n.map_err(|e| self.bad(format!("block {block}: {e}")))? != raw_len
+        let n = with_decompressor(|z| z.decompress(&mut self.raw, frame))?;
+        if n.map_err(|e| self.bad(format!("block {block}: {}", zstd_error(e))))? != raw_len
             || self.raw.len() != raw_len
         {
             return Err(self.bad(format!("block {block} decompressed to the wrong size")));
         }
+        self.index_values(block, rows_in_block)
+    }
+
+    /// Decompresses frame `frame` of a framed column with its dictionary:
+    /// the frame states its size, at most `frame_rows` values of at most
+    /// 8 KiB each.
+    fn load_frame(&mut self, frame: u32, ddict: &zstd::zstd_safe::DDict<'static>) -> Result<()> {
+        self.uuids = None;
+        self.packed = None;
+        let rows_in_frame = (self.seg.rows() - frame * self.block_rows).min(self.block_rows);
+        let (format, bytes) = framed::frame(self.bytes, self.n_blocks, frame)
+            .and_then(|f| f.split_first())
+            .ok_or_else(|| self.bad(format!("frame {frame} offsets out of range")))?;
+        match *format {
+            framed::FRAME_ZSTD => {}
+            framed::FRAME_PACKED if self.field.kind() == FieldKind::Int => {
+                let p = framed::packed_frame(bytes, rows_in_frame)
+                    .map_err(|why| self.bad(format!("frame {frame}: {why}")))?;
+                self.packed = Some(p);
+                return Ok(());
+            }
+            f => return Err(self.bad(format!("frame {frame} has unknown format {f}"))),
+        }
+        let cap = self.block_rows as u64 * (crate::event::MAX_URL_BYTES as u64 + 16);
+        let raw_len = match zstd::zstd_safe::get_frame_content_size(bytes) {
+            Ok(Some(n)) if n <= cap => n as usize,
+            _ => return Err(self.bad(format!("frame {frame} has no valid size"))),
+        };
+        self.raw.clear();
+        self.raw.reserve(raw_len);
+        let n = with_decompressor(|z| z.decompress_using_ddict(&mut self.raw, bytes, ddict))?;
+        if n.map_err(|e| self.bad(format!("frame {frame}: {}", zstd_error(e))))? != raw_len
+            || self.raw.len() != raw_len
+        {
+            return Err(self.bad(format!("frame {frame} decompressed to the wrong size")));
+        }
+        self.index_values(frame, rows_in_frame)
+    }
+
+    /// Finds where each of the `rows` values of the decompressed block
+    /// starts, checking they fill it exactly.
+    fn index_values(&mut self, block: u32, rows: u32) -> Result<()> {
+        let rows_in_block = rows;
         self.starts.clear();
         let mut r = Reader::new(&self.raw);
         let is_str = self.field.kind() == FieldKind::Str;
@@ -407,13 +464,8 @@ impl<'a> BlockCursor<'a> {
                 }
                 continue;
             }
-            decode_value(&mut r, self.field).map_err(|why| {
-                self.seg.corrupt(
-                    SectionKind::Blocks,
-                    self.field as u16,
-                    format!("block {block}: {why}"),
-                )
-            })?;
+            decode_value(&mut r, self.field)
+                .map_err(|why| self.bad(format!("block {block}: {why}")))?;
         }
         if r.remaining() != 0 {
             return Err(self.bad(format!("block {block} has bytes past its last value")));
@@ -474,7 +526,7 @@ impl<'a> BlockCursor<'a> {
         }
         // UUID blocks hold no text to search; an empty needle is in every
         // present value (and would "match" between values).
-        if self.uuids.is_some() || finder.needle().is_empty() {
+        if self.uuids.is_some() || self.packed.is_some() || finder.needle().is_empty() {
             return Ok(self
                 .get_str_bytes(row)?
                 .is_some_and(|v| finder.find(v).is_some()));
@@ -532,6 +584,13 @@ impl<'a> BlockCursor<'a> {
             self.load(block)?;
         }
         let i = (row % self.block_rows) as usize;
+        if let Some(p) = self.packed {
+            return match p.get(i) {
+                Some(Some(n)) => Ok(Value::Int(n)),
+                Some(None) if !self.field.required() => Ok(Value::Null),
+                _ => Err(self.bad(format!("row {row}: bad packed code"))),
+            };
+        }
         if let Some(uuids) = self.uuids {
             let bytes: Option<&[u8; 16]> = uuids
                 .get(i * 16..i * 16 + 16)
@@ -564,7 +623,7 @@ impl<'a> RowDecoder<'a> {
         for field in Field::stored() {
             match encoding_of(field) {
                 Encoding::Dict | Encoding::MappedDict => dicts.push(seg.dict(field)?),
-                Encoding::Blocks => blocks.push(seg.blocks(field)?),
+                Encoding::Blocks | Encoding::Framed => blocks.push(seg.blocks(field)?),
                 Encoding::Timestamps => {}
             }
         }
@@ -599,21 +658,26 @@ thread_local! {
     /// One zstd decompression context per thread, reused by every block
     /// cursor: creating one per cursor (`ZSTD_createDCtx`) was 12-20 % of
     /// the CPU of workloads with many small segments (docs/notes/fuzzing.md).
-    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::zstd_safe::DCtx<'static>>> =
         const { std::cell::RefCell::new(None) };
 }
 
 /// Runs `f` with this thread's decompression context.
-fn with_decompressor<T>(f: impl FnOnce(&mut zstd::bulk::Decompressor<'static>) -> T) -> Result<T> {
+fn with_decompressor<T>(f: impl FnOnce(&mut zstd::zstd_safe::DCtx<'static>) -> T) -> Result<T> {
     DECOMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         let z = match &mut *slot {
             Some(z) => z,
             None => slot.insert(
-                zstd::bulk::Decompressor::new()
-                    .map_err(|e| Error::Internal(format!("zstd: {e}")))?,
+                zstd::zstd_safe::DCtx::try_create()
+                    .ok_or_else(|| Error::Internal("zstd: cannot create a context".into()))?,
             ),
         };
         Ok(f(z))
     })
+}
+
+/// zstd's name for an error code.
+fn zstd_error(code: usize) -> &'static str {
+    zstd::zstd_safe::get_error_name(code)
 }

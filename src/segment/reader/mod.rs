@@ -51,6 +51,9 @@ pub struct SegmentReader {
     /// passed the strict portable-format check (views.rs), so each bitmap
     /// is checked once per segment, when first viewed.
     bitmaps_checked: Vec<OnceLock<Box<[AtomicU64]>>>,
+    /// Per framed field: its frame dictionary, prepared once per segment
+    /// (after its checksum passed) for every cursor over the column.
+    frame_dicts: Vec<OnceLock<zstd::zstd_safe::DDict<'static>>>,
     by_key: HashMap<(SectionKind, u16), usize>,
     columns: Vec<Option<ColumnMeta>>,
 }
@@ -246,6 +249,7 @@ impl SegmentReader {
             checked,
             dict_utf8: (0..Field::ALL.len()).map(|_| OnceLock::new()).collect(),
             bitmaps_checked: (0..Field::ALL.len()).map(|_| OnceLock::new()).collect(),
+            frame_dicts: (0..Field::ALL.len()).map(|_| OnceLock::new()).collect(),
             by_key,
             columns: vec![None; Field::ALL.len()],
         };
@@ -323,6 +327,13 @@ impl SegmentReader {
             }
             Encoding::Dict | Encoding::MappedDict => self.check_dict_column(c, field, meta_offset),
             Encoding::Blocks => self.check_block_column(field, meta_offset),
+            Encoding::Framed => {
+                let s = self.needed(SectionKind::Frames, field, meta_offset)?;
+                if s.len < 8 {
+                    return Err(self.size_error(s, field, "frame header cut short"));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -391,6 +402,15 @@ impl SegmentReader {
                 Err(self.size_error(s, field, "bitmap count does not match the dictionary"))
             }
             SectionKind::Blocks => self.check_block_table(s, field, bytes),
+            SectionKind::Frames => {
+                match super::framed::table_error(bytes, self.meta.row_count, count.unwrap_or(0)) {
+                    Some(why) => Err(self.size_error(s, field, why)),
+                    None => Ok(()),
+                }
+            }
+            SectionKind::FrameDict if bytes.starts_with(&super::framed::ZSTD_DICT_MAGIC) => {
+                Err(self.size_error(s, field, "starts with zstd's formatted-dictionary magic"))
+            }
             _ => Ok(()),
         }
     }
@@ -468,14 +488,18 @@ impl SegmentReader {
                 | SectionKind::IdRows
                 | SectionKind::IdBloom => s.field == NO_FIELD,
                 SectionKind::Timestamps => col.is_some_and(|c| c.encoding == Encoding::Timestamps),
-                SectionKind::Blocks | SectionKind::TokenDict | SectionKind::TokenPostings => {
-                    col.is_some_and(|c| c.encoding == Encoding::Blocks)
+                SectionKind::Blocks => col.is_some_and(|c| c.encoding == Encoding::Blocks),
+                SectionKind::Frames | SectionKind::FrameDict => {
+                    col.is_some_and(|c| c.encoding == Encoding::Framed)
+                }
+                SectionKind::TokenDict | SectionKind::TokenPostings => {
+                    col.is_some_and(|c| c.encoding.logical() == Encoding::Blocks)
                 }
                 SectionKind::Codes => col.is_some_and(|c| c.encoding == Encoding::Dict),
                 SectionKind::CodeMap => col.is_some_and(|c| c.encoding == Encoding::MappedDict),
                 SectionKind::Needle => {
                     self.check_needle(s.field)?;
-                    col.is_some_and(|c| c.encoding == Encoding::Blocks)
+                    col.is_some_and(|c| c.encoding.logical() == Encoding::Blocks)
                 }
                 SectionKind::DictValues | SectionKind::Bitmaps => {
                     col.is_some_and(|c| c.encoding.logical() == Encoding::Dict)
@@ -778,24 +802,53 @@ impl SegmentReader {
         Ok(Some(bm))
     }
 
-    /// A cursor over a block-compressed column.
+    /// A cursor over a block-compressed column (1,024-row blocks, or
+    /// frames with a dictionary).
     pub fn blocks(&self, field: Field) -> Result<BlockCursor<'_>> {
         let c = self.column(field, Encoding::Blocks)?;
-        let bytes = self.section(SectionKind::Blocks, c.field)?;
+        let (bytes, ddict) = if c.encoding == Encoding::Framed {
+            let bytes = self.section(SectionKind::Frames, c.field)?;
+            (bytes, Some(self.frame_dict(field)?))
+        } else {
+            (self.section(SectionKind::Blocks, c.field)?, None)
+        };
         Ok(BlockCursor {
             seg: self,
             field,
             bytes,
+            ddict,
             block_rows: le_u32_at(bytes, 0).unwrap_or(1).max(1),
             n_blocks: le_u32_at(bytes, 1).unwrap_or(0),
             current: None,
             uuids: None,
+            packed: None,
             raw: Vec::new(),
             starts: Vec::new(),
             text: [0; UUID_TEXT_LEN],
             hits: Vec::new(),
             hits_block: None,
         })
+    }
+
+    /// A framed column's dictionary (empty when it has no dictionary
+    /// section), prepared on first use.
+    fn frame_dict(&self, field: Field) -> Result<&zstd::zstd_safe::DDict<'static>> {
+        let slot = self
+            .frame_dicts
+            .get(field as usize)
+            .ok_or_else(|| Error::Internal(format!("no frame dictionary slot for {field}")))?;
+        if let Some(d) = slot.get() {
+            return Ok(d);
+        }
+        // No section: the column's dictionary is empty.
+        let bytes = match self.entry(SectionKind::FrameDict, field as u16) {
+            Some(_) => self.section(SectionKind::FrameDict, field as u16)?,
+            None => &[],
+        };
+        let d = zstd::zstd_safe::DDict::try_create(bytes).ok_or_else(|| {
+            self.corrupt(SectionKind::FrameDict, field as u16, "zstd cannot load it")
+        })?;
+        Ok(slot.get_or_init(|| d))
     }
 
     /// The event-id index, for duplicate checks of many ids.

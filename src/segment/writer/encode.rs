@@ -99,11 +99,7 @@ pub(super) fn encode_blocks(
     order: &[u32],
     zstd: &mut zstd::bulk::Compressor<'_>,
 ) -> Result<Vec<u8>> {
-    let value = |i: u32| {
-        let i = i as usize;
-        let start = if i == 0 { 0 } else { b.ends[i - 1] as usize };
-        &b.buf[start..b.ends[i] as usize]
-    };
+    let value = |i: u32| b.value(i);
     let n_blocks = order.len().div_ceil(BLOCK_ROWS as usize);
     let mut frames = Vec::new();
     let mut offsets = Vec::with_capacity(n_blocks + 1);

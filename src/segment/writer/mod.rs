@@ -27,6 +27,8 @@ use crate::time::Day;
 mod encode;
 use encode::{encode_bitmaps, encode_blocks, radix_sort_by_high_half};
 
+use super::framed;
+
 /// zstd level for block columns: fast to write, still ~3x on URLs.
 const ZSTD_LEVEL: i32 = 1;
 
@@ -230,6 +232,15 @@ struct BlockBuilder {
     ends: Vec<u32>,
 }
 
+impl BlockBuilder {
+    /// The encoded value of arrival `i`.
+    fn value(&self, i: u32) -> &[u8] {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.buf[start..self.ends[i] as usize]
+    }
+}
+
 /// Builds one segment. Push events in any order; rows are written in
 /// timestamp order (ties keep arrival order).
 pub struct SegmentWriter {
@@ -257,7 +268,7 @@ impl SegmentWriter {
         for field in Field::stored() {
             match encoding_of(field) {
                 Encoding::Dict | Encoding::MappedDict => dicts.push(DictBuilder::new(field)),
-                Encoding::Blocks => blocks.push(BlockBuilder {
+                Encoding::Blocks | Encoding::Framed => blocks.push(BlockBuilder {
                     field,
                     buf: Vec::new(),
                     ends: Vec::new(),
@@ -546,6 +557,24 @@ impl SegmentWriter {
         let mut zstd = zstd::bulk::Compressor::new(ZSTD_LEVEL)
             .map_err(|e| Error::Internal(format!("zstd: {e}")))?;
         for b in &self.blocks {
+            if framed::is_framed(b.field, order.len() as u32) {
+                let value = |i: u32| b.value(i);
+                let dict = framed::build_dict(b.field, order, value);
+                let bytes = framed::encode_frames(b.field, order, value, &dict)?;
+                file.add(SectionKind::Frames, b.field as u16, &bytes);
+                // No section for an empty dictionary (integer columns).
+                if !dict.is_empty() {
+                    file.add(SectionKind::FrameDict, b.field as u16, &dict);
+                }
+                columns.push(ColumnMeta {
+                    field: b.field as u16,
+                    encoding: Encoding::Framed,
+                    width: 0,
+                    count: framed::FRAME_ROWS,
+                    parent: NO_FIELD,
+                });
+                continue;
+            }
             let bytes = encode_blocks(b, order, &mut zstd)?;
             file.add(SectionKind::Blocks, b.field as u16, &bytes);
             columns.push(ColumnMeta {
