@@ -52,6 +52,9 @@ pub enum SectionKind {
     TokenDict = 14,
     /// A token index's roaring bitmap of rows per listed unit.
     TokenPostings = 15,
+    /// One CRC per group of consecutive codes of each Bitmaps section, so
+    /// a query verifies only the bitmaps it reads (segment/groups.rs).
+    BitmapGroups = 16,
 }
 
 impl SectionKind {
@@ -71,6 +74,7 @@ impl SectionKind {
             11 => Needle,
             14 => TokenDict,
             15 => TokenPostings,
+            16 => BitmapGroups,
             _ => return None,
         })
     }
@@ -90,6 +94,7 @@ impl SectionKind {
             SectionKind::Needle => "needle index",
             SectionKind::TokenDict => "token dictionary",
             SectionKind::TokenPostings => "token postings",
+            SectionKind::BitmapGroups => "bitmap checksums",
         }
     }
 }

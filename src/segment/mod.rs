@@ -3,6 +3,7 @@
 
 pub(crate) mod bloom;
 pub mod format;
+pub(crate) mod groups;
 mod needle;
 mod reader;
 pub mod tokens;

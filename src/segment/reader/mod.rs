@@ -8,13 +8,14 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::storage::{Mapped, Storage};
 use roaring::RoaringBitmap;
 
 use super::bloom;
 use super::encoding_of;
+use super::groups;
 use super::format::{
     ColumnMeta, Encoding, FOOTER_LEN, Footer, HEADER_LEN, Meta, NO_FIELD, SECTION_ENTRY_LEN,
     SEGMENT_MAGIC, SEGMENT_VERSION, SEGMENT_VERSION_MIN, SectionEntry, SectionKind, UUID_TEXT_LEN,
@@ -51,6 +52,10 @@ pub struct SegmentReader {
     /// passed the strict portable-format check (views.rs), so each bitmap
     /// is checked once per segment, when first viewed.
     bitmaps_checked: Vec<OnceLock<Box<[AtomicU64]>>>,
+    /// Per field, one bit per group of its bitmaps (section kind 16): set
+    /// once that group's checksum held, so a query verifies only the
+    /// groups it reads, each once per segment.
+    groups_checked: Vec<OnceLock<Box<[AtomicU64]>>>,
     by_key: HashMap<(SectionKind, u16), usize>,
     columns: Vec<Option<ColumnMeta>>,
 }
@@ -246,6 +251,7 @@ impl SegmentReader {
             checked,
             dict_utf8: (0..Field::ALL.len()).map(|_| OnceLock::new()).collect(),
             bitmaps_checked: (0..Field::ALL.len()).map(|_| OnceLock::new()).collect(),
+            groups_checked: (0..Field::ALL.len()).map(|_| OnceLock::new()).collect(),
             by_key,
             columns: vec![None; Field::ALL.len()],
         };
@@ -466,7 +472,8 @@ impl SegmentReader {
                 SectionKind::Meta
                 | SectionKind::IdHashes
                 | SectionKind::IdRows
-                | SectionKind::IdBloom => s.field == NO_FIELD,
+                | SectionKind::IdBloom
+                | SectionKind::BitmapGroups => s.field == NO_FIELD,
                 SectionKind::Timestamps => col.is_some_and(|c| c.encoding == Encoding::Timestamps),
                 SectionKind::Blocks | SectionKind::TokenDict | SectionKind::TokenPostings => {
                     col.is_some_and(|c| c.encoding == Encoding::Blocks)
@@ -740,10 +747,10 @@ impl SegmentReader {
     /// dictionary code `code` (0 = null), checksum-verified. `None` when the
     /// field has no bitmap index.
     pub(crate) fn bitmap_bytes(&self, field: Field, code: u32) -> Result<Option<&[u8]>> {
-        if self.entry(SectionKind::Bitmaps, field as u16).is_none() {
+        let Some(s) = self.entry(SectionKind::Bitmaps, field as u16) else {
             return Ok(None);
-        }
-        let bytes = self.section(SectionKind::Bitmaps, field as u16)?;
+        };
+        let bytes = self.bitmap_section(s, field, code)?;
         let bad = |why: &str| self.corrupt(SectionKind::Bitmaps, field as u16, why);
         let i = code as usize;
         let (Some(start), Some(end)) = (le_u32_at(bytes, 1 + i), le_u32_at(bytes, 2 + i)) else {
@@ -756,6 +763,86 @@ impl SegmentReader {
             .filter(|_| start <= end)
             .map(Some)
             .ok_or_else(|| bad("bitmap offsets out of range"))
+    }
+
+    /// The Bitmaps section `s` of `field`, with the checksum of the group
+    /// holding `code` verified (the whole section's, in a file without
+    /// group checksums).
+    fn bitmap_section(&self, s: SectionEntry, field: Field, code: u32) -> Result<&[u8]> {
+        let Some(crcs) = self.entry(SectionKind::BitmapGroups, NO_FIELD) else {
+            return self.section(SectionKind::Bitmaps, field as u16);
+        };
+        let bytes = self.raw(s);
+        self.check_header(s, bytes)?;
+        let n = le_u32_at(bytes, 0).unwrap_or(0);
+        let table = self.section(SectionKind::BitmapGroups, NO_FIELD)?;
+        let groups = groups::find(table, field as u16, n).map_err(|why| {
+            Error::corrupted(&self.path, crcs.offset, "bitmap checksums", why)
+        })?;
+        let Some(groups) = groups else {
+            return self.section(SectionKind::Bitmaps, field as u16);
+        };
+        if code >= n {
+            return Err(self.corrupt(SectionKind::Bitmaps, field as u16, "code out of range"));
+        }
+        let g = code >> groups.shift;
+        let checked = self
+            .groups_checked
+            .get(field as usize)
+            .ok_or_else(|| Error::Internal(format!("no group checks for {field}")))?
+            .get_or_init(|| (0..groups.count.div_ceil(64)).map(|_| AtomicU64::new(0)).collect());
+        let (word, bit) = (checked.get(g as usize / 64), 1u64 << (g % 64));
+        // Relaxed: the bit records a fact about immutable bytes; a thread
+        // that misses it checks again.
+        if word.is_some_and(|w| w.load(Ordering::Relaxed) & bit != 0) {
+            return Ok(bytes);
+        }
+        let entries = le_u32_at(table, 0).unwrap_or(0) as usize;
+        let codes = groups.codes(g, n);
+        let seed = (self.meta.segment_id, self.meta.day, field as u16, g);
+        let crc = groups::group_crc(seed.0, seed.1, seed.2, g, codes, bytes);
+        if crc.is_none() || crc != groups::stored_crc(table, entries, groups, g) {
+            return Err(Error::corrupted(
+                &self.path,
+                s.offset,
+                format!(
+                    "bitmaps of {field}, codes {} to {} (day {}, segment {})",
+                    codes.0,
+                    codes.1.saturating_sub(1),
+                    self.meta.day,
+                    self.meta.segment_id
+                ),
+                "checksum mismatch",
+            ));
+        }
+        if let Some(w) = word {
+            w.fetch_or(bit, Ordering::Relaxed);
+        }
+        Ok(bytes)
+    }
+
+    /// Every group checksum of every Bitmaps section holds (`verify`; the
+    /// sections' own checksums are checked with the others).
+    fn verify_bitmap_groups(&self) -> Result<()> {
+        if !self.has_section(SectionKind::BitmapGroups, NO_FIELD) {
+            return Ok(());
+        }
+        for field in Field::stored() {
+            let Some(s) = self.entry(SectionKind::Bitmaps, field as u16) else {
+                continue;
+            };
+            let n = le_u32_at(self.raw(s), 0).unwrap_or(0);
+            let table = self.section(SectionKind::BitmapGroups, NO_FIELD)?;
+            let shift = groups::find(table, field as u16, n)
+                .ok()
+                .flatten()
+                .map(|g| g.shift)
+                .ok_or_else(|| self.corrupt(SectionKind::BitmapGroups, NO_FIELD, format!("no entry for {field}")))?;
+            for code in (0..n).step_by(1 << shift) {
+                self.bitmap_section(s, field, code)?;
+            }
+        }
+        Ok(())
     }
 
     /// The bitmap of rows whose `field` has dictionary code `code` (0 = null),
@@ -831,6 +918,7 @@ impl SegmentReader {
             self.section(s.kind, s.field)?;
         }
         self.verify_unread_bytes()?;
+        self.verify_bitmap_groups()?;
         self.verify_tokens()?;
         let mut dec = RowDecoder::new(self)?;
         for row in 0..self.rows() {
