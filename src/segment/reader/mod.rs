@@ -6,6 +6,8 @@
 //! it is read (opening 31 days must not read every byte).
 
 use std::collections::HashMap;
+
+use foldhash::fast::FixedState;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,7 +58,7 @@ pub struct SegmentReader {
     /// once that group's checksum held, so a query verifies only the
     /// groups it reads, each once per segment.
     groups_checked: Vec<OnceLock<Box<[AtomicU64]>>>,
-    by_key: HashMap<(SectionKind, u16), usize>,
+    by_key: SectionIndex,
     columns: Vec<Option<ColumnMeta>>,
 }
 
@@ -76,7 +78,12 @@ fn field_name(field: u16) -> String {
 
 /// The sections of a segment, in table order, and where each (kind, field)
 /// is in that order.
-type SectionTable = (Vec<SectionEntry>, HashMap<(SectionKind, u16), usize>);
+type SectionTable = (Vec<SectionEntry>, SectionIndex);
+
+/// Where each (kind, field) is in the section table. A fixed fast hash:
+/// an open builds one per segment (60 entries), and SipHash's cost showed
+/// in a month's open.
+type SectionIndex = HashMap<(SectionKind, u16), usize, FixedState>;
 
 /// The footer, after checking the file is long enough for a header and a
 /// footer, starts with the magic, and is of the version this build reads.
@@ -92,9 +99,9 @@ fn read_footer(path: &Path, map: &Mapped) -> Result<Footer> {
             format!("{len} bytes is shorter than a header and footer"),
         ));
     }
-    if map.get(0..8) != Some(&SEGMENT_MAGIC[..]) {
-        return Err(bad(0, "header", "bad magic".into()));
-    }
+    // The header's magic is checked by `verify`, not here: the footer has
+    // one too, and reading the header would touch one more page of every
+    // segment at every open.
     let footer_at = map.len() - FOOTER_LEN;
     let footer = Footer::decode(&map[footer_at..])
         .map_err(|(off, why)| bad((footer_at + off) as u64, "footer", why))?;
@@ -136,7 +143,7 @@ fn read_section_table(path: &Path, map: &Mapped, footer: &Footer) -> Result<Sect
     }
     let mut r = Reader::new(table);
     let mut sections = Vec::with_capacity(footer.section_count as usize);
-    let mut by_key = HashMap::new();
+    let mut by_key = SectionIndex::with_capacity_and_hasher(sections.capacity(), FixedState::default());
     for i in 0..footer.section_count as usize {
         let at = (table_start + i * SECTION_ENTRY_LEN) as u64;
         let s = SectionEntry::decode(&mut r).map_err(|why| bad(at, "section table", why))?;
@@ -167,7 +174,7 @@ fn read_meta(
     map: &Mapped,
     footer: &Footer,
     sections: &[SectionEntry],
-    by_key: &HashMap<(SectionKind, u16), usize>,
+    by_key: &SectionIndex,
 ) -> Result<Meta> {
     let bad = |offset: u64, section: &str, reason: String| {
         Error::corrupted(path, offset, section, reason)
@@ -732,6 +739,12 @@ impl SegmentReader {
         })
     }
 
+    /// How many values `field`'s dictionary holds (null not counted), from
+    /// the meta alone: no section is read. `None` unless dictionary-coded.
+    pub(crate) fn dict_count(&self, field: Field) -> Option<u32> {
+        self.column(field, Encoding::Dict).ok().map(|c| c.count)
+    }
+
     /// The descriptor of `field`'s column if it is stored with `encoding`
     /// (`Dict` also matches `MappedDict`).
     fn column(&self, field: Field, encoding: Encoding) -> Result<ColumnMeta> {
@@ -943,6 +956,9 @@ impl SegmentReader {
     /// not read by queries, but a flip there is still damage: they must be
     /// exactly what the writer puts there.
     fn verify_unread_bytes(&self) -> Result<()> {
+        if self.map.get(0..8) != Some(&SEGMENT_MAGIC[..]) {
+            return Err(Error::corrupted(&self.path, 0, "header", "bad magic"));
+        }
         if self.map.get(8..16) != Some(&super::format::header_bytes(self.version)[8..16]) {
             return Err(Error::corrupted(
                 &self.path,
