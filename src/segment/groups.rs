@@ -156,7 +156,50 @@ pub(crate) fn find(bytes: &[u8], field: u16, n: u32) -> Result<Option<Groups>, S
 
 /// The stored CRC of group `g`.
 pub(crate) fn stored_crc(bytes: &[u8], entries: usize, groups: Groups, g: u32) -> Option<u32> {
-    le_u32_at(bytes, 1 + entries * ENTRY_LEN / 4 + groups.first + g as usize)
+    le_u32_at(
+        bytes,
+        1 + entries * ENTRY_LEN / 4 + groups.first + g as usize,
+    )
+}
+
+/// Recomputes every group checksum in a segment file's bytes from its
+/// Bitmaps sections, for tools that forge bytes (fuzzing) and then forge the
+/// section checksums: bytes past the checksums must reach the structural
+/// checks. Bytes whose table does not parse are left alone.
+#[cfg(feature = "internals")]
+pub fn forge_group_crcs(bytes: &mut [u8]) {
+    use super::format::{FOOTER_LEN, SectionEntry};
+    let Some(footer) = bytes.len().checked_sub(FOOTER_LEN) else {
+        return;
+    };
+    let f = |at: usize, n: usize| bytes.get(footer + at..footer + at + n).unwrap_or(&[]);
+    let u64_at = |b: &[u8]| b.try_into().map(u64::from_le_bytes).unwrap_or(0);
+    let count = le_u32_at(f(12, 4), 0).unwrap_or(0) as usize;
+    let (table, id) = (u64_at(f(16, 8)) as usize, u64_at(f(24, 8)));
+    let day = Day(le_u32_at(f(32, 4), 0).unwrap_or(0) as i32);
+    let mut r = crate::codec::Reader::new(bytes.get(table..footer).unwrap_or(&[]));
+    let sections: Vec<SectionEntry> = (0..count.min(4096))
+        .map_while(|_| SectionEntry::decode(&mut r).ok())
+        .collect();
+    let range = |s: &SectionEntry| s.offset as usize..(s.offset + s.len) as usize;
+    let Some(target) = sections
+        .iter()
+        .find(|s| s.kind == SectionKind::BitmapGroups)
+    else {
+        return;
+    };
+    let mut maps: Vec<(u16, Vec<u8>)> = sections
+        .iter()
+        .filter(|s| s.kind == SectionKind::Bitmaps)
+        .filter_map(|s| Some((s.field, bytes.get(range(s))?.to_vec())))
+        .collect();
+    maps.sort_by_key(|(field, _)| *field);
+    let fresh = encode(id, day, &maps);
+    if let Some(old) = bytes.get_mut(range(target))
+        && old.len() == fresh.len()
+    {
+        old.copy_from_slice(&fresh);
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 pub(crate) mod bloom;
 pub mod format;
 pub(crate) mod groups;
+#[cfg(feature = "internals")]
+pub use groups::forge_group_crcs;
 mod needle;
 mod reader;
 pub mod tokens;

@@ -17,12 +17,12 @@ use roaring::RoaringBitmap;
 
 use super::bloom;
 use super::encoding_of;
-use super::groups;
 use super::format::{
     ColumnMeta, Encoding, FOOTER_LEN, Footer, HEADER_LEN, Meta, NO_FIELD, SECTION_ENTRY_LEN,
     SEGMENT_MAGIC, SEGMENT_VERSION, SEGMENT_VERSION_MIN, SectionEntry, SectionKind, UUID_TEXT_LEN,
     fingerprint_bits, packed_len, row_bits, section_crc,
 };
+use super::groups;
 use crate::codec::{Reader, le_u32_at};
 use crate::error::{Error, Result};
 use crate::event::{Event, Field, FieldKind};
@@ -143,7 +143,8 @@ fn read_section_table(path: &Path, map: &Mapped, footer: &Footer) -> Result<Sect
     }
     let mut r = Reader::new(table);
     let mut sections = Vec::with_capacity(footer.section_count as usize);
-    let mut by_key = SectionIndex::with_capacity_and_hasher(sections.capacity(), FixedState::default());
+    let mut by_key =
+        SectionIndex::with_capacity_and_hasher(sections.capacity(), FixedState::default());
     for i in 0..footer.section_count as usize {
         let at = (table_start + i * SECTION_ENTRY_LEN) as u64;
         let s = SectionEntry::decode(&mut r).map_err(|why| bad(at, "section table", why))?;
@@ -789,9 +790,8 @@ impl SegmentReader {
         self.check_header(s, bytes)?;
         let n = le_u32_at(bytes, 0).unwrap_or(0);
         let table = self.section(SectionKind::BitmapGroups, NO_FIELD)?;
-        let groups = groups::find(table, field as u16, n).map_err(|why| {
-            Error::corrupted(&self.path, crcs.offset, "bitmap checksums", why)
-        })?;
+        let groups = groups::find(table, field as u16, n)
+            .map_err(|why| Error::corrupted(&self.path, crcs.offset, "bitmap checksums", why))?;
         let Some(groups) = groups else {
             return self.section(SectionKind::Bitmaps, field as u16);
         };
@@ -803,7 +803,11 @@ impl SegmentReader {
             .groups_checked
             .get(field as usize)
             .ok_or_else(|| Error::Internal(format!("no group checks for {field}")))?
-            .get_or_init(|| (0..groups.count.div_ceil(64)).map(|_| AtomicU64::new(0)).collect());
+            .get_or_init(|| {
+                (0..groups.count.div_ceil(64))
+                    .map(|_| AtomicU64::new(0))
+                    .collect()
+            });
         let (word, bit) = (checked.get(g as usize / 64), 1u64 << (g % 64));
         // Relaxed: the bit records a fact about immutable bytes; a thread
         // that misses it checks again.
@@ -850,7 +854,13 @@ impl SegmentReader {
                 .ok()
                 .flatten()
                 .map(|g| g.shift)
-                .ok_or_else(|| self.corrupt(SectionKind::BitmapGroups, NO_FIELD, format!("no entry for {field}")))?;
+                .ok_or_else(|| {
+                    self.corrupt(
+                        SectionKind::BitmapGroups,
+                        NO_FIELD,
+                        format!("no entry for {field}"),
+                    )
+                })?;
             for code in (0..n).step_by(1 << shift) {
                 self.bitmap_section(s, field, code)?;
             }
