@@ -700,6 +700,27 @@ impl SegmentReader {
 
     /// A dictionary-coded column.
     pub fn dict(&self, field: Field) -> Result<DictColumn<'_>> {
+        self.dict_with(field, true)
+    }
+
+    /// A dictionary column for its values only (count, values, and a
+    /// mapped column's code map): its per-row codes are not read, so their
+    /// section's checksum is not verified (all the rows' bytes, when a
+    /// query only looks a value up to read its bitmap). Every row reads as
+    /// code 0 here: rows are read through [`SegmentReader::dict`].
+    pub(crate) fn dict_values(&self, field: Field) -> Result<DictColumn<'_>> {
+        self.dict_with(field, false)
+    }
+
+    /// [`SegmentReader::dict`], with the per-row codes (`rows`) or not.
+    fn dict_with(&self, field: Field, rows: bool) -> Result<DictColumn<'_>> {
+        let codes_of = |f: u16| {
+            if rows {
+                self.section(SectionKind::Codes, f)
+            } else {
+                Ok(&[][..])
+            }
+        };
         let c = self.column(field, Encoding::Dict)?;
         let values = self.section(SectionKind::DictValues, c.field)?;
         let (codes, map) = match c.encoding {
@@ -710,7 +731,7 @@ impl SegmentReader {
                     .ok_or_else(|| self.corrupt(SectionKind::Meta, NO_FIELD, "bad parent"))?;
                 (
                     Codes {
-                        bytes: self.section(SectionKind::Codes, parent.field)?,
+                        bytes: codes_of(parent.field)?,
                         width: parent.width,
                     },
                     Some((
@@ -724,7 +745,7 @@ impl SegmentReader {
             }
             _ => (
                 Codes {
-                    bytes: self.section(SectionKind::Codes, c.field)?,
+                    bytes: codes_of(c.field)?,
                     width: c.width,
                 },
                 None,
@@ -798,7 +819,23 @@ impl SegmentReader {
         if code >= n {
             return Err(self.corrupt(SectionKind::Bitmaps, field as u16, "code out of range"));
         }
-        let g = code >> groups.shift;
+        self.check_group(s, field, table, groups, code >> groups.shift)?;
+        Ok(bytes)
+    }
+
+    /// Group `g` of the Bitmaps section `s` (of `field`) matches its
+    /// checksum in the group checksums section `table`: checked once per
+    /// segment, then remembered.
+    fn check_group(
+        &self,
+        s: SectionEntry,
+        field: Field,
+        table: &[u8],
+        groups: groups::Groups,
+        g: u32,
+    ) -> Result<()> {
+        let bytes = self.raw(s);
+        let n = le_u32_at(bytes, 0).unwrap_or(0);
         let checked = self
             .groups_checked
             .get(field as usize)
@@ -812,22 +849,20 @@ impl SegmentReader {
         // Relaxed: the bit records a fact about immutable bytes; a thread
         // that misses it checks again.
         if word.is_some_and(|w| w.load(Ordering::Relaxed) & bit != 0) {
-            return Ok(bytes);
+            return Ok(());
         }
         let entries = le_u32_at(table, 0).unwrap_or(0) as usize;
         let codes = groups.codes(g, n);
-        let seed = (self.meta.segment_id, self.meta.day, field as u16, g);
-        let crc = groups::group_crc(seed.0, seed.1, seed.2, g, codes, bytes);
+        let (id, day) = (self.meta.segment_id, self.meta.day);
+        let crc = groups::group_crc(id, day, field as u16, g, codes, bytes);
         if crc.is_none() || crc != groups::stored_crc(table, entries, groups, g) {
             return Err(Error::corrupted(
                 &self.path,
                 s.offset,
                 format!(
-                    "bitmaps of {field}, codes {} to {} (day {}, segment {})",
+                    "bitmaps of {field}, codes {} to {} (day {day}, segment {id})",
                     codes.0,
                     codes.1.saturating_sub(1),
-                    self.meta.day,
-                    self.meta.segment_id
                 ),
                 "checksum mismatch",
             ));
@@ -835,7 +870,7 @@ impl SegmentReader {
         if let Some(w) = word {
             w.fetch_or(bit, Ordering::Relaxed);
         }
-        Ok(bytes)
+        Ok(())
     }
 
     /// Every group checksum of every Bitmaps section holds (`verify`; the
