@@ -57,6 +57,9 @@ pub enum SectionKind {
     TokenDict = 14,
     /// A token index's roaring bitmap of rows per listed unit.
     TokenPostings = 15,
+    /// One CRC per group of consecutive codes of each Bitmaps section, so
+    /// a query verifies only the bitmaps it reads (segment/groups.rs).
+    BitmapGroups = 16,
 }
 
 impl SectionKind {
@@ -78,6 +81,7 @@ impl SectionKind {
             13 => FrameDict,
             14 => TokenDict,
             15 => TokenPostings,
+            16 => BitmapGroups,
             _ => return None,
         })
     }
@@ -99,6 +103,7 @@ impl SectionKind {
             SectionKind::FrameDict => "frame dictionary",
             SectionKind::TokenDict => "token dictionary",
             SectionKind::TokenPostings => "token postings",
+            SectionKind::BitmapGroups => "bitmap checksums",
         }
     }
 }

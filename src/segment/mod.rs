@@ -4,6 +4,9 @@
 pub(crate) mod bloom;
 pub mod format;
 mod framed;
+pub(crate) mod groups;
+#[cfg(feature = "internals")]
+pub use groups::forge_group_crcs;
 mod needle;
 mod reader;
 pub mod tokens;

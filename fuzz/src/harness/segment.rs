@@ -295,6 +295,7 @@ pub fn forge_checksums(bytes: &mut [u8]) {
     if bytes[footer_at..footer_at + 8] != SEGMENT_MAGIC {
         return;
     }
+    daybook::segment::forge_group_crcs(bytes);
     let f = bytes[footer_at..].to_vec();
     let seg_id = u64::from_le_bytes(f[24..32].try_into().unwrap_or([0; 8]));
     let day = Day(i32::from_le_bytes(f[32..36].try_into().unwrap_or([0; 4])));

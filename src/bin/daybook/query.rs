@@ -655,7 +655,10 @@ pub fn run(
     explain: bool,
 ) -> Result<(), Failure> {
     let q = build(a)?;
-    let engine = &open()?;
+    // Leaked: the process ends after this command, and unmapping every
+    // segment one by one on the way out costs more than the kernel's
+    // teardown of the whole address space at exit.
+    let engine: &daybook::Reader = Box::leak(Box::new(open()?));
     let terminal = std::io::stdout().is_terminal();
     let format = a.format.unwrap_or(if terminal {
         Format::Table

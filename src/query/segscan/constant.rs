@@ -18,6 +18,11 @@ pub(super) fn constant(seg: &SegmentReader, field: Field) -> Result<Option<Scala
     if matches!(encoding_of(field), Encoding::Blocks | Encoding::Timestamps) {
         return Ok(None);
     }
+    // From the meta first: a column of many values is not constant, and
+    // loading it would verify its codes section (all its rows' bytes).
+    if seg.dict_count(field).is_some_and(|n| n > 1) {
+        return Ok(None);
+    }
     let col = seg.dict(field)?;
     match col.count() {
         // No value on any row.

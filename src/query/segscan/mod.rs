@@ -313,7 +313,9 @@ fn resolve<'a>(seg: &'a SegmentReader, pred: &Pred) -> Result<Resolved<'a>> {
         (_, Encoding::Timestamps) => return Ok(Resolved::Values),
         _ => {}
     }
-    let col = seg.dict(field)?;
+    // Values only until rows must be read: a bitmap answer never reads
+    // (nor verifies) the column's per-row codes.
+    let col = seg.dict_values(field)?;
     let bits = match_codes(&col, field, pred)?;
     let n_match = bits.iter().filter(|b| **b).count();
     if n_match == 0 {
@@ -328,9 +330,10 @@ fn resolve<'a>(seg: &'a SegmentReader, pred: &Pred) -> Result<Resolved<'a>> {
     // A mapped column's predicate is a predicate on its parent's codes:
     // the parent's bitmaps may answer it, and its codes are read directly.
     let Some(parent) = col.parent() else {
+        let col = seg.dict(field)?;
         return Ok(Resolved::Codes { col, bits });
     };
-    let pcol = seg.dict(parent)?;
+    let pcol = seg.dict_values(parent)?;
     let pbits: Vec<bool> = (0..=pcol.count())
         .map(|p| {
             bits.get(col.code_of_parent(p) as usize)
@@ -343,7 +346,7 @@ fn resolve<'a>(seg: &'a SegmentReader, pred: &Pred) -> Result<Resolved<'a>> {
         return Ok(r);
     }
     Ok(Resolved::Codes {
-        col: pcol,
+        col: seg.dict(parent)?,
         bits: pbits,
     })
 }

@@ -6,9 +6,11 @@
 //! it is read (opening 31 days must not read every byte).
 
 use std::collections::HashMap;
+
+use foldhash::fast::FixedState;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::storage::{Mapped, Storage};
 use roaring::RoaringBitmap;
@@ -20,6 +22,7 @@ use super::format::{
     SEGMENT_MAGIC, SEGMENT_VERSION, SEGMENT_VERSION_MIN, SectionEntry, SectionKind, UUID_TEXT_LEN,
     fingerprint_bits, packed_len, row_bits, section_crc,
 };
+use super::groups;
 use crate::codec::{Reader, le_u32_at};
 use crate::error::{Error, Result};
 use crate::event::{Event, Field, FieldKind};
@@ -54,7 +57,11 @@ pub struct SegmentReader {
     /// Per framed field: its frame dictionary, prepared once per segment
     /// (after its checksum passed) for every cursor over the column.
     frame_dicts: Vec<OnceLock<zstd::zstd_safe::DDict<'static>>>,
-    by_key: HashMap<(SectionKind, u16), usize>,
+    /// Per field, one bit per group of its bitmaps (section kind 16): set
+    /// once that group's checksum held, so a query verifies only the
+    /// groups it reads, each once per segment.
+    groups_checked: Vec<OnceLock<Box<[AtomicU64]>>>,
+    by_key: SectionIndex,
     columns: Vec<Option<ColumnMeta>>,
 }
 
@@ -74,7 +81,12 @@ fn field_name(field: u16) -> String {
 
 /// The sections of a segment, in table order, and where each (kind, field)
 /// is in that order.
-type SectionTable = (Vec<SectionEntry>, HashMap<(SectionKind, u16), usize>);
+type SectionTable = (Vec<SectionEntry>, SectionIndex);
+
+/// Where each (kind, field) is in the section table. A fixed fast hash:
+/// an open builds one per segment (60 entries), and SipHash's cost showed
+/// in a month's open.
+type SectionIndex = HashMap<(SectionKind, u16), usize, FixedState>;
 
 /// The footer, after checking the file is long enough for a header and a
 /// footer, starts with the magic, and is of the version this build reads.
@@ -90,9 +102,9 @@ fn read_footer(path: &Path, map: &Mapped) -> Result<Footer> {
             format!("{len} bytes is shorter than a header and footer"),
         ));
     }
-    if map.get(0..8) != Some(&SEGMENT_MAGIC[..]) {
-        return Err(bad(0, "header", "bad magic".into()));
-    }
+    // The header's magic is checked by `verify`, not here: the footer has
+    // one too, and reading the header would touch one more page of every
+    // segment at every open.
     let footer_at = map.len() - FOOTER_LEN;
     let footer = Footer::decode(&map[footer_at..])
         .map_err(|(off, why)| bad((footer_at + off) as u64, "footer", why))?;
@@ -134,7 +146,8 @@ fn read_section_table(path: &Path, map: &Mapped, footer: &Footer) -> Result<Sect
     }
     let mut r = Reader::new(table);
     let mut sections = Vec::with_capacity(footer.section_count as usize);
-    let mut by_key = HashMap::new();
+    let mut by_key =
+        SectionIndex::with_capacity_and_hasher(sections.capacity(), FixedState::default());
     for i in 0..footer.section_count as usize {
         let at = (table_start + i * SECTION_ENTRY_LEN) as u64;
         let s = SectionEntry::decode(&mut r).map_err(|why| bad(at, "section table", why))?;
@@ -165,7 +178,7 @@ fn read_meta(
     map: &Mapped,
     footer: &Footer,
     sections: &[SectionEntry],
-    by_key: &HashMap<(SectionKind, u16), usize>,
+    by_key: &SectionIndex,
 ) -> Result<Meta> {
     let bad = |offset: u64, section: &str, reason: String| {
         Error::corrupted(path, offset, section, reason)
@@ -250,6 +263,7 @@ impl SegmentReader {
             dict_utf8: (0..Field::ALL.len()).map(|_| OnceLock::new()).collect(),
             bitmaps_checked: (0..Field::ALL.len()).map(|_| OnceLock::new()).collect(),
             frame_dicts: (0..Field::ALL.len()).map(|_| OnceLock::new()).collect(),
+            groups_checked: (0..Field::ALL.len()).map(|_| OnceLock::new()).collect(),
             by_key,
             columns: vec![None; Field::ALL.len()],
         };
@@ -486,7 +500,8 @@ impl SegmentReader {
                 SectionKind::Meta
                 | SectionKind::IdHashes
                 | SectionKind::IdRows
-                | SectionKind::IdBloom => s.field == NO_FIELD,
+                | SectionKind::IdBloom
+                | SectionKind::BitmapGroups => s.field == NO_FIELD,
                 SectionKind::Timestamps => col.is_some_and(|c| c.encoding == Encoding::Timestamps),
                 SectionKind::Blocks => col.is_some_and(|c| c.encoding == Encoding::Blocks),
                 SectionKind::Frames | SectionKind::FrameDict => {
@@ -709,6 +724,27 @@ impl SegmentReader {
 
     /// A dictionary-coded column.
     pub fn dict(&self, field: Field) -> Result<DictColumn<'_>> {
+        self.dict_with(field, true)
+    }
+
+    /// A dictionary column for its values only (count, values, and a
+    /// mapped column's code map): its per-row codes are not read, so their
+    /// section's checksum is not verified (all the rows' bytes, when a
+    /// query only looks a value up to read its bitmap). Every row reads as
+    /// code 0 here: rows are read through [`SegmentReader::dict`].
+    pub(crate) fn dict_values(&self, field: Field) -> Result<DictColumn<'_>> {
+        self.dict_with(field, false)
+    }
+
+    /// [`SegmentReader::dict`], with the per-row codes (`rows`) or not.
+    fn dict_with(&self, field: Field, rows: bool) -> Result<DictColumn<'_>> {
+        let codes_of = |f: u16| {
+            if rows {
+                self.section(SectionKind::Codes, f)
+            } else {
+                Ok(&[][..])
+            }
+        };
         let c = self.column(field, Encoding::Dict)?;
         let values = self.section(SectionKind::DictValues, c.field)?;
         let (codes, map) = match c.encoding {
@@ -719,7 +755,7 @@ impl SegmentReader {
                     .ok_or_else(|| self.corrupt(SectionKind::Meta, NO_FIELD, "bad parent"))?;
                 (
                     Codes {
-                        bytes: self.section(SectionKind::Codes, parent.field)?,
+                        bytes: codes_of(parent.field)?,
                         width: parent.width,
                     },
                     Some((
@@ -733,7 +769,7 @@ impl SegmentReader {
             }
             _ => (
                 Codes {
-                    bytes: self.section(SectionKind::Codes, c.field)?,
+                    bytes: codes_of(c.field)?,
                     width: c.width,
                 },
                 None,
@@ -747,6 +783,12 @@ impl SegmentReader {
             map,
             count: c.count,
         })
+    }
+
+    /// How many values `field`'s dictionary holds (null not counted), from
+    /// the meta alone: no section is read. `None` unless dictionary-coded.
+    pub(crate) fn dict_count(&self, field: Field) -> Option<u32> {
+        self.column(field, Encoding::Dict).ok().map(|c| c.count)
     }
 
     /// The descriptor of `field`'s column if it is stored with `encoding`
@@ -764,10 +806,10 @@ impl SegmentReader {
     /// dictionary code `code` (0 = null), checksum-verified. `None` when the
     /// field has no bitmap index.
     pub(crate) fn bitmap_bytes(&self, field: Field, code: u32) -> Result<Option<&[u8]>> {
-        if self.entry(SectionKind::Bitmaps, field as u16).is_none() {
+        let Some(s) = self.entry(SectionKind::Bitmaps, field as u16) else {
             return Ok(None);
-        }
-        let bytes = self.section(SectionKind::Bitmaps, field as u16)?;
+        };
+        let bytes = self.bitmap_section(s, field, code)?;
         let bad = |why: &str| self.corrupt(SectionKind::Bitmaps, field as u16, why);
         let i = code as usize;
         let (Some(start), Some(end)) = (le_u32_at(bytes, 1 + i), le_u32_at(bytes, 2 + i)) else {
@@ -780,6 +822,109 @@ impl SegmentReader {
             .filter(|_| start <= end)
             .map(Some)
             .ok_or_else(|| bad("bitmap offsets out of range"))
+    }
+
+    /// The Bitmaps section `s` of `field`, with the checksum of the group
+    /// holding `code` verified (the whole section's, in a file without
+    /// group checksums).
+    fn bitmap_section(&self, s: SectionEntry, field: Field, code: u32) -> Result<&[u8]> {
+        let Some(crcs) = self.entry(SectionKind::BitmapGroups, NO_FIELD) else {
+            return self.section(SectionKind::Bitmaps, field as u16);
+        };
+        let bytes = self.raw(s);
+        self.check_header(s, bytes)?;
+        let n = le_u32_at(bytes, 0).unwrap_or(0);
+        let table = self.section(SectionKind::BitmapGroups, NO_FIELD)?;
+        let groups = groups::find(table, field as u16, n)
+            .map_err(|why| Error::corrupted(&self.path, crcs.offset, "bitmap checksums", why))?;
+        let Some(groups) = groups else {
+            return self.section(SectionKind::Bitmaps, field as u16);
+        };
+        if code >= n {
+            return Err(self.corrupt(SectionKind::Bitmaps, field as u16, "code out of range"));
+        }
+        self.check_group(s, field, table, groups, code >> groups.shift)?;
+        Ok(bytes)
+    }
+
+    /// Group `g` of the Bitmaps section `s` (of `field`) matches its
+    /// checksum in the group checksums section `table`: checked once per
+    /// segment, then remembered.
+    fn check_group(
+        &self,
+        s: SectionEntry,
+        field: Field,
+        table: &[u8],
+        groups: groups::Groups,
+        g: u32,
+    ) -> Result<()> {
+        let bytes = self.raw(s);
+        let n = le_u32_at(bytes, 0).unwrap_or(0);
+        let checked = self
+            .groups_checked
+            .get(field as usize)
+            .ok_or_else(|| Error::Internal(format!("no group checks for {field}")))?
+            .get_or_init(|| {
+                (0..groups.count.div_ceil(64))
+                    .map(|_| AtomicU64::new(0))
+                    .collect()
+            });
+        let (word, bit) = (checked.get(g as usize / 64), 1u64 << (g % 64));
+        // Relaxed: the bit records a fact about immutable bytes; a thread
+        // that misses it checks again.
+        if word.is_some_and(|w| w.load(Ordering::Relaxed) & bit != 0) {
+            return Ok(());
+        }
+        let entries = le_u32_at(table, 0).unwrap_or(0) as usize;
+        let codes = groups.codes(g, n);
+        let (id, day) = (self.meta.segment_id, self.meta.day);
+        let crc = groups::group_crc(id, day, field as u16, g, codes, bytes);
+        if crc.is_none() || crc != groups::stored_crc(table, entries, groups, g) {
+            return Err(Error::corrupted(
+                &self.path,
+                s.offset,
+                format!(
+                    "bitmaps of {field}, codes {} to {} (day {day}, segment {id})",
+                    codes.0,
+                    codes.1.saturating_sub(1),
+                ),
+                "checksum mismatch",
+            ));
+        }
+        if let Some(w) = word {
+            w.fetch_or(bit, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Every group checksum of every Bitmaps section holds (`verify`; the
+    /// sections' own checksums are checked with the others).
+    fn verify_bitmap_groups(&self) -> Result<()> {
+        if !self.has_section(SectionKind::BitmapGroups, NO_FIELD) {
+            return Ok(());
+        }
+        for field in Field::stored() {
+            let Some(s) = self.entry(SectionKind::Bitmaps, field as u16) else {
+                continue;
+            };
+            let n = le_u32_at(self.raw(s), 0).unwrap_or(0);
+            let table = self.section(SectionKind::BitmapGroups, NO_FIELD)?;
+            let shift = groups::find(table, field as u16, n)
+                .ok()
+                .flatten()
+                .map(|g| g.shift)
+                .ok_or_else(|| {
+                    self.corrupt(
+                        SectionKind::BitmapGroups,
+                        NO_FIELD,
+                        format!("no entry for {field}"),
+                    )
+                })?;
+            for code in (0..n).step_by(1 << shift) {
+                self.bitmap_section(s, field, code)?;
+            }
+        }
+        Ok(())
     }
 
     /// The bitmap of rows whose `field` has dictionary code `code` (0 = null),
@@ -884,6 +1029,7 @@ impl SegmentReader {
             self.section(s.kind, s.field)?;
         }
         self.verify_unread_bytes()?;
+        self.verify_bitmap_groups()?;
         self.verify_tokens()?;
         let mut dec = RowDecoder::new(self)?;
         for row in 0..self.rows() {
@@ -908,6 +1054,9 @@ impl SegmentReader {
     /// not read by queries, but a flip there is still damage: they must be
     /// exactly what the writer puts there.
     fn verify_unread_bytes(&self) -> Result<()> {
+        if self.map.get(0..8) != Some(&SEGMENT_MAGIC[..]) {
+            return Err(Error::corrupted(&self.path, 0, "header", "bad magic"));
+        }
         if self.map.get(8..16) != Some(&super::format::header_bytes(self.version)[8..16]) {
             return Err(Error::corrupted(
                 &self.path,

@@ -42,6 +42,7 @@ impl SegmentReader {
         }
         let dict = self.section(SectionKind::TokenDict, field as u16)?;
         let postings = self.section(SectionKind::TokenPostings, field as u16)?;
+        self.check_token_sizes(field)?;
         let count = le_u32_at(dict, 0).unwrap_or(0);
         let n = count as usize;
         let sides_at = DICT_HEADER + 4 * (n + 1);
@@ -59,16 +60,18 @@ impl SegmentReader {
     }
 
     /// At open: token sections come in pairs, on a token-indexed block
-    /// column, with sizes that match their headers.
+    /// column. Their sizes are checked against their headers on first use
+    /// (`check_token_sizes`): an open reads no page of an index the query
+    /// does not use.
     pub(super) fn check_token_sections(&self) -> Result<()> {
         for field in Field::ALL {
             let (d, p) = (
                 self.entry(SectionKind::TokenDict, field as u16),
                 self.entry(SectionKind::TokenPostings, field as u16),
             );
-            let (d, p) = match (d, p) {
+            let d = match (d, p) {
                 (None, None) => continue,
-                (Some(d), Some(p)) => (d, p),
+                (Some(d), Some(_)) => d,
                 (Some(s), None) | (None, Some(s)) => {
                     return Err(self.size_error(s, field, "token sections come in pairs"));
                 }
@@ -76,21 +79,32 @@ impl SegmentReader {
             if !TOKEN_FIELDS.contains(&field) {
                 return Err(self.size_error(d, field, "no token index expected here"));
             }
-            let (dict, post) = (self.raw(d), self.raw(p));
-            let n = u64::from(le_u32_at(dict, 0).unwrap_or(u32::MAX));
-            let fixed = DICT_HEADER as u64 + 4 * (n + 1) + 4 * n;
-            let text = le_u32_at(dict, (DICT_HEADER / 4) + n as usize).map(u64::from);
-            if d.len < fixed || Some(d.len - fixed) != text || le_u32_at(dict, 1).unwrap_or(0) > 1 {
-                return Err(self.size_error(d, field, "length does not match the unit count"));
-            }
-            let body = 4 + 4 * (n + 1);
-            let last = le_u32_at(post, 1 + n as usize).map(u64::from);
-            if p.len < body
-                || le_u32_at(post, 0).map(u64::from) != Some(n)
-                || Some(p.len - body) != last
-            {
-                return Err(self.size_error(p, field, "length does not match the unit count"));
-            }
+        }
+        Ok(())
+    }
+
+    /// `field`'s token sections have the sizes their headers say.
+    fn check_token_sizes(&self, field: Field) -> Result<()> {
+        let (Some(d), Some(p)) = (
+            self.entry(SectionKind::TokenDict, field as u16),
+            self.entry(SectionKind::TokenPostings, field as u16),
+        ) else {
+            return Ok(());
+        };
+        let (dict, post) = (self.raw(d), self.raw(p));
+        let n = u64::from(le_u32_at(dict, 0).unwrap_or(u32::MAX));
+        let fixed = DICT_HEADER as u64 + 4 * (n + 1) + 4 * n;
+        let text = le_u32_at(dict, (DICT_HEADER / 4) + n as usize).map(u64::from);
+        if d.len < fixed || Some(d.len - fixed) != text || le_u32_at(dict, 1).unwrap_or(0) > 1 {
+            return Err(self.size_error(d, field, "length does not match the unit count"));
+        }
+        let body = 4 + 4 * (n + 1);
+        let last = le_u32_at(post, 1 + n as usize).map(u64::from);
+        if p.len < body
+            || le_u32_at(post, 0).map(u64::from) != Some(n)
+            || Some(p.len - body) != last
+        {
+            return Err(self.size_error(p, field, "length does not match the unit count"));
         }
         Ok(())
     }

@@ -2,8 +2,8 @@
 //!
 //! This is the only place that builds a view over mapped bytes. CRoaring's
 //! view constructor is given no length and trusts the bytes, so a view is
-//! built only after (1) the Bitmaps section's CRC was verified (by
-//! `SegmentReader::section`) and (2) the bitmap passed the strict
+//! built only after (1) the CRC covering the bitmap was verified (the
+//! Bitmaps section's, or its group's: `SegmentReader::bitmap_section`) and (2) the bitmap passed the strict
 //! portable-format check of `portable.rs` (exact length, offset header
 //! equal to the layout, containers well formed, rows inside the segment),
 //! once per bitmap per segment. Storage damage is caught by (1);
@@ -38,11 +38,9 @@ impl SegmentReader {
             .get(field as usize)
             .ok_or_else(|| bad("no such field"))?
             .get_or_init(|| {
-                let codes = self
-                    .section(SectionKind::Bitmaps, field as u16)
-                    .ok()
-                    .and_then(|s| crate::codec::le_u32_at(s, 0))
-                    .unwrap_or(0);
+                // `bitmap_bytes` checked this count against the meta.
+                let bitmaps = self.raw_section(SectionKind::Bitmaps, field as u16);
+                let codes = crate::codec::le_u32_at(bitmaps, 0).unwrap_or(0);
                 (0..codes.div_ceil(64)).map(|_| AtomicU64::new(0)).collect()
             });
         let word = checked
@@ -58,7 +56,7 @@ impl SegmentReader {
         }
         // SAFETY: `bytes` is exactly one well-formed portable bitmap (it
         // passed `portable::check`, now or on an earlier call, over a
-        // section whose CRC was verified), it borrows the map,
+        // group or section whose CRC was verified), it borrows the map,
         // which is immutable and outlives the returned view (`'_` ties the
         // view to `self`), and the host is little-endian.
         let view = unsafe { BitmapView::deserialize::<Portable>(bytes) };

@@ -17,7 +17,8 @@ use super::format::{
     fingerprint, fingerprint_bits, header_bytes, pack, parse_uuid, row_bits, section_crc,
 };
 use super::{
-    INDEXED_FIELDS, NEEDLE_FIELDS, SegmentReader, TOKEN_FIELDS, encoding_of, needle, value_key,
+    INDEXED_FIELDS, NEEDLE_FIELDS, SegmentReader, TOKEN_FIELDS, encoding_of, groups, needle,
+    value_key,
 };
 use crate::codec::encode_value;
 use crate::error::{Error, Result};
@@ -517,6 +518,7 @@ impl SegmentWriter {
                 })
             })
             .collect();
+        let mut bitmap_sections = Vec::new();
         for (k, d) in self.dicts.iter().enumerate() {
             let (dict_bytes, remap) = &sorted[k];
             file.add(SectionKind::DictValues, d.field as u16, dict_bytes);
@@ -542,7 +544,13 @@ impl SegmentWriter {
             if INDEXED_FIELDS.contains(&d.field) {
                 let bitmaps = encode_bitmaps(codes, remap.len() - 1)?;
                 file.add(SectionKind::Bitmaps, d.field as u16, &bitmaps);
+                bitmap_sections.push((d.field as u16, bitmaps));
             }
+        }
+        if !bitmap_sections.is_empty() {
+            bitmap_sections.sort_by_key(|(field, _)| *field);
+            let groups = groups::encode(file.id, file.day, &bitmap_sections);
+            file.add(SectionKind::BitmapGroups, NO_FIELD, &groups);
         }
         Ok(())
     }
