@@ -52,6 +52,9 @@ pub enum SectionKind {
     TokenDict = 14,
     /// A token index's roaring bitmap of rows per listed unit.
     TokenPostings = 15,
+    /// Version 3: timestamps as frames of reference, one per 128 rows
+    /// ([`encode_packed_timestamps`]); replaces `Timestamps`.
+    PackedTimestamps = 17,
 }
 
 impl SectionKind {
@@ -71,6 +74,7 @@ impl SectionKind {
             11 => Needle,
             14 => TokenDict,
             15 => TokenPostings,
+            17 => PackedTimestamps,
             _ => return None,
         })
     }
@@ -90,6 +94,7 @@ impl SectionKind {
             SectionKind::Needle => "needle index",
             SectionKind::TokenDict => "token dictionary",
             SectionKind::TokenPostings => "token postings",
+            SectionKind::PackedTimestamps => "packed timestamps",
         }
     }
 }
@@ -521,6 +526,46 @@ pub fn pack(values: impl IntoIterator<Item = u32>, bits: u8) -> Vec<u8> {
         used = used.saturating_sub(8);
     }
     out
+}
+
+/// Rows per frame of a `PackedTimestamps` section.
+pub(crate) const TS_FRAME_ROWS: usize = 128;
+/// Bytes of a frame's packed deltas per bit of its width (`TS_FRAME_ROWS / 8`).
+pub(crate) const TS_FRAME_BYTES_PER_BIT: usize = TS_FRAME_ROWS / 8;
+
+/// Frames of a `PackedTimestamps` section of `rows` rows.
+pub(crate) fn ts_frames(rows: u32) -> usize {
+    (rows as usize).div_ceil(TS_FRAME_ROWS)
+}
+
+/// The `PackedTimestamps` section of rows whose offsets from the segment's
+/// base are `offsets` (ascending; docs/format.md, "Packed timestamps
+/// section"): for `F` frames of 128 rows, `F` u32 firsts (each frame's
+/// first offset), `F + 1` u32 starts (where each frame's deltas begin in
+/// the data; a frame of width `w` takes `16 * w` bytes, the last one padded
+/// with zero deltas to 128), then the data: each row's offset minus its
+/// frame's first, packed at the frame's width (0 when every delta is 0).
+pub fn encode_packed_timestamps(offsets: &[u32]) -> Vec<u8> {
+    let frames: Vec<&[u32]> = offsets.chunks(TS_FRAME_ROWS).collect();
+    let mut firsts = Vec::with_capacity(frames.len() * 4);
+    let mut starts = Vec::with_capacity((frames.len() + 1) * 4);
+    let mut data = Vec::new();
+    starts.extend_from_slice(&0u32.to_le_bytes());
+    for f in &frames {
+        let first = f.first().copied().unwrap_or(0);
+        let max = f.iter().map(|&o| o.saturating_sub(first)).max().unwrap_or(0);
+        firsts.extend_from_slice(&first.to_le_bytes());
+        if max > 0 {
+            let width = bits_for(u64::from(max));
+            let deltas = f.iter().map(|&o| o.saturating_sub(first));
+            let padded = deltas.chain(std::iter::repeat_n(0, TS_FRAME_ROWS - f.len()));
+            data.extend_from_slice(&pack(padded, width));
+        }
+        starts.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    }
+    firsts.extend_from_slice(&starts);
+    firsts.extend_from_slice(&data);
+    firsts
 }
 
 /// Per-block formats of a `Blocks` section (the first byte of each frame).
