@@ -427,3 +427,77 @@ fn forge_crc(b: &mut [u8], kind: SectionKind, crc: u32) {
     let c = crc32fast::hash(&b[f..f + 60]);
     b[f + 60..f + 64].copy_from_slice(&c.to_le_bytes());
 }
+
+/// Version 3 lists a url unit on more than 7/8 of a segment's rows
+/// without rows (an empty posting); version 2 keeps every posting. On
+/// `common::event` urls, `https`, `app`, `example`, `com`, `projects` and
+/// `rfis` are on 12 of 13 rows; `/0/`, `/1/`, `/2/` on about a third.
+#[test]
+fn dense_token_units_are_listed_without_rows() {
+    let day = day_ago(1);
+    let events: Vec<Event> = (0..400u64)
+        .map(|n| common::event(&format!("e{n}"), day.start_ms() + n as i64 * 1000, n))
+        .collect();
+    for v2 in [false, true] {
+        let seg = SegmentReader::from_bytes(Path::new("t.seg"), segment_of(&events, day, v2)).unwrap();
+        seg.verify().unwrap();
+        let ix = seg.token_index(Field::Url).unwrap().unwrap();
+        let mut dense = Vec::new();
+        for i in 0..ix.len() {
+            let u = ix.unit(i).unwrap();
+            let run = String::from_utf8(u.run.to_vec()).unwrap();
+            let holding = events
+                .iter()
+                .filter(|e| {
+                    e.url.as_deref().is_some_and(|s| {
+                        daybook::segment::tokens::units(s.as_bytes()).any(|x| x == u)
+                    })
+                })
+                .count();
+            if ix.dense(i) {
+                assert_eq!((v2, holding * 8 > 400 * 7), (false, true), "{run}");
+                dense.push(run);
+            } else {
+                assert_eq!(ix.rows(i).unwrap().cardinality() as usize, holding, "{run}");
+            }
+        }
+        dense.sort();
+        let want: &[&str] = if v2 {
+            &[]
+        } else {
+            &["app", "com", "example", "https", "projects", "rfis"]
+        };
+        assert_eq!(dense, want, "version 2: {v2}");
+    }
+    // Patterns on dense units answer exactly, from rows, in both versions.
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    let engine = Engine::open(dir.path(), state_options(&c)).unwrap();
+    let mut oracle = Oracle::new();
+    append_both(&engine, &mut oracle, &events).unwrap();
+    engine.flush().unwrap();
+    let patterns = ["/rfis/", "rfis", "https://app", "example.com/projects/1/", "/2/", "s/0"];
+    let qs: Vec<Query> = patterns
+        .iter()
+        .flat_map(|p| {
+            [
+                Query::count().last_days(7).filter(Field::Url, Op::Contains, *p),
+                Query::count().last_days(7).filter(Field::Url, Op::StartsWith, *p),
+            ]
+        })
+        .collect();
+    check_all(&engine, &oracle, &qs, "version 3");
+    let (_, ex) = engine
+        .explain(&Query::count().last_days(7).filter(Field::Url, Op::Contains, "/rfis/"))
+        .unwrap();
+    assert_eq!(ex.sources[0].rows_visited, 400);
+    let paths = common::segments(&engine);
+    drop(engine);
+    rewrite_as_version_2(&paths);
+    let engine = Engine::open(dir.path(), state_options(&c)).unwrap();
+    check_all(&engine, &oracle, &qs, "version 2");
+    let (_, ex) = engine
+        .explain(&Query::count().last_days(7).filter(Field::Url, Op::Contains, "/rfis/"))
+        .unwrap();
+    assert_eq!(ex.sources[0].rows_visited, 0);
+}

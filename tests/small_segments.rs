@@ -296,7 +296,7 @@ fn a_segment_without_the_indexes_is_answered_from_its_rows() {
     for p in &paths {
         drop_index_sections(p);
         let seg = SegmentReader::open(p).unwrap();
-        assert_eq!((seg.version(), index_sections(&seg).len()), (2, 0));
+        assert_eq!((seg.version(), index_sections(&seg).len()), (3, 0));
         seg.verify().unwrap();
     }
     let engine = Engine::open(dir.path(), state_options(&c)).unwrap();

@@ -530,21 +530,28 @@ pub fn pack(values: impl IntoIterator<Item = u32>, bits: u8) -> Vec<u8> {
 
 /// Rows per frame of a `PackedTimestamps` section.
 pub(crate) const TS_FRAME_ROWS: usize = 128;
-/// Bytes of a frame's packed deltas per bit of its width (`TS_FRAME_ROWS / 8`).
-pub(crate) const TS_FRAME_BYTES_PER_BIT: usize = TS_FRAME_ROWS / 8;
 
 /// Frames of a `PackedTimestamps` section of `rows` rows.
 pub(crate) fn ts_frames(rows: u32) -> usize {
     (rows as usize).div_ceil(TS_FRAME_ROWS)
 }
 
+/// Deltas stored for frame `k` of a section of `rows` rows: its rows,
+/// padded with zero deltas to a multiple of 8 (so a frame of width `w`
+/// takes exactly `padded / 8 * w` bytes and its width follows from its
+/// length).
+pub(crate) fn ts_frame_padded(rows: u32, k: usize) -> usize {
+    let left = (rows as usize).saturating_sub(k.saturating_mul(TS_FRAME_ROWS));
+    left.min(TS_FRAME_ROWS).next_multiple_of(8)
+}
+
 /// The `PackedTimestamps` section of rows whose offsets from the segment's
 /// base are `offsets` (ascending; docs/format.md, "Packed timestamps
 /// section"): for `F` frames of 128 rows, `F` u32 firsts (each frame's
 /// first offset), `F + 1` u32 starts (where each frame's deltas begin in
-/// the data; a frame of width `w` takes `16 * w` bytes, the last one padded
-/// with zero deltas to 128), then the data: each row's offset minus its
-/// frame's first, packed at the frame's width (0 when every delta is 0).
+/// the data), then the data: each row's offset minus its frame's first,
+/// packed at the frame's width (0 when every delta is 0), the last frame
+/// padded with zero deltas to a multiple of 8 rows.
 pub fn encode_packed_timestamps(offsets: &[u32]) -> Vec<u8> {
     let frames: Vec<&[u32]> = offsets.chunks(TS_FRAME_ROWS).collect();
     let mut firsts = Vec::with_capacity(frames.len() * 4);
@@ -557,9 +564,9 @@ pub fn encode_packed_timestamps(offsets: &[u32]) -> Vec<u8> {
         firsts.extend_from_slice(&first.to_le_bytes());
         if max > 0 {
             let width = bits_for(u64::from(max));
+            let pad = f.len().next_multiple_of(8) - f.len();
             let deltas = f.iter().map(|&o| o.saturating_sub(first));
-            let padded = deltas.chain(std::iter::repeat_n(0, TS_FRAME_ROWS - f.len()));
-            data.extend_from_slice(&pack(padded, width));
+            data.extend_from_slice(&pack(deltas.chain(std::iter::repeat_n(0, pad)), width));
         }
         starts.extend_from_slice(&(data.len() as u32).to_le_bytes());
     }

@@ -6,7 +6,7 @@
 
 use crate::codec::le_u32_at;
 use crate::segment::format::{
-    TS_FRAME_BYTES_PER_BIT, TS_FRAME_ROWS, packed_get, ts_frames, unpack_range,
+    TS_FRAME_ROWS, packed_get, ts_frame_padded, ts_frames, unpack_range,
 };
 
 /// A segment's timestamps, rows in timestamp order.
@@ -79,8 +79,9 @@ impl<'a> Timestamps<'a> {
         };
         let (s, e) = (le_u32_at(starts, k)? as usize, le_u32_at(starts, k + 1)? as usize);
         let len = e.checked_sub(s)?;
-        let width = len / TS_FRAME_BYTES_PER_BIT;
-        if len % TS_FRAME_BYTES_PER_BIT != 0 || width > 32 {
+        let per_bit = ts_frame_padded(self.rows, k) / 8;
+        let width = len.checked_div(per_bit)?;
+        if len % per_bit != 0 || width > 32 {
             return None;
         }
         Some(Frame {
@@ -218,6 +219,8 @@ impl<'a> Timestamps<'a> {
                 unpack_range(f.data, f.width, 0, &mut deltas);
             }
             let used = (self.rows as usize - k * TS_FRAME_ROWS).min(TS_FRAME_ROWS);
+            let padded = ts_frame_padded(self.rows, k);
+            let deltas = deltas.get(..padded).unwrap_or_default();
             if deltas.first().is_some_and(|&d| d != 0) {
                 return Err(format!("frame {k} does not start at its first offset"));
             }
@@ -244,7 +247,7 @@ pub(crate) fn packed_len_error(raw: &[u8], rows: u32) -> Option<&'static str> {
     let data = le_u32_at(raw, 2 * f).map(|d| d as usize);
     match data {
         Some(d) if raw.len() >= fixed && raw.len() - fixed == d => {
-            (d > f * 32 * TS_FRAME_BYTES_PER_BIT).then_some("data longer than its frames can hold")
+            (d > f * 32 * TS_FRAME_ROWS / 8).then_some("data longer than its frames can hold")
         }
         _ => Some("length does not match the row count"),
     }

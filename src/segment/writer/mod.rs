@@ -607,7 +607,7 @@ impl SegmentWriter {
                     _ => None,
                 }
             });
-            let (dict, postings) = super::tokens::encode(values)?;
+            let (dict, postings) = super::tokens::encode(values, self.version)?;
             file.add(SectionKind::TokenDict, b.field as u16, &dict);
             file.add(SectionKind::TokenPostings, b.field as u16, &postings);
         }
