@@ -160,15 +160,20 @@ fn sections(bytes: &[u8]) -> Vec<(u16, u16, usize, usize)> {
 }
 
 /// Applies up to 16 input-chosen mutations. Each picks a region (the whole
-/// file, a section, or a bitmaps or token postings section specifically) and an offset in it.
+/// file, a section, or a bitmaps, token postings or packed timestamps
+/// section specifically) and an offset in it.
 pub fn mutate(inp: &mut Input<'_>, bytes: &mut Vec<u8>) {
     let secs = sections(bytes);
     let bitmaps: Vec<_> = secs
         .iter()
         .copied()
         .filter(|s| {
-            [SectionKind::Bitmaps, SectionKind::TokenPostings]
-                .iter()
+            [
+                SectionKind::Bitmaps,
+                SectionKind::TokenPostings,
+                SectionKind::PackedTimestamps,
+            ]
+            .iter()
                 .any(|k| s.0 == *k as u16)
         })
         .collect();
@@ -343,10 +348,13 @@ pub fn read_everything(seg: &SegmentReader) -> Result<Vec<Event>, Error> {
     for (kind, field, _) in seg.section_sizes() {
         let _ = seg.section_range(kind, field);
     }
-    let (_, ts) = seg.timestamps()?;
-    let _ = ts.len();
+    let ts = seg.timestamps()?;
+    // The bulk decode and the searches read what single rows read.
+    let all = ts.all();
     for r in 0..rows {
-        seg.timestamp(r)?;
+        let t = seg.timestamp(r)?;
+        assert!(all.as_ref().is_none_or(|a| a.get(r as usize) == Some(&t)));
+        let _ = ts.first_at_or_after(rows, t);
     }
     assert!(
         seg.timestamp(rows).is_err() || rows == u32::MAX,
