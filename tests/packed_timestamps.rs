@@ -120,7 +120,11 @@ fn frames_read_back_and_search_exactly() {
                 let expect = want.partition_point(|&x| x < t) as u32;
                 assert_eq!(ts.first_at_or_after(n, t), expect, "{rows} rows, bound {t}");
                 let cut = n / 2;
-                assert_eq!(ts.first_at_or_after(cut, t), expect.min(cut), "cut at {cut}");
+                assert_eq!(
+                    ts.first_at_or_after(cut, t),
+                    expect.min(cut),
+                    "cut at {cut}"
+                );
             }
             assert_eq!(ts.first_at_or_after(n, i64::MIN), 0);
             assert_eq!(ts.first_at_or_after(n, i64::MAX), n);
@@ -141,7 +145,10 @@ fn frames_read_back_and_search_exactly() {
 fn cut_points(events: &[Event]) -> Vec<i64> {
     let mut by_day: std::collections::BTreeMap<Day, Vec<i64>> = Default::default();
     for e in events {
-        by_day.entry(e.day()).or_default().push(e.event_timestamp_ms);
+        by_day
+            .entry(e.day())
+            .or_default()
+            .push(e.event_timestamp_ms);
     }
     let mut out = Vec::new();
     for (day, mut ts) in by_day {
@@ -243,7 +250,10 @@ fn check_all(engine: &Engine, oracle: &Oracle, qs: &[Query], state: &str) -> usi
 fn batches() -> (Vec<Event>, Vec<Event>) {
     let mut rng = Rng::new(21);
     let (mut first, mut rest) = (Vec::new(), Vec::new());
-    for (k, (days_ago, n)) in [(1i64, 700usize), (2, 129), (3, 1100)].into_iter().enumerate() {
+    for (k, (days_ago, n)) in [(1i64, 700usize), (2, 129), (3, 1100)]
+        .into_iter()
+        .enumerate()
+    {
         let evs = day_events(&mut rng, days_ago, k * 10_000, n);
         let cut = n * 2 / 3;
         first.extend_from_slice(&evs[..cut]);
@@ -439,7 +449,8 @@ fn dense_token_units_are_listed_without_rows() {
         .map(|n| common::event(&format!("e{n}"), day.start_ms() + n as i64 * 1000, n))
         .collect();
     for v2 in [false, true] {
-        let seg = SegmentReader::from_bytes(Path::new("t.seg"), segment_of(&events, day, v2)).unwrap();
+        let seg =
+            SegmentReader::from_bytes(Path::new("t.seg"), segment_of(&events, day, v2)).unwrap();
         seg.verify().unwrap();
         let ix = seg.token_index(Field::Url).unwrap().unwrap();
         let mut dense = Vec::new();
@@ -476,19 +487,34 @@ fn dense_token_units_are_listed_without_rows() {
     let mut oracle = Oracle::new();
     append_both(&engine, &mut oracle, &events).unwrap();
     engine.flush().unwrap();
-    let patterns = ["/rfis/", "rfis", "https://app", "example.com/projects/1/", "/2/", "s/0"];
+    let patterns = [
+        "/rfis/",
+        "rfis",
+        "https://app",
+        "example.com/projects/1/",
+        "/2/",
+        "s/0",
+    ];
     let qs: Vec<Query> = patterns
         .iter()
         .flat_map(|p| {
             [
-                Query::count().last_days(7).filter(Field::Url, Op::Contains, *p),
-                Query::count().last_days(7).filter(Field::Url, Op::StartsWith, *p),
+                Query::count()
+                    .last_days(7)
+                    .filter(Field::Url, Op::Contains, *p),
+                Query::count()
+                    .last_days(7)
+                    .filter(Field::Url, Op::StartsWith, *p),
             ]
         })
         .collect();
     check_all(&engine, &oracle, &qs, "version 3");
     let (_, ex) = engine
-        .explain(&Query::count().last_days(7).filter(Field::Url, Op::Contains, "/rfis/"))
+        .explain(
+            &Query::count()
+                .last_days(7)
+                .filter(Field::Url, Op::Contains, "/rfis/"),
+        )
         .unwrap();
     assert_eq!(ex.sources[0].rows_visited, 400);
     let paths = common::segments(&engine);
@@ -497,7 +523,11 @@ fn dense_token_units_are_listed_without_rows() {
     let engine = Engine::open(dir.path(), state_options(&c)).unwrap();
     check_all(&engine, &oracle, &qs, "version 2");
     let (_, ex) = engine
-        .explain(&Query::count().last_days(7).filter(Field::Url, Op::Contains, "/rfis/"))
+        .explain(
+            &Query::count()
+                .last_days(7)
+                .filter(Field::Url, Op::Contains, "/rfis/"),
+        )
         .unwrap();
     assert_eq!(ex.sources[0].rows_visited, 0);
 }

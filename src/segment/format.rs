@@ -560,7 +560,11 @@ pub fn encode_packed_timestamps(offsets: &[u32]) -> Vec<u8> {
     starts.extend_from_slice(&0u32.to_le_bytes());
     for f in &frames {
         let first = f.first().copied().unwrap_or(0);
-        let max = f.iter().map(|&o| o.saturating_sub(first)).max().unwrap_or(0);
+        let max = f
+            .iter()
+            .map(|&o| o.saturating_sub(first))
+            .max()
+            .unwrap_or(0);
         firsts.extend_from_slice(&first.to_le_bytes());
         if max > 0 {
             let width = bits_for(u64::from(max));

@@ -174,7 +174,7 @@ pub fn mutate(inp: &mut Input<'_>, bytes: &mut Vec<u8>) {
                 SectionKind::PackedTimestamps,
             ]
             .iter()
-                .any(|k| s.0 == *k as u16)
+            .any(|k| s.0 == *k as u16)
         })
         .collect();
     for _ in 0..16 {

@@ -5,9 +5,7 @@
 //! [`Timestamps`], so the two layouts answer alike.
 
 use crate::codec::le_u32_at;
-use crate::segment::format::{
-    TS_FRAME_ROWS, packed_get, ts_frame_padded, ts_frames, unpack_range,
-};
+use crate::segment::format::{TS_FRAME_ROWS, packed_get, ts_frame_padded, ts_frames, unpack_range};
 
 /// A segment's timestamps, rows in timestamp order.
 #[derive(Clone, Copy, Debug)]
@@ -77,7 +75,10 @@ impl<'a> Timestamps<'a> {
         else {
             return None;
         };
-        let (s, e) = (le_u32_at(starts, k)? as usize, le_u32_at(starts, k + 1)? as usize);
+        let (s, e) = (
+            le_u32_at(starts, k)? as usize,
+            le_u32_at(starts, k + 1)? as usize,
+        );
         let len = e.checked_sub(s)?;
         let per_bit = ts_frame_padded(self.rows, k) / 8;
         let width = len.checked_div(per_bit)?;
@@ -181,7 +182,7 @@ impl<'a> Timestamps<'a> {
                         unpack_range(f.data, f.width, row % TS_FRAME_ROWS, chunk);
                     }
                     for o in chunk.iter_mut() {
-                        *o = f.first.checked_add(*o).unwrap_or(u32::MAX);
+                        *o = f.first.saturating_add(*o);
                     }
                 }
                 (_, None) => chunk.fill(u32::MAX),
@@ -213,7 +214,9 @@ impl<'a> Timestamps<'a> {
         }
         let mut prev = 0u32;
         for k in 0..ts_frames(self.rows) {
-            let f = self.frame(k).ok_or_else(|| format!("frame {k} is malformed"))?;
+            let f = self
+                .frame(k)
+                .ok_or_else(|| format!("frame {k} is malformed"))?;
             let mut deltas = [0u32; TS_FRAME_ROWS];
             if f.width > 0 {
                 unpack_range(f.data, f.width, 0, &mut deltas);
@@ -224,7 +227,10 @@ impl<'a> Timestamps<'a> {
             if deltas.first().is_some_and(|&d| d != 0) {
                 return Err(format!("frame {k} does not start at its first offset"));
             }
-            if deltas.get(used..).is_some_and(|pad| pad.iter().any(|&d| d != 0)) {
+            if deltas
+                .get(used..)
+                .is_some_and(|pad| pad.iter().any(|&d| d != 0))
+            {
                 return Err(format!("frame {k} has nonzero padding"));
             }
             for (i, &d) in deltas.iter().take(used).enumerate() {

@@ -197,7 +197,8 @@ impl<'a> TokenIndex<'a> {
     pub fn dense(&self, i: u32) -> bool {
         let k = i as usize;
         self.seg.version >= 3
-            && le_u32_at(self.postings, 1 + k).is_some_and(|s| le_u32_at(self.postings, 2 + k) == Some(s))
+            && le_u32_at(self.postings, 1 + k)
+                .is_some_and(|s| le_u32_at(self.postings, 2 + k) == Some(s))
     }
 
     /// The rows holding the `i`-th unit, borrowing the map.

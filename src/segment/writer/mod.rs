@@ -14,8 +14,8 @@ use super::bloom;
 use super::format::{
     BLOCK_ROWS, BLOCK_UUID, BLOCK_ZSTD, ColumnMeta, Encoding, FOOTER_LEN, Footer, Meta, NO_FIELD,
     SECTION_ALIGN, SEGMENT_VERSION, SectionEntry, SectionKind, UUID_TEXT_LEN, bits_for, code_width,
-    encode_packed_timestamps,
-    fingerprint, fingerprint_bits, header_bytes, pack, parse_uuid, row_bits, section_crc,
+    encode_packed_timestamps, fingerprint, fingerprint_bits, header_bytes, pack, parse_uuid,
+    row_bits, section_crc,
 };
 use super::{
     INDEXED_FIELDS, NEEDLE_FIELDS, SegmentReader, TOKEN_FIELDS, encoding_of, needle, value_key,
