@@ -46,7 +46,7 @@ use crate::error::{Error, Result};
 use crate::event::{Event, Field, FieldKind, Value};
 use crate::query::bind::{Bound, bind};
 use crate::query::{Query, QueryOptions, Select, segscan};
-use crate::segment::{BlockCursor, DictColumn, Encoding, SegmentReader, encoding_of};
+use crate::segment::{BlockCursor, DictColumn, Encoding, SegmentReader, Timestamps, encoding_of};
 use crate::state::Snapshot;
 use crate::time::Day;
 
@@ -479,8 +479,7 @@ impl Source<'_> {
 /// block columns decompressed a block at a time as rows go by.
 struct SegSource<'a> {
     seg: &'a SegmentReader,
-    base_ms: i64,
-    ts: &'a [u8],
+    ts: Timestamps<'a>,
     /// By field ordinal.
     dicts: Vec<Option<DictColumn<'a>>>,
     /// Per dictionary column, its values by code, decoded on first use:
@@ -492,7 +491,7 @@ struct SegSource<'a> {
 
 impl<'a> SegSource<'a> {
     fn open(seg: &'a SegmentReader) -> Result<SegSource<'a>> {
-        let (base_ms, ts) = seg.timestamps()?;
+        let ts = seg.timestamps()?;
         let mut dicts: Vec<Option<DictColumn<'a>>> = Field::ALL.iter().map(|_| None).collect();
         let mut blocks: Vec<Option<BlockCursor<'a>>> = Field::ALL.iter().map(|_| None).collect();
         for f in Field::stored() {
@@ -518,7 +517,6 @@ impl<'a> SegSource<'a> {
             .collect();
         Ok(SegSource {
             seg,
-            base_ms,
             ts,
             dicts,
             decoded,
@@ -531,11 +529,8 @@ impl<'a> SegSource<'a> {
     }
 
     fn ts(&self, row: u32) -> Result<i64> {
-        let i = row as usize * 4;
         self.ts
-            .get(i..i + 4)
-            .and_then(|b| b.try_into().ok())
-            .map(|b| self.base_ms + i64::from(u32::from_le_bytes(b)))
+            .get(row)
             .ok_or_else(|| self.bad(Field::EventTimestamp, format!("row {row} out of range")))
     }
 

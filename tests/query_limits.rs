@@ -268,7 +268,7 @@ fn damaged_timestamps_are_reported_by_the_first_query_that_reads_them() {
     let reader = SegmentReader::open(&seg).unwrap();
     let (day, id) = (reader.day(), reader.id());
     let (offset, len) = reader
-        .section_range(SectionKind::Timestamps, Field::EventTimestamp as u16)
+        .section_range(SectionKind::PackedTimestamps, Field::EventTimestamp as u16)
         .unwrap();
     drop(reader);
     let mut bytes = std::fs::read(&seg).unwrap();
@@ -286,7 +286,7 @@ fn damaged_timestamps_are_reported_by_the_first_query_that_reads_them() {
         engine.query(&cut),
         &seg,
         offset,
-        &format!("timestamps of event_timestamp (day {day}, segment {id})"),
+        &format!("packed timestamps of event_timestamp (day {day}, segment {id})"),
     );
     assert!(
         SegmentReader::open(&seg)

@@ -11,7 +11,7 @@
 //!   700 and about 3,000 rows match the oracle while buffered, sealed,
 //!   settled and reopened.
 //! - `a_segment_without_the_indexes_is_answered_from_its_rows`: a version
-//!   2 segment without the three sections (which the format allows) is
+//!   3 segment without the three sections (which the format allows) is
 //!   answered exactly from its rows, and `explain` says so: no index step,
 //!   the predicate left as a row check on every row.
 
@@ -249,7 +249,7 @@ fn segment_paths(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Rewrites the segment at `path` without its needle and token sections
-/// (dropped from the table, their bytes zeroed), still version 2: the
+/// (dropped from the table, their bytes zeroed), same version: the
 /// table's and the footer's checksums recomputed.
 fn drop_index_sections(path: &Path) {
     let mut b = std::fs::read(path).unwrap();
@@ -296,7 +296,7 @@ fn a_segment_without_the_indexes_is_answered_from_its_rows() {
     for p in &paths {
         drop_index_sections(p);
         let seg = SegmentReader::open(p).unwrap();
-        assert_eq!((seg.version(), index_sections(&seg).len()), (2, 0));
+        assert_eq!((seg.version(), index_sections(&seg).len()), (3, 0));
         seg.verify().unwrap();
     }
     let engine = Engine::open(dir.path(), state_options(&c)).unwrap();

@@ -60,6 +60,9 @@ pub enum SectionKind {
     /// One CRC per group of consecutive codes of each Bitmaps section, so
     /// a query verifies only the bitmaps it reads (segment/groups.rs).
     BitmapGroups = 16,
+    /// Version 3: timestamps as frames of reference, one per 128 rows
+    /// ([`encode_packed_timestamps`]); replaces `Timestamps`.
+    PackedTimestamps = 17,
 }
 
 impl SectionKind {
@@ -82,6 +85,7 @@ impl SectionKind {
             14 => TokenDict,
             15 => TokenPostings,
             16 => BitmapGroups,
+            17 => PackedTimestamps,
             _ => return None,
         })
     }
@@ -104,6 +108,7 @@ impl SectionKind {
             SectionKind::TokenDict => "token dictionary",
             SectionKind::TokenPostings => "token postings",
             SectionKind::BitmapGroups => "bitmap checksums",
+            SectionKind::PackedTimestamps => "packed timestamps",
         }
     }
 }
@@ -544,6 +549,57 @@ pub fn pack(values: impl IntoIterator<Item = u32>, bits: u8) -> Vec<u8> {
         used = used.saturating_sub(8);
     }
     out
+}
+
+/// Rows per frame of a `PackedTimestamps` section.
+pub(crate) const TS_FRAME_ROWS: usize = 128;
+
+/// Frames of a `PackedTimestamps` section of `rows` rows.
+pub(crate) fn ts_frames(rows: u32) -> usize {
+    (rows as usize).div_ceil(TS_FRAME_ROWS)
+}
+
+/// Deltas stored for frame `k` of a section of `rows` rows: its rows,
+/// padded with zero deltas to a multiple of 8 (so a frame of width `w`
+/// takes exactly `padded / 8 * w` bytes and its width follows from its
+/// length).
+pub(crate) fn ts_frame_padded(rows: u32, k: usize) -> usize {
+    let left = (rows as usize).saturating_sub(k.saturating_mul(TS_FRAME_ROWS));
+    left.min(TS_FRAME_ROWS).next_multiple_of(8)
+}
+
+/// The `PackedTimestamps` section of rows whose offsets from the segment's
+/// base are `offsets` (ascending; docs/format.md, "Packed timestamps
+/// section"): for `F` frames of 128 rows, `F` u32 firsts (each frame's
+/// first offset), `F + 1` u32 starts (where each frame's deltas begin in
+/// the data), then the data: each row's offset minus its frame's first,
+/// packed at the frame's width (0 when every delta is 0), the last frame
+/// padded with zero deltas to a multiple of 8 rows.
+pub fn encode_packed_timestamps(offsets: &[u32]) -> Vec<u8> {
+    let frames: Vec<&[u32]> = offsets.chunks(TS_FRAME_ROWS).collect();
+    let mut firsts = Vec::with_capacity(frames.len() * 4);
+    let mut starts = Vec::with_capacity((frames.len() + 1) * 4);
+    let mut data = Vec::new();
+    starts.extend_from_slice(&0u32.to_le_bytes());
+    for f in &frames {
+        let first = f.first().copied().unwrap_or(0);
+        let max = f
+            .iter()
+            .map(|&o| o.saturating_sub(first))
+            .max()
+            .unwrap_or(0);
+        firsts.extend_from_slice(&first.to_le_bytes());
+        if max > 0 {
+            let width = bits_for(u64::from(max));
+            let pad = f.len().next_multiple_of(8) - f.len();
+            let deltas = f.iter().map(|&o| o.saturating_sub(first));
+            data.extend_from_slice(&pack(deltas.chain(std::iter::repeat_n(0, pad)), width));
+        }
+        starts.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    }
+    firsts.extend_from_slice(&starts);
+    firsts.extend_from_slice(&data);
+    firsts
 }
 
 /// Per-block formats of a `Blocks` section (the first byte of each frame).

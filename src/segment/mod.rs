@@ -15,7 +15,9 @@ mod writer;
 pub use format::{Encoding, SectionKind};
 pub use needle::NEEDLE_FIELDS;
 pub(crate) use needle::value_hash as needle_value_hash;
-pub use reader::{BlockCursor, DictColumn, RowChunk, SegmentReader, TOKEN_FIELDS, TokenIndex};
+pub use reader::{
+    BlockCursor, DictColumn, RowChunk, SegmentReader, TOKEN_FIELDS, Timestamps, TokenIndex,
+};
 pub use writer::SegmentWriter;
 #[cfg(feature = "internals")]
 pub use writer::WrittenSegment;

@@ -37,6 +37,15 @@ pub const END: u16 = 256;
 pub fn frequent_rows(rows: usize) -> usize {
     (rows / 64).max(64)
 }
+/// Version 3: a unit on more than 7/8 of a segment's rows is *dense*: it
+/// is listed (so a complete segment stays complete) with an empty posting,
+/// and a pattern part it fits is checked on rows, as an unlisted unit's is.
+/// On a generated day five units (`https`, `app`, `example`, `com`,
+/// `projects`) are on 92-95% of the rows and the next on 15%; their
+/// postings were about 1 byte/event and filtered nothing.
+pub fn is_dense(unit_rows: usize, rows: usize, version: u32) -> bool {
+    version >= 3 && unit_rows.saturating_mul(8) > rows.saturating_mul(7)
+}
 /// Flag bit of the dictionary: every unit holding a non-digit byte is
 /// listed.
 pub const COMPLETE: u32 = 1;
@@ -107,8 +116,12 @@ fn key(u: Unit<'_>, buf: &mut Vec<u8>) {
 }
 
 /// The token dictionary and token postings sections for a column whose
-/// values, in row order, are `values` (`None`: null).
-pub fn encode<'v>(values: impl Iterator<Item = Option<&'v [u8]>>) -> Result<(Vec<u8>, Vec<u8>)> {
+/// values, in row order, are `values` (`None`: null), by the rules of
+/// format `version`.
+pub fn encode<'v>(
+    values: impl Iterator<Item = Option<&'v [u8]>>,
+    version: u32,
+) -> Result<(Vec<u8>, Vec<u8>)> {
     let mut index: HashMap<Box<[u8]>, u32, FixedState> = HashMap::default();
     let mut rows_of: Vec<Vec<u32>> = Vec::new();
     let mut keys: Vec<Box<[u8]>> = Vec::new();
@@ -163,16 +176,26 @@ pub fn encode<'v>(values: impl Iterator<Item = Option<&'v [u8]>>) -> Result<(Vec
     for &k in &listed {
         dict.extend_from_slice(&keys[k][4..]);
     }
-    Ok((dict, postings(&listed, &rows_of)?))
+    let dense = |k: usize| is_dense(rows_of[k].len(), n_rows, version);
+    Ok((dict, postings(&listed, &rows_of, dense)?))
 }
 
 /// The postings section: the count, end offsets, then each listed unit's
-/// rows as a portable roaring bitmap (the Bitmaps section's layout).
-fn postings(listed: &[usize], rows_of: &[Vec<u32>]) -> Result<Vec<u8>> {
+/// rows as a portable roaring bitmap (the Bitmaps section's layout), none
+/// for a `dense` unit.
+fn postings(
+    listed: &[usize],
+    rows_of: &[Vec<u32>],
+    dense: impl Fn(usize) -> bool,
+) -> Result<Vec<u8>> {
     let mut body = Vec::new();
     let mut ends = Vec::with_capacity(listed.len() + 1);
     ends.push(0u32);
     for &k in listed {
+        if dense(k) {
+            ends.push(ends.last().copied().unwrap_or(0));
+            continue;
+        }
         let mut b = RoaringBitmap::from_sorted_iter(rows_of[k].iter().copied())
             .map_err(|e| Error::Internal(format!("token rows not sorted: {e}")))?;
         b.optimize();
@@ -222,7 +245,7 @@ mod tests {
     fn rare_digit_runs_are_not_listed_and_rare_text_is() {
         let head = |b: &[u8], i: usize| u32::from_le_bytes(b[4 * i..4 * i + 4].try_into().unwrap());
         let vals: Vec<String> = (0..64).map(|i| format!("/x{i}/{i}")).collect();
-        let (dict, post) = encode(vals.iter().map(|v| Some(v.as_bytes()))).unwrap();
+        let (dict, post) = encode(vals.iter().map(|v| Some(v.as_bytes())), 3).unwrap();
         // 64 rare text units ("x0".."x63"), none of the digit runs.
         assert_eq!(
             (head(&dict, 0), head(&dict, 1), head(&post, 0)),
@@ -230,7 +253,7 @@ mod tests {
         );
         // One more rare text unit than 64: none is listed.
         let vals: Vec<String> = (0..65).map(|i| format!("/x{i}/{i}")).collect();
-        let (dict, post) = encode(vals.iter().map(|v| Some(v.as_bytes()))).unwrap();
+        let (dict, post) = encode(vals.iter().map(|v| Some(v.as_bytes())), 3).unwrap();
         assert_eq!((head(&dict, 0), head(&dict, 1), head(&post, 0)), (0, 0, 0));
     }
 }

@@ -190,8 +190,9 @@ fn sections(bytes: &[u8]) -> Vec<(u16, u16, usize, usize)> {
 }
 
 /// Applies up to 16 input-chosen mutations. Each picks a region (the whole
-/// file, a section, or a bitmaps, token postings, frames or frame
-/// dictionary section specifically) and an offset in it.
+/// file, a section, or a bitmaps, token postings, frames, frame
+/// dictionary or packed timestamps section specifically) and an offset in
+/// it.
 pub fn mutate(inp: &mut Input<'_>, bytes: &mut Vec<u8>) {
     let secs = sections(bytes);
     let bitmaps: Vec<_> = secs
@@ -203,6 +204,7 @@ pub fn mutate(inp: &mut Input<'_>, bytes: &mut Vec<u8>) {
                 SectionKind::TokenPostings,
                 SectionKind::Frames,
                 SectionKind::FrameDict,
+                SectionKind::PackedTimestamps,
             ]
             .iter()
             .any(|k| s.0 == *k as u16)
@@ -380,10 +382,13 @@ pub fn read_everything(seg: &SegmentReader) -> Result<Vec<Event>, Error> {
     for (kind, field, _) in seg.section_sizes() {
         let _ = seg.section_range(kind, field);
     }
-    let (_, ts) = seg.timestamps()?;
-    let _ = ts.len();
+    let ts = seg.timestamps()?;
+    // The bulk decode and the searches read what single rows read.
+    let all = ts.all();
     for r in 0..rows {
-        seg.timestamp(r)?;
+        let t = seg.timestamp(r)?;
+        assert!(all.as_ref().is_none_or(|a| a.get(r as usize) == Some(&t)));
+        let _ = ts.first_at_or_after(rows, t);
     }
     assert!(
         seg.timestamp(rows).is_err() || rows == u32::MAX,

@@ -140,8 +140,7 @@ pub(crate) fn fetch_rows(
     fields: &[Field],
     rows: &[u32],
 ) -> Result<Vec<Vec<Scalar>>> {
-    let (base, bytes) = seg.timestamps()?;
-    let ts = Ts { base, bytes };
+    let ts = seg.timestamps()?;
     let mut reader = KeyReader::of(seg, fields)?;
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by_key(|i| rows.get(*i).copied().unwrap_or(0));

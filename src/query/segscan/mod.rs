@@ -21,7 +21,6 @@ use std::time::Instant;
 
 use croaring::{Bitmap, BitmapView};
 
-use crate::codec::le_u32_at;
 use crate::error::Result;
 use crate::event::{Field, FieldKind, Value};
 use crate::query::bind::{Arg, Bound, Pred};
@@ -222,32 +221,8 @@ enum Resid<'a, 'q> {
     },
 }
 
-struct Ts<'a> {
-    base: i64,
-    bytes: &'a [u8],
-}
-
-impl Ts<'_> {
-    #[inline]
-    fn at(&self, row: u32) -> i64 {
-        // The section's length was checked against the row count at open.
-        le_u32_at(self.bytes, row as usize).map_or(i64::MAX, |d| self.base + i64::from(d))
-    }
-
-    /// First row in `0..n` whose timestamp is >= `t`.
-    fn first_at_or_after(&self, n: u32, t: i64) -> u32 {
-        let (mut lo, mut hi) = (0u32, n);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.at(mid) < t {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
-    }
-}
+// The segment's timestamps, one reader for every layout.
+use crate::segment::Timestamps as Ts;
 
 /// Which codes of `col` (0 = null) satisfy `pred`.
 fn match_codes(col: &DictColumn<'_>, field: Field, pred: &Pred) -> Result<Vec<bool>> {
@@ -517,8 +492,7 @@ pub(crate) fn scan<'a>(
 /// intersected cheapest first; residual checks on the candidates) for a
 /// caller that reads the rows itself (`export`).
 pub(crate) fn matching_rows(seg: &SegmentReader, q: &Bound, stop: Stop<'_>) -> Result<Vec<u32>> {
-    let (base, bytes) = seg.timestamps()?;
-    let ts = Ts { base, bytes };
+    let ts = seg.timestamps()?;
     let (lo, hi) = window_rows(seg, q, &ts);
     let mut trace = None;
     if lo == hi {
@@ -541,13 +515,9 @@ pub(crate) fn matching_rows(seg: &SegmentReader, q: &Bound, stop: Stop<'_>) -> R
 /// no timestamp does not map or checksum the section).
 fn timestamps_if(seg: &SegmentReader, needed: bool) -> Result<Ts<'_>> {
     if !needed {
-        return Ok(Ts {
-            base: seg.min_ts_ms(),
-            bytes: &[],
-        });
+        return Ok(Ts::empty(seg.min_ts_ms()));
     }
-    let (base, bytes) = seg.timestamps()?;
-    Ok(Ts { base, bytes })
+    seg.timestamps()
 }
 
 /// Whether counting reads timestamps: a residual check on them, or a

@@ -120,7 +120,8 @@ fn part_rows(ix: &TokenIndex<'_>, part: &Part<'_>) -> Result<Option<Bitmap>> {
     // Both sides known: one unit fits at most, and a listed unit has all
     // its rows.
     let listed_exact = part.left.is_some() && part.right.is_some() && !fit.is_empty();
-    if !covered && !listed_exact {
+    // A dense unit has no rows listed: the part is checked on rows.
+    if (!covered && !listed_exact) || fit.iter().any(|&i| ix.dense(i)) {
         return Ok(None);
     }
     let views = fit

@@ -614,6 +614,7 @@ pub struct RowDecoder<'a> {
     pub(super) seg: &'a SegmentReader,
     pub(super) dicts: Vec<DictColumn<'a>>,
     pub(super) blocks: Vec<BlockCursor<'a>>,
+    ts: super::Timestamps<'a>,
 }
 
 impl<'a> RowDecoder<'a> {
@@ -627,7 +628,12 @@ impl<'a> RowDecoder<'a> {
                 Encoding::Timestamps => {}
             }
         }
-        Ok(RowDecoder { seg, dicts, blocks })
+        Ok(RowDecoder {
+            seg,
+            dicts,
+            blocks,
+            ts: seg.timestamps()?,
+        })
     }
 
     pub fn event(&mut self, row: u32) -> Result<Event> {
@@ -635,7 +641,10 @@ impl<'a> RowDecoder<'a> {
         let fix = |seg: &SegmentReader, f: Field, why: crate::event::FieldError| {
             seg.corrupt(SectionKind::Codes, f as u16, why.to_string())
         };
-        e.event_timestamp_ms = self.seg.timestamp(row)?;
+        e.event_timestamp_ms = match self.ts.get(row) {
+            Some(t) => t,
+            None => self.seg.timestamp(row)?,
+        };
         for d in &self.dicts {
             let v = d.get(row)?;
             e.set(d.field, v)

@@ -30,10 +30,12 @@ use crate::time::Day;
 
 mod columns;
 mod portable;
+mod timestamps;
 mod tokens;
 mod views;
 use columns::Codes;
 pub use columns::{BlockCursor, DictColumn, IdIndex, RowChunk, RowDecoder};
+pub use timestamps::Timestamps;
 pub use tokens::{TOKEN_FIELDS, TokenIndex};
 
 /// A sealed segment, mapped.
@@ -330,15 +332,8 @@ impl SegmentReader {
         if self.columns[field as usize].replace(c).is_some() {
             return Err(self.meta_error(meta_offset, format!("column {field} appears twice")));
         }
-        let rows = u64::from(self.meta.row_count);
         match c.encoding {
-            Encoding::Timestamps => {
-                let s = self.needed(SectionKind::Timestamps, field, meta_offset)?;
-                if s.len != rows * 4 || c.width != 32 {
-                    return Err(self.size_error(s, field, "length does not match the row count"));
-                }
-                Ok(())
-            }
+            Encoding::Timestamps => self.check_timestamps(c, field, meta_offset),
             Encoding::Dict | Encoding::MappedDict => self.check_dict_column(c, field, meta_offset),
             Encoding::Blocks => self.check_block_column(field, meta_offset),
             Encoding::Framed => {
@@ -348,6 +343,41 @@ impl SegmentReader {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// The timestamps column: one section, plain (kind 2: a u32 per row)
+    /// or packed (kind 17, what version 3 writes) holding the row count.
+    fn check_timestamps(&self, c: ColumnMeta, field: Field, meta_offset: u64) -> Result<()> {
+        let rows = self.meta.row_count;
+        let kind = self.ts_kind();
+        let s = self.needed(kind, field, meta_offset)?;
+        let why = match kind {
+            SectionKind::PackedTimestamps => {
+                if self.entry(SectionKind::Timestamps, c.field).is_some() {
+                    return Err(self.meta_error(
+                        meta_offset,
+                        format!("column {field} has two timestamps sections"),
+                    ));
+                }
+                timestamps::packed_len_error(self.raw(s), rows)
+            }
+            _ => (s.len != u64::from(rows) * 4).then_some("length does not match the row count"),
+        };
+        match why {
+            Some(why) => Err(self.size_error(s, field, why)),
+            None if c.width != 32 => Err(self.size_error(s, field, "width is not 32")),
+            None => Ok(()),
+        }
+    }
+
+    /// Which section holds the timestamps: packed if the file has one.
+    fn ts_kind(&self) -> SectionKind {
+        let packed = (SectionKind::PackedTimestamps, Field::EventTimestamp as u16);
+        if self.by_key.contains_key(&packed) {
+            SectionKind::PackedTimestamps
+        } else {
+            SectionKind::Timestamps
         }
     }
 
@@ -502,7 +532,9 @@ impl SegmentReader {
                 | SectionKind::IdRows
                 | SectionKind::IdBloom
                 | SectionKind::BitmapGroups => s.field == NO_FIELD,
-                SectionKind::Timestamps => col.is_some_and(|c| c.encoding == Encoding::Timestamps),
+                SectionKind::Timestamps | SectionKind::PackedTimestamps => {
+                    col.is_some_and(|c| c.encoding == Encoding::Timestamps)
+                }
                 SectionKind::Blocks => col.is_some_and(|c| c.encoding == Encoding::Blocks),
                 SectionKind::Frames | SectionKind::FrameDict => {
                     col.is_some_and(|c| c.encoding == Encoding::Framed)
@@ -682,26 +714,27 @@ impl SegmentReader {
             .collect()
     }
 
-    /// The timestamps column: row `i` is `base + le_u32[i]`.
-    pub fn timestamps(&self) -> Result<(i64, &[u8])> {
-        Ok((
-            self.meta.base_ts_ms,
-            self.section(SectionKind::Timestamps, Field::EventTimestamp as u16)?,
-        ))
+    /// The timestamps column, checksum verified, whichever way it is stored.
+    pub fn timestamps(&self) -> Result<Timestamps<'_>> {
+        let (base, rows) = (self.meta.base_ts_ms, self.meta.row_count);
+        let kind = self.ts_kind();
+        let bytes = self.section(kind, Field::EventTimestamp as u16)?;
+        Ok(match kind {
+            SectionKind::PackedTimestamps => Timestamps::packed(base, rows, bytes),
+            _ => Timestamps::plain(base, rows, bytes),
+        })
     }
 
     /// The timestamp of `row`.
     pub fn timestamp(&self, row: u32) -> Result<i64> {
-        let (base, bytes) = self.timestamps()?;
-        le_u32_at(bytes, row as usize)
-            .map(|d| base + i64::from(d))
-            .ok_or_else(|| {
-                self.corrupt(
-                    SectionKind::Timestamps,
-                    Field::EventTimestamp as u16,
-                    "row out of range",
-                )
-            })
+        self.timestamps()?
+            .get(row)
+            .ok_or_else(|| self.ts_corrupt("row out of range"))
+    }
+
+    /// An error in the timestamps section, whichever kind it is.
+    fn ts_corrupt(&self, why: impl Into<String>) -> Error {
+        self.corrupt(self.ts_kind(), Field::EventTimestamp as u16, why)
     }
 
     /// The text of `field`'s string dictionary (its values' bytes, one
@@ -1031,15 +1064,14 @@ impl SegmentReader {
         self.verify_unread_bytes()?;
         self.verify_bitmap_groups()?;
         self.verify_tokens()?;
+        self.timestamps()?
+            .check()
+            .map_err(|why| self.ts_corrupt(why))?;
         let mut dec = RowDecoder::new(self)?;
         for row in 0..self.rows() {
             let e = dec.event(row)?;
             if e.day() != self.day() {
-                return Err(self.corrupt(
-                    SectionKind::Timestamps,
-                    Field::EventTimestamp as u16,
-                    "row outside the day",
-                ));
+                return Err(self.ts_corrupt("row outside the day"));
             }
         }
         for field in Field::stored() {

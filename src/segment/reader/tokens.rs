@@ -124,7 +124,7 @@ impl SegmentReader {
                     _ => None,
                 });
             }
-            let (dict, post) = tokens::encode(values.iter().map(|v| v.as_deref()))?;
+            let (dict, post) = tokens::encode(values.iter().map(|v| v.as_deref()), self.version)?;
             for (kind, want) in [
                 (SectionKind::TokenDict, dict),
                 (SectionKind::TokenPostings, post),
@@ -203,6 +203,16 @@ impl<'a> TokenIndex<'a> {
             }
         }
         Ok(lo)
+    }
+
+    /// Whether the `i`-th unit is dense (version 3: on more than 7/8 of the
+    /// rows, listed without rows; `tokens::is_dense`): a part it fits is
+    /// checked on rows.
+    pub fn dense(&self, i: u32) -> bool {
+        let k = i as usize;
+        self.seg.version >= 3
+            && le_u32_at(self.postings, 1 + k)
+                .is_some_and(|s| le_u32_at(self.postings, 2 + k) == Some(s))
     }
 
     /// The rows holding the `i`-th unit, borrowing the map.

@@ -14,7 +14,8 @@ use super::bloom;
 use super::format::{
     BLOCK_ROWS, BLOCK_UUID, BLOCK_ZSTD, ColumnMeta, Encoding, FOOTER_LEN, Footer, Meta, NO_FIELD,
     SECTION_ALIGN, SEGMENT_VERSION, SectionEntry, SectionKind, UUID_TEXT_LEN, bits_for, code_width,
-    fingerprint, fingerprint_bits, header_bytes, pack, parse_uuid, row_bits, section_crc,
+    encode_packed_timestamps, fingerprint, fingerprint_bits, header_bytes, pack, parse_uuid,
+    row_bits, section_crc,
 };
 use super::{
     INDEXED_FIELDS, NEEDLE_FIELDS, SegmentReader, TOKEN_FIELDS, encoding_of, groups, needle,
@@ -250,6 +251,9 @@ pub struct SegmentWriter {
     ids: Vec<u64>,
     dicts: Vec<DictBuilder>,
     blocks: Vec<BlockBuilder>,
+    /// The format version written: `SEGMENT_VERSION`, or (tests only) 2 for
+    /// the layout older builds wrote.
+    version: u32,
 }
 
 /// What `finish` wrote.
@@ -283,7 +287,15 @@ impl SegmentWriter {
             ids: Vec::new(),
             dicts,
             blocks,
+            version: SEGMENT_VERSION,
         }
+    }
+
+    /// Writes the version 2 layout instead (plain timestamps, every token
+    /// unit rule of version 2), for tests that an older file still reads.
+    #[cfg(feature = "internals")]
+    pub fn write_version_2(&mut self) {
+        self.version = 2;
     }
 
     /// Rows pushed so far.
@@ -338,9 +350,13 @@ impl SegmentWriter {
         if self.ts.len() + rows as usize >= u32::MAX as usize - 1 {
             return Err(Error::Internal("segment row limit reached".into()));
         }
-        self.ts.reserve(rows as usize);
-        for row in 0..rows {
-            self.ts.push(seg.timestamp(row)?);
+        match seg.timestamps()?.all() {
+            Some(ts) => self.ts.extend(ts),
+            None => {
+                for row in 0..rows {
+                    self.ts.push(seg.timestamp(row)?);
+                }
+            }
         }
         let mut ids = seg.blocks(Field::EventId)?;
         self.ids.reserve(rows as usize);
@@ -416,7 +432,7 @@ impl SegmentWriter {
     pub fn encode(&self, id: u64, supersedes: Vec<u64>) -> Result<Vec<u8>> {
         let (min_ts, max_ts) = self.check_encodable(id, &supersedes)?;
         let order = self.row_order(min_ts, max_ts);
-        let mut file = SectionWriter::new(id, self.day);
+        let mut file = SectionWriter::new(id, self.day, self.version);
         let mut columns = vec![self.write_timestamps(&mut file, &order, min_ts)];
         self.write_dicts(&mut file, &mut columns, &order)?;
         self.write_blocks(&mut file, &mut columns, &order)?;
@@ -451,6 +467,11 @@ impl SegmentWriter {
         }
         let min_ts = self.ts.iter().copied().min().unwrap_or(0);
         let max_ts = self.ts.iter().copied().max().unwrap_or(0);
+        // Packed timestamps place frames by u32 byte positions (4 bytes a
+        // row at most).
+        if self.ts.len() > 1 << 30 {
+            return Err(Error::Internal("segment has too many rows".into()));
+        }
         // A segment holds one UTC day (push checks it), so offsets fit in u32.
         if max_ts - min_ts >= i64::from(u32::MAX) {
             return Err(Error::Internal("segment spans more than a day".into()));
@@ -472,14 +493,24 @@ impl SegmentWriter {
         keys.iter().map(|&k| k as u32).collect()
     }
 
-    /// The timestamps section: each row's offset from `min_ts`, as u32.
+    /// The timestamps section: each row's offset from `min_ts`, packed in
+    /// frames of reference (version 3) or as one u32 per row (version 2).
     fn write_timestamps(&self, file: &mut SectionWriter, order: &[u32], min_ts: i64) -> ColumnMeta {
-        let ts_bytes: Vec<u8> = order
+        let offsets = order
             .iter()
-            .flat_map(|&i| ((self.ts[i as usize] - min_ts) as u32).to_le_bytes())
-            .collect();
+            .map(|&i| (self.ts.get(i as usize).copied().unwrap_or(min_ts) - min_ts) as u32);
         let field = Field::EventTimestamp as u16;
-        file.add(SectionKind::Timestamps, field, &ts_bytes);
+        if self.version >= 3 {
+            let offsets: Vec<u32> = offsets.collect();
+            file.add(
+                SectionKind::PackedTimestamps,
+                field,
+                &encode_packed_timestamps(&offsets),
+            );
+        } else {
+            let bytes: Vec<u8> = offsets.flat_map(u32::to_le_bytes).collect();
+            file.add(SectionKind::Timestamps, field, &bytes);
+        }
         ColumnMeta {
             field,
             encoding: Encoding::Timestamps,
@@ -613,7 +644,7 @@ impl SegmentWriter {
                     _ => None,
                 }
             });
-            let (dict, postings) = super::tokens::encode(values)?;
+            let (dict, postings) = super::tokens::encode(values, self.version)?;
             file.add(SectionKind::TokenDict, b.field as u16, &dict);
             file.add(SectionKind::TokenPostings, b.field as u16, &postings);
         }
@@ -739,16 +770,18 @@ fn write_code_map(
 struct SectionWriter {
     id: u64,
     day: Day,
+    version: u32,
     out: Vec<u8>,
     sections: Vec<SectionEntry>,
 }
 
 impl SectionWriter {
-    fn new(id: u64, day: Day) -> SectionWriter {
+    fn new(id: u64, day: Day, version: u32) -> SectionWriter {
         SectionWriter {
             id,
             day,
-            out: header_bytes(SEGMENT_VERSION).to_vec(),
+            version,
+            out: header_bytes(version).to_vec(),
             sections: Vec::new(),
         }
     }
@@ -783,7 +816,7 @@ impl SectionWriter {
         }
         self.out.extend_from_slice(&table);
         let footer = Footer {
-            version: SEGMENT_VERSION,
+            version: self.version,
             section_count: self.sections.len() as u32,
             table_offset,
             segment_id: self.id,
