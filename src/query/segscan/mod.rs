@@ -436,14 +436,7 @@ pub(crate) fn scan<'a>(
         && !q.group_by.is_empty()
         && let Some((out, matched)) = fold::count(seg, q, (lo, hi), &mut trace, stop)?
     {
-        return Ok(finish(
-            Partial {
-                matched,
-                out,
-                trace,
-            },
-            started,
-        ));
+        return Ok(answer(out, matched, trace, started));
     }
     let Some(plan) = plan(seg, q, &mut trace, stop)? else {
         return Ok(finish(empty(q, trace), started));
@@ -454,14 +447,7 @@ pub(crate) fn scan<'a>(
             srcs: Vec::new(),
             counts: [([0; 8], matched)].into_iter().collect(),
         };
-        return Ok(finish(
-            Partial {
-                matched,
-                out,
-                trace,
-            },
-            started,
-        ));
+        return Ok(answer(out, matched, trace, started));
     }
     let Plan {
         pos,
@@ -472,18 +458,11 @@ pub(crate) fn scan<'a>(
     if let Some(t) = &mut trace {
         trace_residuals(t, &resid, &cand);
     }
-    let out = match q.select {
+    let (out, matched) = match q.select {
         Select::Count => count_groups(seg, q, &cand, &mut resid, &mut trace, stop)?,
         Select::Events => list_rows(seg, q, &ts, &cand, &mut resid, keep, stop)?,
     };
-    Ok(finish(
-        Partial {
-            matched: out.1,
-            out: out.0,
-            trace,
-        },
-        started,
-    ))
+    Ok(answer(out, matched, trace, started))
 }
 
 /// The rows of `seg` in the window of `q` that every predicate accepts,
@@ -761,6 +740,23 @@ fn trace_residuals(t: &mut SourceTrace, resid: &[Resid<'_, '_>], cand: &Cand<'_>
         }
     }
     t.rows_visited = cand.len();
+}
+
+/// A segment's answer with its trace completed.
+fn answer<'a>(
+    out: Out<'a>,
+    matched: u64,
+    trace: Option<SourceTrace>,
+    started: Instant,
+) -> Partial<'a> {
+    finish(
+        Partial {
+            matched,
+            out,
+            trace,
+        },
+        started,
+    )
 }
 
 fn finish(mut p: Partial<'_>, started: Instant) -> Partial<'_> {
