@@ -63,6 +63,25 @@ impl<'x> K<'x> {
         }
     }
 
+    /// For a string, a number whose order is the string's on its first 7
+    /// bytes (and whose top byte is 1): two strings with different
+    /// prefixes compare as these; equal ones must be compared in full.
+    /// `None` for other values.
+    #[inline]
+    pub fn str_prefix(self) -> Option<u64> {
+        match self.norm() {
+            K::Bytes(b) => {
+                let mut p = [0u8; 8];
+                p[0] = 1;
+                for (d, s) in p.iter_mut().skip(1).zip(b) {
+                    *d = *s;
+                }
+                Some(u64::from_be_bytes(p))
+            }
+            K::Val(_) => None,
+        }
+    }
+
     /// The output value; `None` when bytes are not UTF-8 (a damaged
     /// segment: the caller names it).
     pub fn to_scalar(self) -> Option<Scalar> {
@@ -189,5 +208,14 @@ mod tests {
         assert_eq!(k.get(0).cmp(k.get(3)), Ordering::Less);
         assert_eq!(k.get(3).cmp(K::Val(Value::Int(7))), Ordering::Greater);
         assert_eq!(k.get(2).to_scalar(), Some(Scalar::Str("/b".into())));
+        // Prefixes order strings by their first 7 bytes; a shorter string
+        // is a smaller prefix only when the bytes differ.
+        let p = |s: &str| K::Val(Value::Str(s)).str_prefix().unwrap();
+        assert!(p("/a") < p("/b"));
+        assert_eq!(p(""), p("\u{0}"));
+        assert_eq!(p("abcdefgX"), p("abcdefgY"));
+        assert!(p("abcdefg") > p("abcdef"));
+        assert_eq!(k.get(1).str_prefix(), Some(p("/a")));
+        assert_eq!(K::Val(Value::Int(3)).str_prefix(), None);
     }
 }

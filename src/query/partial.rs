@@ -125,9 +125,26 @@ impl Counts {
         self.counts.len()
     }
 
+    /// Room for `n` more groups.
+    pub fn reserve(&mut self, n: usize) {
+        self.keys.reserve(n * self.width);
+        self.counts.reserve(n);
+    }
+
     /// The bytes held (for the query's memory budget).
     pub fn bytes(&self) -> u64 {
         (self.keys.capacity() * 4 + self.counts.capacity() * 8) as u64
+    }
+
+    /// The key of group `i` (zeros past the end).
+    #[inline]
+    pub fn key(&self, i: usize) -> GKey {
+        let w = self.width;
+        let mut key: GKey = [0; MAX_GROUP_FIELDS];
+        if let (Some(dst), Some(src)) = (key.get_mut(..w), self.keys.get(i * w..i * w + w)) {
+            dst.copy_from_slice(src);
+        }
+        key
     }
 
     /// The groups, in the order pushed.
@@ -197,12 +214,25 @@ impl Grouper {
             .iter()
             .map(|s| s.map(|n| usize::BITS - n.saturating_sub(1).leading_zeros()))
             .collect();
+        let packed = bits.filter(|b| !dense && b.iter().sum::<u32>() <= 64);
+        // Room for a group per row when hashing (keys of block columns are
+        // mostly distinct): the table then never grows, which would hash
+        // every key again at each doubling.
+        let room = if dense {
+            0
+        } else {
+            usize::try_from(rows).unwrap_or(0).min(DENSE_CAP)
+        };
+        let (packed_hash, hash) = match packed {
+            Some(_) => (HashMap::with_capacity_and_hasher(room, FixedState::default()), HashMap::default()),
+            None => (HashMap::default(), HashMap::with_capacity_and_hasher(room, FixedState::default())),
+        };
         Grouper {
             width: sizes.len(),
             dense: dense.then(|| (vec![0; total], strides)),
-            packed: bits.filter(|b| !dense && b.iter().sum::<u32>() <= 64),
-            packed_hash: HashMap::default(),
-            hash: HashMap::default(),
+            packed,
+            packed_hash,
+            hash,
         }
     }
 
@@ -254,6 +284,7 @@ impl Grouper {
 
     pub fn finish(self) -> Counts {
         let mut out = Counts::new(self.width);
+        out.reserve(self.packed_hash.len() + self.hash.len());
         match self.dense {
             Some((counts, strides)) => {
                 for (i, c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
