@@ -224,8 +224,14 @@ impl Grouper {
             usize::try_from(rows).unwrap_or(0).min(DENSE_CAP)
         };
         let (packed_hash, hash) = match packed {
-            Some(_) => (HashMap::with_capacity_and_hasher(room, FixedState::default()), HashMap::default()),
-            None => (HashMap::default(), HashMap::with_capacity_and_hasher(room, FixedState::default())),
+            Some(_) => (
+                HashMap::with_capacity_and_hasher(room, FixedState::default()),
+                HashMap::default(),
+            ),
+            None => (
+                HashMap::default(),
+                HashMap::with_capacity_and_hasher(room, FixedState::default()),
+            ),
         };
         Grouper {
             width: sizes.len(),

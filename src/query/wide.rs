@@ -254,7 +254,10 @@ fn sum(
     }
     // Partitions by hash bits 32 and up: the table within one indexes by
     // the low bits and tags by the top 7.
-    let parts = groups.div_ceil(PARTITION_GROUPS).next_power_of_two().min(1 << 16);
+    let parts = groups
+        .div_ceil(PARTITION_GROUPS)
+        .next_power_of_two()
+        .min(1 << 16);
     let part = |h: u64| ((h >> 32) as usize) & (parts - 1);
     let mut starts = vec![0usize; parts + 1];
     for h in &hashes {
@@ -361,5 +364,56 @@ fn entry_key<'s>(
         }),
         Some(FieldKey::Value(_)) => src.key(f, local).unwrap_or(null),
         None => null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::QueryOptions;
+    use crate::query::partial::Counts;
+
+    /// A source of one field keyed by `values`, with `counts[i]` rows of
+    /// local key `i`.
+    fn src(values: &[&str], counts: &[u64]) -> Src<'static> {
+        let mut c = Counts::new(1);
+        for (k, n) in counts.iter().enumerate() {
+            c.push(&[k as u32, 0, 0, 0, 0, 0, 0, 0], *n);
+        }
+        Src {
+            keys: vec![KeySrc::Owned(
+                values.iter().map(|v| Scalar::Str((*v).into())).collect(),
+            )],
+            counts: c,
+        }
+    }
+
+    fn totals(recs: &[Rec]) -> Vec<(u32, u32, u64)> {
+        let mut t: Vec<_> = recs
+            .iter()
+            .filter(|r| r.total > 0)
+            .map(|r| (r.src, r.group, r.total))
+            .collect();
+        t.sort();
+        t
+    }
+
+    #[test]
+    fn equal_keys_sum_and_a_shared_hash_of_different_keys_stops() {
+        let srcs = [src(&["a", "b"], &[2, 1]), src(&["b", "c"], &[5, 1])];
+        let hasher = FixedState::default();
+        let hashes = |s: &Src<'_>| -> Vec<u64> {
+            (0..2).map(|l| s.key(0, l).unwrap().hash(&hasher)).collect()
+        };
+        let keys = [FieldKey::Value(srcs.iter().map(hashes).collect())];
+        let opts = QueryOptions::default();
+        let recs = sum(&srcs, &keys, Some(0), opts.stop()).unwrap().unwrap();
+        // "b" is summed into its first source group; "a" and "c" alone.
+        assert_eq!(totals(&recs), vec![(0, 0, 2), (0, 1, 6), (1, 1, 1)]);
+        let a = recs.iter().find(|r| r.src == 0 && r.group == 0).unwrap();
+        assert_eq!(a.prefix, K::Bytes(b"a").str_prefix().unwrap());
+        // Every value given one hash: "a" and "b" meet, and the sum stops.
+        let keys = [FieldKey::Value(vec![vec![7, 7], vec![7, 7]])];
+        assert!(sum(&srcs, &keys, None, opts.stop()).unwrap().is_none());
     }
 }
