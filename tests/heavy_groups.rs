@@ -294,7 +294,7 @@ fn a_heavy_group_by_past_its_budget_is_refused_by_the_merge() {
         }
     }
     let needed = lo;
-    assert!(needed >= 3000 * 40, "{needed} bytes");
+    assert!(needed >= 3000 * 32, "{needed} bytes");
     let budgeted = engine
         .snapshot()
         .query_with(&q, &QueryOptions::new().with_max_memory_bytes(needed))

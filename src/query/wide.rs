@@ -16,10 +16,10 @@
 //! or a crafted key) stop this path, and the caller merges by ids instead.
 //!
 //! Memory (charged before the sum, an upper bound): per source group a
-//! 32-byte record (hash, representative, total, order prefix) and, while records are
-//! spread into partitions, its 8-byte hash; per source and field keyed by
-//! value, 8 bytes per local key (its value's hash). A partition's table is
-//! a few hundred kilobytes, reused.
+//! 32-byte record (hash, representative, total, order prefix); per source
+//! and field, 8 bytes per local key keyed by value (its value's hash, until
+//! the records are made), 4 per local key keyed by id (its id). A partition's table is a few hundred
+//! kilobytes, reused.
 
 use std::cmp::Ordering;
 
@@ -35,7 +35,7 @@ use super::partial::{GKey, KeySrc};
 use super::scalar::Scalar;
 
 /// Bytes charged per source group (see the module docs).
-const GROUP_BYTES: u64 = 8 + 32;
+const GROUP_BYTES: u64 = 32;
 
 /// How one group field is keyed in the table.
 enum FieldKey {
@@ -78,10 +78,10 @@ pub(super) fn page(
     (offset, limit): (usize, Option<usize>),
     stop: Stop<'_>,
 ) -> Result<Option<Vec<Vec<Scalar>>>> {
-    let keys = field_keys(srcs, ids, by_value, stop)?;
+    let mut keys = field_keys(srcs, ids, by_value, stop)?;
     // The order's first group field: records carry its prefix.
     let first = order.iter().find_map(|(k, _)| *k);
-    let Some(recs) = sum(srcs, &keys, first, stop)? else {
+    let Some(recs) = sum(srcs, &mut keys, first, stop)? else {
         return Ok(None);
     };
     let ids: &[Ids<'_>] = ids;
@@ -170,6 +170,12 @@ fn field_keys(
             }
             keys.push(FieldKey::Value(per_src));
         } else {
+            let n: usize = srcs
+                .iter()
+                .filter_map(|s| s.keys.get(f))
+                .map(KeySrc::len)
+                .sum();
+            stop.charge(4 * n as u64, "merge of groups")?;
             fids.reserve(srcs);
             let memos = (0..srcs.len())
                 .map(|s| fids.memo(srcs, s, stop))
@@ -239,19 +245,12 @@ fn same_key(
 /// group).
 fn sum(
     srcs: &[Src<'_>],
-    keys: &[FieldKey],
+    keys: &mut [FieldKey],
     first: Option<usize>,
     stop: Stop<'_>,
 ) -> Result<Option<Vec<Rec>>> {
     let groups: usize = srcs.iter().map(|s| s.counts.len()).sum();
     stop.charge(groups as u64 * GROUP_BYTES, "merge of groups")?;
-    let mut hashes = Vec::with_capacity(groups);
-    for (s, src) in srcs.iter().enumerate() {
-        stop.check()?;
-        for i in 0..src.counts.len() {
-            hashes.push(key_hash(keys, s, &src.counts.key(i)));
-        }
-    }
     // Partitions by hash bits 32 and up: the table within one indexes by
     // the low bits and tags by the top 7.
     let parts = groups
@@ -259,10 +258,15 @@ fn sum(
         .next_power_of_two()
         .min(1 << 16);
     let part = |h: u64| ((h >> 32) as usize) & (parts - 1);
+    // Two passes over the groups, each hashing them (cheaper than holding
+    // the hashes): partition sizes, then the records.
     let mut starts = vec![0usize; parts + 1];
-    for h in &hashes {
-        if let Some(n) = starts.get_mut(part(*h) + 1) {
-            *n += 1;
+    for (s, src) in srcs.iter().enumerate() {
+        stop.check()?;
+        for (local, _) in src.counts.iter() {
+            if let Some(n) = starts.get_mut(part(key_hash(keys, s, &local)) + 1) {
+                *n += 1;
+            }
         }
     }
     for p in 1..=parts {
@@ -273,17 +277,16 @@ fn sum(
     }
     let mut at = starts.clone();
     let mut recs = vec![Rec::default(); groups];
-    let mut j = 0usize;
     for (s, src) in srcs.iter().enumerate() {
+        stop.check()?;
         for (i, (local, count)) in src.counts.iter().enumerate() {
-            let hash = hashes.get(j).copied().unwrap_or(0);
+            let hash = key_hash(keys, s, &local);
             let prefix = match first {
                 Some(f) => src.key(f, local.get(f).copied().unwrap_or(0))?,
                 None => K::Val(crate::event::Value::Null),
             }
             .str_prefix()
             .unwrap_or(0);
-            j += 1;
             if let Some(slot) = at.get_mut(part(hash))
                 && let Some(r) = recs.get_mut(*slot)
             {
@@ -298,7 +301,13 @@ fn sum(
             }
         }
     }
-    drop(hashes);
+    // Values are compared from here on, not hashed.
+    for k in keys.iter_mut() {
+        if let FieldKey::Value(h) = k {
+            *h = Vec::new();
+        }
+    }
+    let keys: &[FieldKey] = keys;
     let mut table: HashTable<(u64, u32)> = HashTable::new();
     for p in 0..parts {
         if p % 16 == 0 {
@@ -407,13 +416,16 @@ mod tests {
         };
         let keys = [FieldKey::Value(srcs.iter().map(hashes).collect())];
         let opts = QueryOptions::default();
-        let recs = sum(&srcs, &keys, Some(0), opts.stop()).unwrap().unwrap();
+        let mut keys = keys;
+        let recs = sum(&srcs, &mut keys, Some(0), opts.stop())
+            .unwrap()
+            .unwrap();
         // "b" is summed into its first source group; "a" and "c" alone.
         assert_eq!(totals(&recs), vec![(0, 0, 2), (0, 1, 6), (1, 1, 1)]);
         let a = recs.iter().find(|r| r.src == 0 && r.group == 0).unwrap();
         assert_eq!(a.prefix, K::Bytes(b"a").str_prefix().unwrap());
         // Every value given one hash: "a" and "b" meet, and the sum stops.
-        let keys = [FieldKey::Value(vec![vec![7, 7], vec![7, 7]])];
-        assert!(sum(&srcs, &keys, None, opts.stop()).unwrap().is_none());
+        let mut keys = [FieldKey::Value(vec![vec![7, 7], vec![7, 7]])];
+        assert!(sum(&srcs, &mut keys, None, opts.stop()).unwrap().is_none());
     }
 }
