@@ -130,22 +130,32 @@ impl BytesKeys {
         self.ends.len()
     }
 
-    /// The key of `bytes` (`None`: no value, key 0), if met before.
+    /// The key of `bytes`, added if new and `accept(bytes)`; `Err(())`
+    /// when new and refused. One hash for both the look-up and the insert.
     #[inline]
-    pub fn find(&self, bytes: Option<&[u8]>) -> Option<u32> {
-        let Some(bytes) = bytes else {
-            return Some(0);
-        };
+    pub fn find_or_insert(
+        &mut self,
+        bytes: &[u8],
+        accept: impl FnOnce(&[u8]) -> bool,
+    ) -> std::result::Result<u32, ()> {
         let h = self.hasher.hash_one(bytes);
         let (arena, ends) = (&self.arena, &self.ends);
-        self.table
-            .find(h, |k| slice(arena, ends, *k) == bytes)
-            .copied()
+        if let Some(k) = self.table.find(h, |k| slice(arena, ends, *k) == bytes) {
+            return Ok(*k);
+        }
+        if !accept(bytes) {
+            return Err(());
+        }
+        Ok(self.insert_hashed(bytes, h))
     }
 
     /// Adds `bytes`, not met before, as a new key.
     pub fn insert(&mut self, bytes: &[u8]) -> u32 {
         let h = self.hasher.hash_one(bytes);
+        self.insert_hashed(bytes, h)
+    }
+
+    fn insert_hashed(&mut self, bytes: &[u8], h: u64) -> u32 {
         let k = self.ends.len() as u32;
         self.arena.extend_from_slice(bytes);
         self.ends.push(self.arena.len());
@@ -189,16 +199,20 @@ mod tests {
     #[test]
     fn bytes_keys_intern_and_compare_like_values() {
         let mut k = BytesKeys::new();
-        assert_eq!(k.find(None), Some(0));
-        assert_eq!(k.find(Some(b"/a")), None);
+        assert_eq!(k.find_or_insert(b"/a", |_| false), Err(()));
         let a = k.insert(b"/a");
         let b = k.insert(b"/b");
         assert_eq!((a, b), (1, 2));
-        assert_eq!(k.find(Some(b"/a")), Some(1));
-        assert_eq!(k.find(Some(b"")), None);
+        assert_eq!(k.find_or_insert(b"/a", |_| false), Ok(1));
+        assert_eq!(k.find_or_insert(b"", |_| false), Err(()));
         assert_eq!(k.insert(b""), 3);
-        assert_eq!(k.find(Some(b"")), Some(3));
-        assert_eq!(k.len(), 4);
+        assert_eq!(k.find_or_insert(b"", |_| false), Ok(3));
+        assert_eq!(k.find_or_insert(b"/b", |_| false), Ok(2));
+        assert_eq!(k.find_or_insert(b"/c", |_| false), Err(()));
+        assert_eq!(k.find_or_insert(b"/c", |_| true), Ok(4));
+        assert_eq!(k.find_or_insert(b"/c", |_| false), Ok(4));
+        k.insert(b"/d");
+        assert_eq!(k.len(), 6);
         assert!(k.get(1).same(K::Val(Value::Str("/a"))));
         assert!(k.get(0).same(K::Val(Value::Null)));
         assert!(k.get(3).same(K::Val(Value::Str(""))));

@@ -112,7 +112,7 @@ pub(super) fn page(
     let page_end = limit.map_or(usize::MAX, |l| offset.saturating_add(l));
     let mut top = Top::new(page_end, &cmp);
     for (e, rec) in recs.iter().enumerate() {
-        if e % CHECK_EVERY_ROWS == 0 {
+        if e.is_multiple_of(CHECK_EVERY_ROWS) {
             stop.check()?;
         }
         // Records summed into their key's first hold 0.
@@ -131,7 +131,7 @@ pub(super) fn page(
         .take(limit.unwrap_or(usize::MAX))
         .enumerate()
     {
-        if at % CHECK_EVERY_ROWS == 0 {
+        if at.is_multiple_of(CHECK_EVERY_ROWS) {
             stop.check()?;
         }
         let mut values: Vec<Scalar> = (0..keys.len())
@@ -161,7 +161,7 @@ fn field_keys(
                 stop.charge(8 * n as u64, "merge of groups")?;
                 let mut hashes = Vec::with_capacity(n);
                 for local in 0..n as u32 {
-                    if local as usize % CHECK_EVERY_ROWS == 0 {
+                    if (local as usize).is_multiple_of(CHECK_EVERY_ROWS) {
                         stop.check()?;
                     }
                     hashes.push(s.key(f, local)?.hash(&hasher));
@@ -310,7 +310,7 @@ fn sum(
     let keys: &[FieldKey] = keys;
     let mut table: HashTable<(u64, u32)> = HashTable::new();
     for p in 0..parts {
-        if p % 16 == 0 {
+        if p.is_multiple_of(16) {
             stop.check()?;
         }
         let (Some(lo), Some(hi)) = (starts.get(p).copied(), starts.get(p + 1).copied()) else {

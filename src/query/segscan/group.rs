@@ -76,14 +76,11 @@ impl<'a> GroupCol<'a> {
                 let Some(b) = cursor.get_str_bytes(r)? else {
                     return Ok(0);
                 };
-                if let Some(k) = keys.find(Some(b)) {
-                    return Ok(k);
-                }
                 // A new value is kept once its UTF-8 is checked; one that is
                 // not UTF-8 is read again as text, whose error names the
                 // segment and block.
-                if std::str::from_utf8(b).is_ok() {
-                    return Ok(keys.insert(b));
+                if let Ok(k) = keys.find_or_insert(b, |b| std::str::from_utf8(b).is_ok()) {
+                    return Ok(k);
                 }
                 match cursor.get(r)? {
                     Value::Str(s) => keys.insert(s.as_bytes()),
