@@ -174,6 +174,12 @@ impl BytesKeys {
         }
     }
 
+    /// The bytes held once sealed (for the query's memory budget): the
+    /// strings and their end offsets.
+    pub fn bytes(&self) -> u64 {
+        (self.arena.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()) as u64
+    }
+
     /// The table is only needed while keys are added.
     pub fn seal(&mut self) {
         self.table = HashTable::new();
@@ -213,6 +219,9 @@ mod tests {
         assert_eq!(k.find_or_insert(b"/c", |_| false), Ok(4));
         k.insert(b"/d");
         assert_eq!(k.len(), 6);
+        k.seal();
+        // "/a", "/b", "", "/c", "/d" and 6 ends.
+        assert_eq!(k.bytes(), 8 + 6 * 8);
         assert!(k.get(1).same(K::Val(Value::Str("/a"))));
         assert!(k.get(0).same(K::Val(Value::Null)));
         assert!(k.get(3).same(K::Val(Value::Str(""))));
