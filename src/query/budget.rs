@@ -209,6 +209,7 @@ pub(crate) fn partial_bytes(p: &Partial<'_>) -> u64 {
                     KeySrc::Borrowed(v) => {
                         (v.len() * std::mem::size_of::<crate::event::Value<'_>>()) as u64
                     }
+                    KeySrc::Bytes(b) => b.bytes(),
                     _ => 0,
                 })
                 .sum();

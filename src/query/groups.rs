@@ -41,13 +41,13 @@ const DENSE_MIN: usize = 1 << 16;
 const DENSE_CAP: usize = 1 << 24;
 
 /// One source's groups: its key sources and counts by local key.
-struct Src<'a> {
-    keys: Vec<KeySrc<'a>>,
-    counts: Counts,
+pub(super) struct Src<'a> {
+    pub keys: Vec<KeySrc<'a>>,
+    pub counts: Counts,
 }
 
 impl Src<'_> {
-    fn key(&self, field: usize, local: u32) -> Result<K<'_>> {
+    pub fn key(&self, field: usize, local: u32) -> Result<K<'_>> {
         match self.keys.get(field) {
             Some(k) => k.key(local),
             None => Ok(K::Val(crate::event::Value::Null)),
@@ -56,7 +56,7 @@ impl Src<'_> {
 }
 
 /// The query-wide ids of one group field.
-struct Ids<'m> {
+pub(super) struct Ids<'m> {
     field: usize,
     held: Option<&'m Held>,
     /// Ids below `base` are the field's month-wide ids.
@@ -69,14 +69,14 @@ struct Ids<'m> {
 }
 
 /// A source's local key -> id map for one field.
-enum Memo {
+pub(super) enum Memo {
     Cached(Arc<[u32]>),
     Built(Vec<u32>),
 }
 
 impl Memo {
     #[inline]
-    fn get(&self, local: u32) -> u32 {
+    pub fn get(&self, local: u32) -> u32 {
         let m: &[u32] = match self {
             Memo::Cached(m) => m,
             Memo::Built(m) => m,
@@ -103,7 +103,7 @@ impl<'m> Ids<'m> {
 
     /// Room for the keys of every source without a cached map: growing
     /// the table would hash every key again (from its source's bytes).
-    fn reserve(&mut self, srcs: &[Src<'_>]) {
+    pub fn reserve(&mut self, srcs: &[Src<'_>]) {
         let n: usize = srcs
             .iter()
             .enumerate()
@@ -120,7 +120,7 @@ impl<'m> Ids<'m> {
 
     /// The value of id `id`.
     #[inline]
-    fn key<'s>(&'s self, srcs: &'s [Src<'_>], id: u32) -> K<'s> {
+    pub fn key<'s>(&'s self, srcs: &'s [Src<'_>], id: u32) -> K<'s> {
         let null = K::Val(crate::event::Value::Null);
         if id < self.base {
             return self
@@ -167,7 +167,7 @@ impl<'m> Ids<'m> {
 
     /// Source `src`'s local keys as ids: its cached map, or each key looked
     /// up once.
-    fn memo(&mut self, srcs: &[Src<'_>], src: usize, stop: Stop<'_>) -> Result<Memo> {
+    pub fn memo(&mut self, srcs: &[Src<'_>], src: usize, stop: Stop<'_>) -> Result<Memo> {
         if let Some(m) = self.held.and_then(|h| h.maps.get(src)?.clone()) {
             return Ok(Memo::Cached(m));
         }
@@ -213,6 +213,23 @@ pub(crate) fn merge_counts(
         .enumerate()
         .map(|(i, h)| Ids::new(i, h.as_ref()))
         .collect();
+    let keys = order_keys(q);
+    let mut columns: Vec<String> = q.group_by.iter().map(|f| f.name().to_string()).collect();
+    columns.push("count".into());
+    // Fields no month-wide dictionary holds are keyed by value (wide.rs);
+    // `None` back: two keys shared a hash, merged by ids below instead.
+    let by_value: Vec<bool> = held.iter().map(Option::is_none).collect();
+    if by_value.contains(&true) {
+        let page = (q.offset as usize, q.limit.map(|l| l as usize));
+        if let Some(rows) = super::wide::page(&srcs, &mut ids, &by_value, &keys, page, stop)? {
+            return Ok(QueryResult {
+                columns,
+                rows,
+                matched_events: Some(matched),
+                next_cursor: None,
+            });
+        }
+    }
     for f in &mut ids {
         f.reserve(&srcs);
     }
@@ -231,7 +248,6 @@ pub(crate) fn merge_counts(
     let page_end = q
         .limit
         .map_or(usize::MAX, |l| (q.offset.saturating_add(l)) as usize);
-    let keys = order_keys(q);
     let cmp = |a: &(GKey, u64), b: &(GKey, u64)| -> Ordering {
         for (k, desc) in &keys {
             let o = match k {
@@ -268,8 +284,6 @@ pub(crate) fn merge_counts(
     if q.group_by.is_empty() && rows.is_empty() {
         rows.push(([0; 8], 0));
     }
-    let mut columns: Vec<String> = q.group_by.iter().map(|f| f.name().to_string()).collect();
-    columns.push("count".into());
     // The page is turned into values with a look at the cancel flag every
     // few thousand rows (a page without a limit is every group).
     let mut out = Vec::new();
@@ -562,7 +576,7 @@ where
 /// Keeps the best `k` groups offered, in the query's order: a group worse
 /// than the `k`-th kept is dropped with one comparison; the kept ones are
 /// cut back to `k` whenever they reach twice that.
-struct Top<'c, F> {
+pub(super) struct Top<'c, F> {
     k: usize,
     rows: Vec<(GKey, u64)>,
     worst: Option<(GKey, u64)>,
@@ -573,7 +587,7 @@ impl<'c, F> Top<'c, F>
 where
     F: Fn(&(GKey, u64), &(GKey, u64)) -> Ordering,
 {
-    fn new(k: usize, cmp: &'c F) -> Self {
+    pub fn new(k: usize, cmp: &'c F) -> Self {
         Top {
             k,
             rows: Vec::new(),
@@ -583,7 +597,7 @@ where
     }
 
     #[inline]
-    fn push(&mut self, key: GKey, count: u64) {
+    pub fn push(&mut self, key: GKey, count: u64) {
         if self.k == 0 {
             return;
         }
@@ -608,7 +622,7 @@ where
         }
     }
 
-    fn finish(mut self) -> Vec<(GKey, u64)> {
+    pub fn finish(mut self) -> Vec<(GKey, u64)> {
         self.trim();
         let cmp = self.cmp;
         self.rows.sort_unstable_by(cmp);

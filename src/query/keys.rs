@@ -63,6 +63,25 @@ impl<'x> K<'x> {
         }
     }
 
+    /// For a string, a number whose order is the string's on its first 7
+    /// bytes (and whose top byte is 1): two strings with different
+    /// prefixes compare as these; equal ones must be compared in full.
+    /// `None` for other values.
+    #[inline]
+    pub fn str_prefix(self) -> Option<u64> {
+        match self.norm() {
+            K::Bytes(b) => {
+                let mut p = [0u8; 8];
+                p[0] = 1;
+                for (d, s) in p.iter_mut().skip(1).zip(b) {
+                    *d = *s;
+                }
+                Some(u64::from_be_bytes(p))
+            }
+            K::Val(_) => None,
+        }
+    }
+
     /// The output value; `None` when bytes are not UTF-8 (a damaged
     /// segment: the caller names it).
     pub fn to_scalar(self) -> Option<Scalar> {
@@ -111,22 +130,32 @@ impl BytesKeys {
         self.ends.len()
     }
 
-    /// The key of `bytes` (`None`: no value, key 0), if met before.
+    /// The key of `bytes`, added if new and `accept(bytes)`; `Err(())`
+    /// when new and refused. One hash for both the look-up and the insert.
     #[inline]
-    pub fn find(&self, bytes: Option<&[u8]>) -> Option<u32> {
-        let Some(bytes) = bytes else {
-            return Some(0);
-        };
+    pub fn find_or_insert(
+        &mut self,
+        bytes: &[u8],
+        accept: impl FnOnce(&[u8]) -> bool,
+    ) -> std::result::Result<u32, ()> {
         let h = self.hasher.hash_one(bytes);
         let (arena, ends) = (&self.arena, &self.ends);
-        self.table
-            .find(h, |k| slice(arena, ends, *k) == bytes)
-            .copied()
+        if let Some(k) = self.table.find(h, |k| slice(arena, ends, *k) == bytes) {
+            return Ok(*k);
+        }
+        if !accept(bytes) {
+            return Err(());
+        }
+        Ok(self.insert_hashed(bytes, h))
     }
 
     /// Adds `bytes`, not met before, as a new key.
     pub fn insert(&mut self, bytes: &[u8]) -> u32 {
         let h = self.hasher.hash_one(bytes);
+        self.insert_hashed(bytes, h)
+    }
+
+    fn insert_hashed(&mut self, bytes: &[u8], h: u64) -> u32 {
         let k = self.ends.len() as u32;
         self.arena.extend_from_slice(bytes);
         self.ends.push(self.arena.len());
@@ -143,6 +172,12 @@ impl BytesKeys {
         } else {
             K::Bytes(slice(&self.arena, &self.ends, key))
         }
+    }
+
+    /// The bytes held once sealed (for the query's memory budget): the
+    /// strings and their end offsets.
+    pub fn bytes(&self) -> u64 {
+        (self.arena.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()) as u64
     }
 
     /// The table is only needed while keys are added.
@@ -170,16 +205,23 @@ mod tests {
     #[test]
     fn bytes_keys_intern_and_compare_like_values() {
         let mut k = BytesKeys::new();
-        assert_eq!(k.find(None), Some(0));
-        assert_eq!(k.find(Some(b"/a")), None);
+        assert_eq!(k.find_or_insert(b"/a", |_| false), Err(()));
         let a = k.insert(b"/a");
         let b = k.insert(b"/b");
         assert_eq!((a, b), (1, 2));
-        assert_eq!(k.find(Some(b"/a")), Some(1));
-        assert_eq!(k.find(Some(b"")), None);
+        assert_eq!(k.find_or_insert(b"/a", |_| false), Ok(1));
+        assert_eq!(k.find_or_insert(b"", |_| false), Err(()));
         assert_eq!(k.insert(b""), 3);
-        assert_eq!(k.find(Some(b"")), Some(3));
-        assert_eq!(k.len(), 4);
+        assert_eq!(k.find_or_insert(b"", |_| false), Ok(3));
+        assert_eq!(k.find_or_insert(b"/b", |_| false), Ok(2));
+        assert_eq!(k.find_or_insert(b"/c", |_| false), Err(()));
+        assert_eq!(k.find_or_insert(b"/c", |_| true), Ok(4));
+        assert_eq!(k.find_or_insert(b"/c", |_| false), Ok(4));
+        k.insert(b"/d");
+        assert_eq!(k.len(), 6);
+        k.seal();
+        // "/a", "/b", "", "/c", "/d" and 6 ends.
+        assert_eq!(k.bytes(), 8 + 6 * 8);
         assert!(k.get(1).same(K::Val(Value::Str("/a"))));
         assert!(k.get(0).same(K::Val(Value::Null)));
         assert!(k.get(3).same(K::Val(Value::Str(""))));
@@ -189,5 +231,14 @@ mod tests {
         assert_eq!(k.get(0).cmp(k.get(3)), Ordering::Less);
         assert_eq!(k.get(3).cmp(K::Val(Value::Int(7))), Ordering::Greater);
         assert_eq!(k.get(2).to_scalar(), Some(Scalar::Str("/b".into())));
+        // Prefixes order strings by their first 7 bytes; a shorter string
+        // is a smaller prefix only when the bytes differ.
+        let p = |s: &str| K::Val(Value::Str(s)).str_prefix().unwrap();
+        assert!(p("/a") < p("/b"));
+        assert_eq!(p(""), p("\u{0}"));
+        assert_eq!(p("abcdefgX"), p("abcdefgY"));
+        assert!(p("abcdefg") > p("abcdef"));
+        assert_eq!(k.get(1).str_prefix(), Some(p("/a")));
+        assert_eq!(K::Val(Value::Int(3)).str_prefix(), None);
     }
 }

@@ -18,6 +18,7 @@ mod result;
 mod scalar;
 pub(crate) mod segscan;
 pub mod values;
+mod wide;
 
 pub use bind::window_bound;
 pub use budget::{DEFAULT_QUERY_MEMORY_BYTES, MemoryPool};

@@ -125,9 +125,26 @@ impl Counts {
         self.counts.len()
     }
 
+    /// Room for `n` more groups.
+    pub fn reserve(&mut self, n: usize) {
+        self.keys.reserve(n * self.width);
+        self.counts.reserve(n);
+    }
+
     /// The bytes held (for the query's memory budget).
     pub fn bytes(&self) -> u64 {
         (self.keys.capacity() * 4 + self.counts.capacity() * 8) as u64
+    }
+
+    /// The key of group `i` (zeros past the end).
+    #[inline]
+    pub fn key(&self, i: usize) -> GKey {
+        let w = self.width;
+        let mut key: GKey = [0; MAX_GROUP_FIELDS];
+        if let (Some(dst), Some(src)) = (key.get_mut(..w), self.keys.get(i * w..i * w + w)) {
+            dst.copy_from_slice(src);
+        }
+        key
     }
 
     /// The groups, in the order pushed.
@@ -163,8 +180,19 @@ pub(crate) struct Grouper {
     /// field is bounded and they fit: hashing 8 bytes instead of 32.
     packed: Option<Vec<u32>>,
     packed_hash: HashMap<u64, u64, FixedState>,
+    /// Keyed by the field of the most keys (the lead, a URL's) in a dense
+    /// array, when the others fit a packed key: per lead key, the first
+    /// group met with it (the others' packed keys and its count). Another
+    /// group with that lead key (a URL seen with two users) goes to
+    /// `hash`. Block columns' keys are numbered from 0 as met, so the
+    /// array is as dense as the rows, and most rows cost one array
+    /// access instead of a hash probe.
+    lead: Option<Lead>,
     hash: HashMap<GKey, u64, FixedState>,
 }
+
+/// The lead field, the others' bits (the lead's 0) and the per-key slots.
+type Lead = (usize, Vec<u32>, Vec<(u64, u64)>);
 
 /// Counts by mixed-radix index, and per field its stride and number of
 /// keys.
@@ -197,12 +225,36 @@ impl Grouper {
             .iter()
             .map(|s| s.map(|n| usize::BITS - n.saturating_sub(1).leading_zeros()))
             .collect();
+        let lead = bits
+            .as_ref()
+            .filter(|b| !dense && b.len() > 1)
+            .and_then(|b| lead_of(sizes, b));
+        let packed = bits.filter(|b| !dense && lead.is_none() && b.iter().sum::<u32>() <= 64);
+        // Room for a group per row when hashing (keys of block columns are
+        // mostly distinct): the table then never grows, which would hash
+        // every key again at each doubling.
+        let room = if dense || lead.is_some() {
+            0
+        } else {
+            usize::try_from(rows).unwrap_or(0).min(DENSE_CAP)
+        };
+        let (packed_hash, hash) = match packed {
+            Some(_) => (
+                HashMap::with_capacity_and_hasher(room, FixedState::default()),
+                HashMap::default(),
+            ),
+            None => (
+                HashMap::default(),
+                HashMap::with_capacity_and_hasher(room, FixedState::default()),
+            ),
+        };
         Grouper {
             width: sizes.len(),
             dense: dense.then(|| (vec![0; total], strides)),
-            packed: bits.filter(|b| !dense && b.iter().sum::<u32>() <= 64),
-            packed_hash: HashMap::default(),
-            hash: HashMap::default(),
+            packed,
+            packed_hash,
+            lead,
+            hash,
         }
     }
 
@@ -234,6 +286,22 @@ impl Grouper {
 
     #[inline]
     pub fn add(&mut self, key: &GKey, n: u64) {
+        if let Some((lead, bits, slots)) = &mut self.lead {
+            let mut rest = *key;
+            let l = rest.get_mut(*lead).map_or(0, std::mem::take) as usize;
+            if let (Some(p), Some(slot)) = (Self::pack(bits, &rest), slots.get_mut(l)) {
+                if slot.1 == 0 {
+                    *slot = (p, n);
+                    return;
+                }
+                if slot.0 == p {
+                    slot.1 += n;
+                    return;
+                }
+            }
+            *self.hash.entry(*key).or_insert(0) += n;
+            return;
+        }
         match &mut self.dense {
             Some((counts, strides)) => {
                 let i: usize = strides
@@ -254,6 +322,16 @@ impl Grouper {
 
     pub fn finish(self) -> Counts {
         let mut out = Counts::new(self.width);
+        out.reserve(self.packed_hash.len() + self.hash.len());
+        if let Some((lead, bits, slots)) = &self.lead {
+            for (l, (p, c)) in slots.iter().enumerate().filter(|(_, s)| s.1 > 0) {
+                let mut key = Self::unpack(bits, *p);
+                if let Some(k) = key.get_mut(*lead) {
+                    *k = l as u32;
+                }
+                out.push(&key, *c);
+            }
+        }
         match self.dense {
             Some((counts, strides)) => {
                 for (i, c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
@@ -277,6 +355,19 @@ impl Grouper {
         }
         out
     }
+}
+
+/// The lead of a [`Grouper`]: the field of the most keys, when its slots
+/// fit `DENSE_CAP` and the other fields' keys fit 64 bits.
+fn lead_of(sizes: &[Option<usize>], bits: &[u32]) -> Option<Lead> {
+    let (lead, size) = sizes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.map(|s| (i, s)))
+        .max_by_key(|(i, s)| (*s, std::cmp::Reverse(*i)))?;
+    let mut rest = bits.to_vec();
+    *rest.get_mut(lead)? = 0;
+    (size <= DENSE_CAP && rest.iter().sum::<u32>() <= 64).then(|| (lead, rest, vec![(0, 0); size]))
 }
 
 /// Compares two sort keys under the query's order.

@@ -79,14 +79,11 @@ impl<'a> GroupCol<'a> {
                 let Some(b) = cursor.get_str_bytes(r)? else {
                     return Ok(0);
                 };
-                if let Some(k) = keys.find(Some(b)) {
-                    return Ok(k);
-                }
                 // A new value is kept once its UTF-8 is checked; one that is
                 // not UTF-8 is read again as text, whose error names the
                 // segment and block.
-                if std::str::from_utf8(b).is_ok() {
-                    return Ok(keys.insert(b));
+                if let Ok(k) = keys.find_or_insert(b, |b| std::str::from_utf8(b).is_ok()) {
+                    return Ok(k);
                 }
                 match cursor.get(r)? {
                     Value::Str(s) => keys.insert(s.as_bytes()),
@@ -94,15 +91,12 @@ impl<'a> GroupCol<'a> {
                 }
             }
             GroupCol::Block(cursor, map, vals) => {
+                // One hash per row: the entry is found or added at once.
                 let v = Scalar::from(cursor.get(r)?);
-                match map.get(&v) {
-                    Some(i) => *i,
-                    None => {
-                        vals.push(v.clone());
-                        map.insert(v, vals.len() as u32 - 1);
-                        vals.len() as u32 - 1
-                    }
-                }
+                *map.entry(v).or_insert_with_key(|v| {
+                    vals.push(v.clone());
+                    vals.len() as u32 - 1
+                })
             }
         })
     }
@@ -145,7 +139,10 @@ pub(super) fn count_groups<'a>(
                 GroupCol::Bytes(Box::new(seg.blocks(*f)?), BytesKeys::with_capacity(n))
             }
             Encoding::Blocks => {
-                GroupCol::Block(Box::new(seg.blocks(*f)?), HashMap::default(), Vec::new())
+                // Room for a value per row, as for strings.
+                let n = usize::try_from(cand.len()).unwrap_or(0);
+                let map = HashMap::with_capacity_and_hasher(n, FixedState::default());
+                GroupCol::Block(Box::new(seg.blocks(*f)?), map, Vec::with_capacity(n))
             }
             _ => {
                 let d = seg.dict(*f)?;
