@@ -13,7 +13,8 @@
 //!   compacted and reopened.
 //! - `explain_shows_the_fold_and_its_codes`: the path is taken where it
 //!   should be (and the property test above exercises it), and not where a
-//!   predicate is on a column of its own.
+//!   predicate is on a column of its own, nor where one key's own bitmap
+//!   cardinalities answer without reading rows.
 
 mod common;
 #[path = "common/query_gen.rs"]
@@ -238,6 +239,24 @@ fn explain_shows_the_fold_and_its_codes() {
         .order_by_count(Direction::Desc)
         .limit(3);
     assert!(folded(&engine, &oracle, &by_email));
+    // Regression (harness q21, q23): one key with bitmaps of its own and
+    // few codes (company_name keeps its bitmaps though it is a code map of
+    // user_id here) is counted by bitmap cardinalities, reading no row,
+    // not folded over user_id's codes.
+    let by_company = Query::count()
+        .last_days(RETENTION)
+        .group_by(&[Field::CompanyName]);
+    assert!(!folded(&engine, &oracle, &by_company));
+    let (_, ex) = engine.explain(&by_company).unwrap();
+    for s in &ex.sources {
+        assert_eq!(s.rows_visited, 0, "{s:?}");
+        assert!(
+            s.steps
+                .iter()
+                .any(|st| st.what.contains("bitmap cardinalities")),
+            "{s:?}"
+        );
+    }
     // A predicate on a column of its own (tool_name is no function of the
     // user) takes the planner's path.
     let by_tool = by_role.clone().filter(Field::ToolName, Op::Ne, "Drawings");

@@ -50,10 +50,19 @@ pub(super) fn count<'a>(
         return Ok(None);
     };
     let col = seg.dict(base)?;
-    // A small indexed column counts faster by bitmap cardinalities
-    // (`group::count_groups`).
-    let indexed = seg.bitmap_view(base, 0)?.is_some() || seg.bitmap_view(base, 1)?.is_some();
-    if indexed && (u64::from(col.count()) + 1) * GROUP_BY_BITMAP_RATIO <= u64::from(hi - lo) {
+    // One varying key with bitmaps of its own (`event_type`, `company_name`
+    // keep theirs though stored as code maps) and few codes counts faster
+    // by bitmap cardinalities (`group::count_groups`): q21 `group_by
+    // event_type` took 0.3 ms that way and 12 ms folded over `event_name`.
+    let mut varying = q
+        .group_by
+        .iter()
+        .zip(&keys)
+        .filter(|(_, k)| !matches!(k, FoldKey::Const(_)))
+        .map(|(f, _)| *f);
+    if let (Some(only), None) = (varying.next(), varying.next())
+        && few_indexed_codes(seg, only, hi - lo)?
+    {
         return Ok(None);
     }
     let Some(accept) = accepted(seg, q, base, &col)? else {
@@ -120,6 +129,14 @@ pub(super) fn count<'a>(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Some((Out::Counts { srcs, counts }, matched)))
+}
+
+/// Whether `field` has bitmaps of its own in `seg` and few enough codes for
+/// their cardinalities to beat counting `rows` rows.
+fn few_indexed_codes(seg: &SegmentReader, field: Field, rows: u32) -> Result<bool> {
+    let indexed = seg.bitmap_view(field, 0)?.is_some() || seg.bitmap_view(field, 1)?.is_some();
+    Ok(indexed
+        && (u64::from(seg.dict(field)?.count()) + 1) * GROUP_BY_BITMAP_RATIO <= u64::from(rows))
 }
 
 /// The base column of the group fields and each field's key, or `None`
