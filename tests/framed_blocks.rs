@@ -132,24 +132,10 @@ fn encoding_sections(seg: &SegmentReader, field: Field) -> (bool, bool, bool) {
     )
 }
 
-fn segment_paths(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for day in std::fs::read_dir(dir.join("days")).unwrap() {
-        for f in std::fs::read_dir(day.unwrap().path()).unwrap() {
-            let p = f.unwrap().path();
-            if p.extension().is_some_and(|e| e == "seg") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// The segments of `dir` with their row counts, and whether url is
 /// framed in each (object_id always is, with no dictionary section).
 fn layout(dir: &Path) -> Vec<(u32, bool)> {
-    segment_paths(dir)
+    common::segment_files(dir)
         .iter()
         .map(|p| {
             let seg = SegmentReader::open(p).unwrap();
@@ -207,7 +193,7 @@ fn framed_segment() -> (tempfile::TempDir, PathBuf) {
     engine.append(day_events(1, 0, ROWS)).unwrap();
     engine.flush().unwrap();
     drop(engine);
-    let path = segment_paths(dir.path()).remove(0);
+    let path = common::segment_files(dir.path()).remove(0);
     (dir, path)
 }
 

@@ -10,7 +10,7 @@ mod common;
 #[path = "common/query_gen.rs"]
 mod query_gen;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use common::oracle::{Oracle, append_both, comparable, state_options};
@@ -256,20 +256,6 @@ fn segments_of(engine: &Engine) -> Vec<Arc<SegmentReader>> {
     out
 }
 
-fn segment_paths(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for day in std::fs::read_dir(dir.join("days")).unwrap() {
-        for f in std::fs::read_dir(day.unwrap().path()).unwrap() {
-            let p = f.unwrap().path();
-            if p.extension().is_some_and(|e| e == "seg") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Rewrites the segment at `path` as version 1: the needle sections
 /// dropped from the table (their bytes zeroed), version 1 in the header
 /// and footer, table and footer checksums recomputed.
@@ -317,7 +303,7 @@ fn version_1_segments_answer_the_same_through_rows() {
     append(&engine, &mut oracle, day_events(&mut rng, 3, 2100, 400));
     engine.flush().unwrap();
     drop(engine);
-    let paths = segment_paths(dir.path());
+    let paths = common::segment_files(dir.path());
     assert_eq!(paths.len(), 2);
     for p in &paths {
         rewrite_as_version_1(p);
@@ -348,7 +334,7 @@ fn a_flipped_needle_byte_fails_the_query_that_reads_it() {
     );
     engine.flush().unwrap();
     drop(engine);
-    let path = segment_paths(dir.path()).remove(0);
+    let path = common::segment_files(dir.path()).remove(0);
     let seg = SegmentReader::open(&path).unwrap();
     let (offset, len) = seg
         .section_range(SectionKind::Needle, Field::ObjectId as u16)
@@ -387,7 +373,7 @@ fn a_reforged_wrong_posting_is_reported_by_verify() {
     );
     engine.flush().unwrap();
     drop(engine);
-    let path = segment_paths(dir.path()).remove(0);
+    let path = common::segment_files(dir.path()).remove(0);
     let good = std::fs::read(&path).unwrap();
     for field in [Field::ObjectId, Field::Url] {
         let seg = SegmentReader::from_bytes(&path, good.clone()).unwrap();

@@ -18,7 +18,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::oracle::{Oracle, append_both, comparable, state_options};
 use common::{NOW_MS, clock};
@@ -234,20 +234,6 @@ fn small_segments_answer_exactly_in_every_state() {
     check_all(&engine, &oracle, &qs, "reopened");
 }
 
-fn segment_paths(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for day in std::fs::read_dir(dir.join("days")).unwrap() {
-        for f in std::fs::read_dir(day.unwrap().path()).unwrap() {
-            let p = f.unwrap().path();
-            if p.extension().is_some_and(|e| e == "seg") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Rewrites the segment at `path` without its needle and token sections
 /// (dropped from the table, their bytes zeroed), same version: the
 /// table's and the footer's checksums recomputed.
@@ -291,7 +277,7 @@ fn a_segment_without_the_indexes_is_answered_from_its_rows() {
     append_both(&engine, &mut oracle, &events).unwrap();
     engine.flush().unwrap();
     drop(engine);
-    let paths = segment_paths(dir.path());
+    let paths = common::segment_files(dir.path());
     assert_eq!(paths.len(), 2);
     for p in &paths {
         drop_index_sections(p);

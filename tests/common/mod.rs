@@ -124,6 +124,22 @@ pub fn segments(engine: &Engine) -> Vec<PathBuf> {
     paths
 }
 
+/// The segment files under a store directory, sorted (for a store no
+/// engine has open: read from the directory, not a snapshot).
+pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for day in std::fs::read_dir(dir.join("days")).unwrap() {
+        for f in std::fs::read_dir(day.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            if p.extension().is_some_and(|e| e == "seg") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// The day directory of a segment, from its path.
 pub fn day_of(segment: &Path) -> Day {
     Day::parse(
