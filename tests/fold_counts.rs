@@ -20,7 +20,7 @@ mod common;
 #[path = "common/query_gen.rs"]
 mod query_gen;
 
-use common::oracle::{Oracle, append_both, comparable, state_options};
+use common::oracle::{Oracle, append_both, check_queries, comparable, state_options};
 use common::{NOW_MS, clock};
 use daybook::generate::SplitMix64 as Rng;
 use daybook::query::{Direction, Op, Query};
@@ -124,22 +124,7 @@ fn check_all(
     qs: &[Query],
     state: &str,
 ) -> Result<(), TestCaseError> {
-    for q in qs {
-        let want = oracle
-            .query(q, NOW_MS, RETENTION, None)
-            .map_err(|e| TestCaseError::fail(format!("oracle rejects {}: {e:?}", q.to_json())))?;
-        let got = engine
-            .query(q)
-            .map_err(|e| TestCaseError::fail(format!("[{state}] {e}; query {}", q.to_json())))?;
-        prop_assert_eq!(
-            &comparable(got),
-            &want.result,
-            "[{}] query {}",
-            state,
-            q.to_json()
-        );
-    }
-    Ok(())
+    check_queries(engine, oracle, NOW_MS, RETENTION, qs, state).map_err(TestCaseError::fail)
 }
 
 fn run_case(events: &[Event], qs: &[Query]) -> Result<(), TestCaseError> {

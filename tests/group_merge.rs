@@ -20,7 +20,7 @@ mod common;
 #[path = "common/query_gen.rs"]
 mod query_gen;
 
-use common::oracle::{Oracle, append_both, comparable, state_options};
+use common::oracle::{Oracle, append_both, check_queries, comparable, state_options};
 use common::{NOW_MS, clock};
 use daybook::generate::SplitMix64 as Rng;
 use daybook::query::{Direction, Op, Query};
@@ -144,29 +144,6 @@ fn build_query(seed: u64) -> Query {
     q
 }
 
-fn check(
-    engine: &Engine,
-    oracle: &Oracle,
-    now_ms: i64,
-    q: &Query,
-    state: &str,
-) -> Result<(), TestCaseError> {
-    let want = oracle
-        .query(q, now_ms, RETENTION, None)
-        .map_err(|e| TestCaseError::fail(format!("oracle rejects {}: {e:?}", q.to_json())))?;
-    let got = engine
-        .query(q)
-        .map_err(|e| TestCaseError::fail(format!("[{state}] {e}; query {}", q.to_json())))?;
-    prop_assert_eq!(
-        &comparable(got),
-        &want.result,
-        "[{}] query {}",
-        state,
-        q.to_json()
-    );
-    Ok(())
-}
-
 fn check_all(
     engine: &Engine,
     oracle: &Oracle,
@@ -174,8 +151,7 @@ fn check_all(
     qs: &[Query],
     state: &str,
 ) -> Result<(), TestCaseError> {
-    qs.iter()
-        .try_for_each(|q| check(engine, oracle, now_ms, q, state))
+    check_queries(engine, oracle, now_ms, RETENTION, qs, state).map_err(TestCaseError::fail)
 }
 
 fn append(engine: &Engine, oracle: &mut Oracle, batch: &[Event]) -> Result<(), TestCaseError> {

@@ -724,3 +724,33 @@ pub fn append_both(engine: &Engine, oracle: &mut Oracle, batch: &[Event]) -> Res
     }
     Ok(())
 }
+
+/// Runs every query of `qs` on the engine and on the oracle (at `now_ms`,
+/// keeping `retention_days`): equal answers, or an error naming the state,
+/// the query and both answers.
+pub fn check_queries(
+    engine: &Engine,
+    oracle: &Oracle,
+    now_ms: i64,
+    retention_days: u32,
+    qs: &[Query],
+    state: &str,
+) -> Result<(), String> {
+    for q in qs {
+        let want = oracle
+            .query(q, now_ms, retention_days, None)
+            .map_err(|e| format!("oracle rejects {}: {e:?}", q.to_json()))?;
+        let got = engine
+            .query(q)
+            .map_err(|e| format!("[{state}] {e}; query {}", q.to_json()))?;
+        let got = comparable(got);
+        if got != want.result {
+            return Err(format!(
+                "[{state}] query {}\n got: {got:?}\nwant: {:?}",
+                q.to_json(),
+                want.result
+            ));
+        }
+    }
+    Ok(())
+}
