@@ -309,13 +309,7 @@ fn resolve<'a>(seg: &'a SegmentReader, pred: &Pred) -> Result<Resolved<'a>> {
         return Ok(Resolved::Codes { col, bits });
     };
     let pcol = seg.dict_values(parent)?;
-    let pbits: Vec<bool> = (0..=pcol.count())
-        .map(|p| {
-            bits.get(col.code_of_parent(p) as usize)
-                .copied()
-                .unwrap_or(false)
-        })
-        .collect();
+    let pbits = col.parent_bits(&bits, pcol.count());
     let n_match = pbits.iter().filter(|b| **b).count();
     if let Some(r) = as_bitmap(seg, parent, &pbits, n_match)? {
         return Ok(r);
