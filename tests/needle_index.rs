@@ -260,34 +260,11 @@ fn segments_of(engine: &Engine) -> Vec<Arc<SegmentReader>> {
 /// dropped from the table (their bytes zeroed), version 1 in the header
 /// and footer, table and footer checksums recomputed.
 fn rewrite_as_version_1(path: &Path) {
-    let mut b = std::fs::read(path).unwrap();
-    let f = b.len() - 64;
-    let count = u32::from_le_bytes(b[f + 12..f + 16].try_into().unwrap()) as usize;
-    let table = u64::from_le_bytes(b[f + 16..f + 24].try_into().unwrap()) as usize;
-    let mut kept = Vec::new();
-    for i in 0..count {
-        let e = b[table + 32 * i..table + 32 * i + 32].to_vec();
-        if u16::from_le_bytes([e[0], e[1]]) == 11 {
-            let off = u64::from_le_bytes(e[8..16].try_into().unwrap()) as usize;
-            let len = u64::from_le_bytes(e[16..24].try_into().unwrap()) as usize;
-            b[off..off + len].fill(0);
-        } else {
-            kept.push(e);
-        }
-    }
-    assert_eq!(kept.len(), count - 2, "two needle sections");
-    let mut out = b[..table].to_vec();
-    let new_table: Vec<u8> = kept.concat();
-    out.extend_from_slice(&new_table);
-    let mut footer = b[f..].to_vec();
-    footer[8..12].copy_from_slice(&1u32.to_le_bytes());
-    footer[12..16].copy_from_slice(&(kept.len() as u32).to_le_bytes());
-    footer[40..44].copy_from_slice(&crc32fast::hash(&new_table).to_le_bytes());
-    let crc = crc32fast::hash(&footer[..60]);
-    footer[60..64].copy_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&footer);
-    out[8..12].copy_from_slice(&1u32.to_le_bytes());
-    std::fs::write(path, out).unwrap();
+    assert_eq!(
+        common::drop_sections(path, &[11], Some(1)),
+        2,
+        "two needle sections"
+    );
 }
 
 /// A version 1 segment has no needle index: the same queries read its

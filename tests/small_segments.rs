@@ -238,32 +238,11 @@ fn small_segments_answer_exactly_in_every_state() {
 /// (dropped from the table, their bytes zeroed), same version: the
 /// table's and the footer's checksums recomputed.
 fn drop_index_sections(path: &Path) {
-    let mut b = std::fs::read(path).unwrap();
-    let f = b.len() - 64;
-    let count = u32::from_le_bytes(b[f + 12..f + 16].try_into().unwrap()) as usize;
-    let table = u64::from_le_bytes(b[f + 16..f + 24].try_into().unwrap()) as usize;
-    let mut kept = Vec::new();
-    for i in 0..count {
-        let e = b[table + 32 * i..table + 32 * i + 32].to_vec();
-        if [11, 14, 15].contains(&u16::from_le_bytes([e[0], e[1]])) {
-            let off = u64::from_le_bytes(e[8..16].try_into().unwrap()) as usize;
-            let len = u64::from_le_bytes(e[16..24].try_into().unwrap()) as usize;
-            b[off..off + len].fill(0);
-        } else {
-            kept.push(e);
-        }
-    }
-    assert_eq!(kept.len(), count - 4, "four index sections");
-    let mut out = b[..table].to_vec();
-    let new_table: Vec<u8> = kept.concat();
-    out.extend_from_slice(&new_table);
-    let mut footer = b[f..].to_vec();
-    footer[12..16].copy_from_slice(&(kept.len() as u32).to_le_bytes());
-    footer[40..44].copy_from_slice(&crc32fast::hash(&new_table).to_le_bytes());
-    let crc = crc32fast::hash(&footer[..60]);
-    footer[60..64].copy_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&footer);
-    std::fs::write(path, out).unwrap();
+    assert_eq!(
+        common::drop_sections(path, &[11, 14, 15], None),
+        4,
+        "four index sections"
+    );
 }
 
 #[test]

@@ -140,6 +140,43 @@ pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Rewrites the segment at `path` without the sections of `kinds` (dropped
+/// from the table, their bytes zeroed), with `version` in the header and
+/// footer when given; table and footer checksums recomputed. Returns how
+/// many sections were dropped.
+pub fn drop_sections(path: &Path, kinds: &[u16], version: Option<u32>) -> usize {
+    let mut b = std::fs::read(path).unwrap();
+    let f = b.len() - 64;
+    let count = u32::from_le_bytes(b[f + 12..f + 16].try_into().unwrap()) as usize;
+    let table = u64::from_le_bytes(b[f + 16..f + 24].try_into().unwrap()) as usize;
+    let mut kept = Vec::new();
+    for i in 0..count {
+        let e = b[table + 32 * i..table + 32 * i + 32].to_vec();
+        if kinds.contains(&u16::from_le_bytes([e[0], e[1]])) {
+            let off = u64::from_le_bytes(e[8..16].try_into().unwrap()) as usize;
+            let len = u64::from_le_bytes(e[16..24].try_into().unwrap()) as usize;
+            b[off..off + len].fill(0);
+        } else {
+            kept.push(e);
+        }
+    }
+    let mut out = b[..table].to_vec();
+    let new_table: Vec<u8> = kept.concat();
+    out.extend_from_slice(&new_table);
+    let mut footer = b[f..].to_vec();
+    if let Some(v) = version {
+        footer[8..12].copy_from_slice(&v.to_le_bytes());
+        out[8..12].copy_from_slice(&v.to_le_bytes());
+    }
+    footer[12..16].copy_from_slice(&(kept.len() as u32).to_le_bytes());
+    footer[40..44].copy_from_slice(&crc32fast::hash(&new_table).to_le_bytes());
+    let crc = crc32fast::hash(&footer[..60]);
+    footer[60..64].copy_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&footer);
+    std::fs::write(path, out).unwrap();
+    count - kept.len()
+}
+
 /// The day directory of a segment, from its path.
 pub fn day_of(segment: &Path) -> Day {
     Day::parse(
